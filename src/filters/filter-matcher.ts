@@ -1,0 +1,326 @@
+import { parseAddress, type Address } from './address.js'
+import type { CompiledFilter } from './compiled-filter.js'
+import { DateDetector, type DateMatch } from './date-detector.js'
+import type { FailRegex } from './failregex.js'
+
+/** One failure a line (or a multi-line buffer) produced: fail2ban's `[failRegexIndex, fid, date, fail]`. */
+export interface Failure {
+  /** Index of the failregex that matched. */
+  regex: number
+  /**
+   * The failure id as captured: the IP text, a host name, or an `<F-ID>`; null while a multi-line
+   * failure waits for its address (fail2ban's "pending").
+   */
+  host: string | null
+  /** The captured host parsed as an IP address (canonical form); absent for names and non-addresses. */
+  address?: Address
+  /** Event time, epoch seconds. */
+  time: number
+  /** Every captured group: user, alt_user1, fid, mlfid, custom F- groups... */
+  fields: Record<string, string>
+  /** Every user tried on one multi-line connection (`<F-MLFID>`), when more than none. */
+  users?: string[]
+  /** The log lines that make up this failure. */
+  matches: string[]
+  /** Set when the match is a helper (`<F-NOFAIL>`, `<F-MLFGAINED>`) that must not count as a failure. */
+  nofail: boolean
+}
+
+export type LineOutcome = 'matched' | 'ignored' | 'missed'
+
+export interface LineResult {
+  outcome: LineOutcome
+  failures: Failure[]
+  /** failregex indexes that matched this line (including helpers that produced no failure). */
+  matchedRegexes: number[]
+  /** ignoreregex indexes that matched this line. */
+  ignoredBy: number[]
+  date: DateMatch | null
+}
+
+export interface MatchOptions {
+  /**
+   * fail2ban's checkAllRegex: try every failregex instead of stopping at the first match (what
+   * fail2ban-regex and the sample tests do). Off on the hot path.
+   */
+  checkAllRegex?: boolean
+}
+
+/** fail2ban's "tupleLine": the text before the date, the date text, the text after it. */
+interface TupleLine { raw: Buffer; text: Buffer; dateText: string }
+
+interface MlfidEntry { fields: Record<string, string>; users: Set<string>; matches: string[]; nofailMatches: string[]; pending: boolean }
+
+const NL = 0x0a
+const LAST_DATE_HORIZON_SECS = 60
+
+/**
+ * Runs one filter over the lines of one stream, reproducing fail2ban's Filter.processLine and
+ * findFailure: date cut out, ignoreregex, prefregex and its F-CONTENT, maxlines buffering and
+ * `<F-MLFID>` merging of multi-line failures. Stateful (line buffer, last date, mlfid cache), so one
+ * instance per (filter, stream).
+ */
+export class FilterMatcher {
+  readonly dates: DateDetector
+  private readonly checkAllRegex: boolean
+  private lineBuffer: TupleLine[] = []
+  private lastDate: number | undefined
+  private lastDateText = ''
+  private readonly mlfidCache = new Map<string, MlfidEntry>()
+
+  constructor(readonly filter: CompiledFilter, opts: MatchOptions = {}) {
+    this.dates = new DateDetector(filter.dateOptions)
+    this.checkAllRegex = opts.checkAllRegex ?? false
+  }
+
+  /**
+   * Quick rejection for single-line filters: false means no failregex can match this line. Lines that
+   * pass still go through processLine.
+   */
+  mayMatch(line: Buffer): boolean {
+    return this.filter.prefilter === undefined || this.filter.prefilter.test(line)
+  }
+
+  /**
+   * Processes one line (without its terminator). `time`, when given, is the line's known time (a
+   * journal entry's timestamp): no date is looked for in the line.
+   */
+  processLine(line: Buffer, time?: number): LineResult {
+    let tuple: TupleLine
+    let date: number | undefined
+    let dateMatch: DateMatch | null = null
+    if (time !== undefined) {
+      tuple = { raw: line, text: line, dateText: '' }
+      date = time
+      this.lastDate = time
+    } else {
+      dateMatch = this.dates.match(line)
+      if (dateMatch) {
+        const { start, end } = dateMatch
+        const text = start === 0 ? line.subarray(end) : Buffer.concat([line.subarray(0, start), line.subarray(end)])
+        tuple = { raw: line, text, dateText: line.toString('utf8', start, end) }
+        if (end > start) {
+          date = dateMatch.time
+          this.lastDate = date
+          this.lastDateText = tuple.dateText
+        } else {
+          // An optional date that matched empty: fail2ban takes the last known date if recent, else now.
+          date = this.recentLastDate() ?? this.filter.dateOptions.now()
+        }
+      } else {
+        tuple = { raw: line, text: line, dateText: '' }
+        date = this.recentLastDate()
+        if (date !== undefined) tuple.dateText = this.lastDateText
+      }
+    }
+    return this.findFailures(tuple, date, dateMatch)
+  }
+
+  private recentLastDate(): number | undefined {
+    const now = this.filter.dateOptions.now()
+    return this.lastDate !== undefined && this.lastDate > now - LAST_DATE_HORIZON_SECS ? this.lastDate : undefined
+  }
+
+  private findFailures(tuple: TupleLine, date: number | undefined, dateMatch: DateMatch | null): LineResult {
+    const f = this.filter
+    const result: LineResult = { outcome: 'missed', failures: [], matchedRegexes: [], ignoredBy: [], date: dateMatch }
+    const multiline = f.maxlines > 1
+    const orgBuffer = this.lineBuffer = multiline ? [...this.lineBuffer, tuple].slice(-f.maxlines) : [tuple]
+    let buf = linesBuffer(orgBuffer, multiline)
+
+    // fail2ban checks the whole buffer up front only when there are clearly fewer ignore- than failregexes.
+    if (f.ignoreregex.length > 0 && f.ignoreregex.length < f.failregex.length - 2) {
+      if (this.ignoreLine(buf, result)) {
+        result.outcome = 'ignored'
+        return result
+      }
+    }
+
+    let preGroups: Record<string, string> | undefined
+    if (f.prefregex) {
+      const m = f.prefregex.exec(buf)
+      if (!m) return result
+      preGroups = { ...m.fields }
+      const content = preGroups['content']
+      delete preGroups['content']
+      if (content) {
+        this.lineBuffer = [{ raw: tuple.raw, text: Buffer.from(content), dateText: '' }]
+        buf = linesBuffer(this.lineBuffer, multiline)
+      }
+    }
+
+    for (let i = 0; i < f.failregex.length; i++) {
+      const failRegex = f.failregex[i]!
+      const m = failRegex.exec(buf)
+      if (!m) continue
+      const span = matchedSpan(buf, m.start, m.end, m.fields, orgBuffer, multiline)
+      result.matchedRegexes.push(i)
+      result.outcome = 'matched'
+      const ignoreBuf = multiline ? linesBuffer(span.matched, multiline) : buf
+      if (f.ignoreregex.length > 0 && this.ignoreLine(ignoreBuf, result)) {
+        if (!this.checkAllRegex || multiline) this.lineBuffer = span.unmatched
+        result.outcome = result.failures.length > 0 ? 'matched' : 'ignored'
+        if (!this.checkAllRegex) break
+        continue
+      }
+      if (date === undefined) continue
+      if (!this.checkAllRegex || multiline) {
+        this.lineBuffer = span.unmatched
+        buf = linesBuffer(this.lineBuffer, multiline)
+      }
+      const failure = this.toFailure(i, m.fields, preGroups, span.matched, date)
+      if (failure) result.failures.push(failure)
+      if (!this.checkAllRegex) break
+    }
+    return result
+  }
+
+  /** Runs the ignoreregexes; records which matched. */
+  private ignoreLine(buf: Buffer, result: LineResult): boolean {
+    let found = false
+    for (let j = 0; j < this.filter.ignoreregex.length; j++) {
+      if (this.filter.ignoreregex[j]!.test(buf)) {
+        if (!result.ignoredBy.includes(j)) result.ignoredBy.push(j)
+        found = true
+        if (!this.checkAllRegex) break
+      }
+    }
+    return found
+  }
+
+  private toFailure(
+    regex: number, groups: Record<string, string>, preGroups: Record<string, string> | undefined,
+    matchedLines: TupleLine[], date: number,
+  ): Failure | undefined {
+    let fields: Record<string, string> = preGroups ? { ...preGroups, ...groups } : { ...groups }
+    const lines = matchedLines.map((t) => t.raw.toString('utf8'))
+    let matches: string[]
+    let users: Set<string> | undefined
+    let nofail = fields['nofail'] !== undefined
+    const mlfid = fields['mlfid']
+    if (mlfid !== undefined) {
+      const merged = this.mergeFailure(mlfid, fields, lines)
+      fields = merged.fields
+      matches = merged.matches
+      users = merged.users
+      nofail = merged.nofail
+    } else {
+      matches = lines
+    }
+    const fid = fields['fid']
+    const ipText = fields['ip4'] ?? fields['ip6']
+    let host: string | null = ipText ?? fields['dns'] ?? fid ?? null
+    // A regex without any host or id group cannot name a failure (fail2ban logs it as a regex error).
+    if (host === null && mlfid === undefined) return undefined
+    if (host === null) {
+      // A multi-line helper still waiting for the line that names the address: remember it is pending.
+      const entry = this.mlfidCache.get(mlfid!)
+      if (entry) entry.pending = true
+    }
+    let address: Address | undefined
+    if (ipText !== undefined) {
+      const cidr = fields['cidr']
+      address = parseAddress(cidr !== undefined ? `${ipText}/${cidr}` : ipText) ?? undefined
+      if (address) host = address.prefix !== undefined ? `${address.ip}/${address.prefix}` : address.ip
+      // A failure id other than the address makes a "complex id" failure: fail2ban bans by the id then.
+      if (fid !== undefined && fid !== ipText) {
+        host = fid
+        address = parseAddress(fid) ?? undefined
+      }
+    }
+    const failure: Failure = { regex, host, time: date, fields, matches, nofail }
+    if (address) failure.address = address
+    if (users && users.size > 0) failure.users = [...users]
+    return failure
+  }
+
+  /** fail2ban's _mergeFailure: folds the lines of one connection (`<F-MLFID>`) into one failure. */
+  private mergeFailure(mlfid: string, fail: Record<string, string>, lines: string[]):
+    { fields: Record<string, string>; matches: string[]; users: Set<string>; nofail: boolean } {
+    const GAINED = 8, NOFAIL = 1, FORGET = 2, HAD_NOFAIL = 4
+    let flags = 0
+    if (fail['mlfgained'] !== undefined) {
+      flags |= GAINED | NOFAIL
+      if (fail['nofail'] === undefined) fail['nofail'] = fail['mlfgained']
+    } else if (fail['nofail'] !== undefined) flags |= NOFAIL
+    const forget = fail['mlfforget'] !== undefined
+    delete fail['mlfforget']
+    if (forget) flags |= FORGET
+
+    let entry = this.mlfidCache.get(mlfid)
+    const user = fail['user']
+    if (entry) {
+      if (user) entry.users.add(user)
+      if (entry.fields['nofail'] !== undefined) { delete entry.fields['nofail']; flags |= HAD_NOFAIL }
+      if (entry.fields['mlfgained'] !== undefined) { delete entry.fields['mlfgained']; flags |= HAD_NOFAIL }
+      if (flags & GAINED) entry.pending = false
+      if ((flags & HAD_NOFAIL) === 0 && !entry.pending) entry.matches = []
+      Object.assign(entry.fields, fail)
+      if (flags & FORGET) this.mlfidCache.delete(mlfid)
+    } else {
+      entry = { fields: fail, users: new Set(user ? [user] : []), matches: [], nofailMatches: [], pending: false }
+      if (!(flags & FORGET)) this.mlfidCache.set(mlfid, entry)
+    }
+    const wasPending = entry.pending
+    entry.pending = false
+    if (wasPending || entry.users.size > 1) {
+      // Several users tried on one connection (or an earlier failure waited): not a mere helper line.
+      delete entry.fields['nofail']
+      flags &= ~NOFAIL
+    }
+    if (!(flags & NOFAIL)) {
+      const m = [...entry.nofailMatches, ...entry.matches]
+      entry.nofailMatches = []
+      if (!(flags & GAINED)) m.push(...lines)
+      entry.matches = m
+    } else if (!(flags & FORGET)) {
+      entry.nofailMatches = [...entry.nofailMatches, ...lines]
+    }
+    return {
+      fields: { ...entry.fields }, matches: [...entry.matches], users: new Set(entry.users),
+      nofail: entry.fields['nofail'] !== undefined,
+    }
+  }
+}
+
+/** fail2ban's _tupleLinesBuf: the date-less texts joined by newlines (with a final one when multi-line). */
+function linesBuffer(lines: TupleLine[], multiline: boolean): Buffer {
+  if (!multiline) return lines[0]!.text
+  const parts: Buffer[] = []
+  for (const l of lines) parts.push(l.text, NEWLINE)
+  return Buffer.concat(parts)
+}
+const NEWLINE = Buffer.from('\n')
+
+/**
+ * Which buffered lines a match covers (fail2ban's getMatchedTupleLines / getUnmatchedTupleLines): the
+ * lines the match touches, less those a `<SKIPLINES>` group swallowed.
+ */
+function matchedSpan(buf: Buffer, start: number, end: number, fields: Record<string, string>, lines: TupleLine[], multiline: boolean):
+  { matched: TupleLine[]; unmatched: TupleLine[] } {
+  if (!multiline || lines.length <= 1) return { matched: lines, unmatched: [] }
+  const lineStart = buf.lastIndexOf(NL, start) + 1
+  const endNl = buf.indexOf(NL, Math.max(0, end - 1))
+  const lineEnd = endNl < 0 ? buf.length : endNl + 1
+  const first = countNewlines(buf, lineStart)
+  const last = countNewlines(buf, lineEnd)
+  const matched = lines.slice(first, last)
+  const unmatched = lines.slice(0, first)
+  const skipped = Object.keys(fields).filter((k) => /^skiplines\d+$/.test(k))
+    .flatMap((k) => fields[k]!.split('\n')).filter((l) => l !== '')
+  let n = 0
+  for (const skippedLine of skipped) {
+    const m = matched.slice(n).findIndex((t) => t.text.toString('utf8') === skippedLine)
+    if (m < 0) continue
+    unmatched.push(...matched.splice(n + m, 1))
+    n += m
+  }
+  unmatched.push(...lines.slice(last))
+  return { matched, unmatched }
+}
+
+function countNewlines(buf: Buffer, to: number): number {
+  let n = 0
+  for (let i = buf.indexOf(NL); i >= 0 && i < to; i = buf.indexOf(NL, i + 1)) n++
+  return n
+}
