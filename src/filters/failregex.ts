@@ -1,0 +1,184 @@
+import RE2 from 're2'
+import { translateRegex, type RegexGroup, type Translation } from './regex-translate.js'
+import { UnsupportedConstructError } from './unsupported-construct-error.js'
+
+/**
+ * fail2ban's failregex (fail2ban/server/failregex.py) on RE2: the `<HOST>`,
+ * `<ADDR>`, `<F-...>` and `<SKIPLINES>` tags expanded exactly as
+ * Regex._resolveHostTag does, then the Python pattern translated to RE2.
+ */
+
+export interface FailRegexOptions {
+  /** fail2ban's `usedns`: with 'no', `<HOST>` only matches addresses (the `<ADDR>` form). */
+  useDns?: 'yes' | 'warn' | 'no' | 'raw'
+  /** maxlines > 1: the regex runs over several lines joined by "\n", with `^`/`$` at every line (re.MULTILINE). */
+  multiline?: boolean
+}
+
+export interface FailRegexMatch {
+  /** Byte offsets of the match in the searched buffer. */
+  start: number
+  end: number
+  /** Participating named groups by fail2ban's field name, UTF-8 decoded. */
+  fields: Record<string, string>
+}
+
+const IP_4_RE = String.raw`(?:\d{1,3}\.){3}\d{1,3}`
+// fail2ban ends this with `(?:[0-9a-fA-F]{1,4}|(?<=:):)`. Every alternative of the repeated group ends
+// in ':', so the lookbehind always holds and a plain ':' is the same language.
+const IP_6_RE = String.raw`(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|:)`
+
+const R_IPV4 = String.raw`(?:::f{4,6}:)?(?P<ip4>${IP_4_RE})`
+const R_IPV6 = String.raw`(?P<ip6>${IP_6_RE})`
+const R_DNS = String.raw`(?P<dns>[\w\-.^_]*\w)`
+const R_CIDR = String.raw`(?P<cidr>\d+)`
+const R_ADDR = String.raw`\[?(?:${R_IPV4}|${R_IPV6})\]?`
+const R_HOST = String.raw`(?:${R_ADDR}|${R_DNS})`
+const R_SUBNET = String.raw`\[?(?:${R_IPV4}|${R_IPV6})(?:/${R_CIDR})?\]?`
+
+/** fail2ban's RH4TAG: tags with a fixed replacement. */
+const TAG_REPLACEMENTS: Record<string, string> = {
+  IP4: R_IPV4,
+  'F-IP4/': R_IPV4,
+  IP6: R_IPV6,
+  'F-IP6/': R_IPV6,
+  ADDR: R_ADDR,
+  'F-ADDR/': R_ADDR,
+  CIDR: R_CIDR,
+  'F-CIDR/': R_CIDR,
+  SUBNET: R_SUBNET,
+  'F-SUBNET/': R_SUBNET,
+  DNS: R_DNS,
+  'F-DNS/': R_DNS,
+  'F-ID/': String.raw`(?P<fid>\S+)`,
+  'F-PORT/': String.raw`(?P<fport>\w+)`,
+}
+
+/** fail2ban's R_MAP: custom tags whose group has another name. */
+const TAG_GROUP_NAMES: Record<string, string> = { id: 'fid', port: 'fport' }
+
+// FTAG_CRE and FCUSTNAME_CRE; `\w` as Python's Unicode word class.
+const TAG = /<\/?[\p{L}\p{N}_-]+\/?>/gu
+const CUSTOM_TAG = /^(\/?)F-([A-Z0-9_-]+)$/
+// R_GLOB2LOCFLAGS: `((?i)...)` and `(?:(?i)...)` become the scoped `(?i:...)`.
+const GLOBAL_TO_LOCAL_FLAGS = /(?<!\\)\((?:\?:)?(\(\?[a-z]+)\)/g
+// COMPLNAME_CRE: `alt_user_1` and `alt_user` are alternatives for `user`.
+const ALT_NAME = /^alt_(.*?)(?:_\d+)?$/
+
+/** fail2ban's mapTag2Opt. */
+function groupNameOf(tag: string): string {
+  const lower = tag.toLowerCase()
+  return TAG_GROUP_NAMES[lower] ?? lower
+}
+
+/** fail2ban's Regex._resolveHostTag. */
+export function resolveTags(pattern: string, useDns: FailRegexOptions['useDns'] = 'yes'): string {
+  const opened = new Set<string>()
+  let skipLines = 0
+  return pattern.replace(TAG, (tag) => {
+    const name = tag.slice(1, -1)
+    if (name === 'HOST') return useDns === 'no' ? R_ADDR : R_HOST
+    if (name === 'SKIPLINES') return String.raw`\n(?P<skiplines${skipLines++}>(?:(?:.*\n)*?))`
+    const fixed = TAG_REPLACEMENTS[name]
+    if (fixed !== undefined) return fixed
+    const custom = CUSTOM_TAG.exec(name)
+    if (custom === null) return tag
+    const [, close, customName] = custom as unknown as [string, string, string]
+    if (close !== '') return opened.has(customName) ? ')' : tag
+    opened.add(customName)
+    return `(?P<${groupNameOf(customName)}>`
+  })
+}
+
+export class FailRegex {
+  private constructor(
+    /** The regex as written in the filter (with fail2ban tags). */
+    readonly pattern: string,
+    /** The RE2 source actually compiled. */
+    readonly source: string,
+    /**
+     * The relaxed form for an RE2.Set prefilter (see Translation.prefilterSource): matches every
+     * string that contains a string `source` matches, so it never rejects a line this regex accepts.
+     */
+    readonly prefilterSource: string,
+    private readonly re: RE2,
+    private readonly groups: readonly RegexGroup[],
+    /** (alt group, target field) pairs merged as fail2ban's _getGroupsWithAlt does, sorted as it sorts them. */
+    private readonly alternatives: readonly (readonly [string, string])[],
+  ) {}
+
+  /** Throws UnsupportedConstructError for regexes RE2 cannot run with the same meaning. */
+  static compile(pattern: string, opts: FailRegexOptions = {}): FailRegex {
+    const resolved = resolveTags(pattern, opts.useDns ?? 'yes')
+    if (resolved.trim() === '') throw new UnsupportedConstructError('empty regex', pattern)
+    const translation = translate(resolved.replace(GLOBAL_TO_LOCAL_FLAGS, '$1:'), pattern)
+    const source = (opts.multiline ? '(?m)' : '') + translation.source
+    const re = compileRe2(source, pattern)
+    compileRe2(translation.prefilterSource, pattern)
+    const names = [...new Set(translation.groups.map(g => g.name))]
+    return new FailRegex(pattern, source, translation.prefilterSource, re, translation.groups, altPairs(names))
+  }
+
+  /** Field names this regex can produce (fail2ban's groupindex), e.g. to check it names a host. */
+  get fieldNames(): string[] {
+    const names = new Set(this.groups.map(g => g.name))
+    for (const [, target] of this.alternatives) names.add(target)
+    return [...names]
+  }
+
+  /**
+   * Searches a Buffer (UTF-8 bytes) as Python's `search` does: unanchored unless the regex anchors.
+   * Pass single lines without their trailing newline. Offsets are byte offsets; fields are fail2ban's
+   * group names (ip4, ip6, dns, cidr, fid, fport, user, alt_user1, mlfid, nofail, content,
+   * skiplines0, ...) with the matched text; groups that did not participate are absent.
+   */
+  exec(input: Buffer): FailRegexMatch | null {
+    const m = this.re.exec(input)
+    if (m === null) return null
+    const fields: Record<string, string> = {}
+    const captured = m.groups ?? {}
+    // Duplicate names were renamed for RE2; the first group that took part supplies the field.
+    for (const g of this.groups) {
+      const value = captured[g.re2Name]
+      if (value !== undefined && !(g.name in fields)) fields[g.name] = value.toString('utf8')
+    }
+    for (const [alt, target] of this.alternatives) {
+      const value = fields[alt]
+      if (value && !fields[target]) fields[target] = value
+    }
+    return { start: m.index, end: m.index + m[0].length, fields }
+  }
+
+  test(input: Buffer): boolean {
+    return this.re.test(input)
+  }
+}
+
+function translate(resolved: string, pattern: string): Translation {
+  try {
+    return translateRegex(resolved)
+  } catch (err) {
+    // Report the text the operator wrote, not the tag expansion.
+    if (err instanceof UnsupportedConstructError) throw new UnsupportedConstructError(err.construct, pattern)
+    throw err
+  }
+}
+
+function compileRe2(source: string, pattern: string): RE2 {
+  try {
+    return new RE2(source, 'u')
+  } catch (err) {
+    throw new UnsupportedConstructError(`invalid regex: ${(err as Error).message}`, pattern)
+  }
+}
+
+/** fail2ban merges `alt_<name>` (optionally `_<n>`) into `<name>` when that is empty or missing. */
+function altPairs(names: readonly string[]): (readonly [string, string])[] {
+  const pairs: (readonly [string, string])[] = []
+  for (const name of names) {
+    if (name.length <= 'alt_'.length) continue
+    const m = ALT_NAME.exec(name)
+    if (m !== null) pairs.push([name, groupNameOf(m[1] as string)])
+  }
+  return pairs.sort(([a1, t1], [a2, t2]) => (a1 < a2 ? -1 : a1 > a2 ? 1 : t1 < t2 ? -1 : t1 > t2 ? 1 : 0))
+}
