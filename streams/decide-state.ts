@@ -1,0 +1,127 @@
+import type { BanIssued } from '../schemas/events/ban-issued.js'
+import type { BanLifted } from '../schemas/events/ban-lifted.js'
+import { ExpiryQueue } from './expire-queue.js'
+import type { Window } from './decide-window.js'
+
+/** A ban in force, as the decide stage remembers it. */
+export interface ActiveBan {
+  readonly event_id: string
+  readonly ip: string
+  /** Event time the ban started (seconds). */
+  readonly started: number
+  /** Event time the ban ends (seconds); Infinity when permanent. */
+  readonly ends: number
+  readonly ban_count: number
+}
+
+/** What fail2ban's database keeps of an address's bans in a jail (the bips table). */
+export interface BanRecord {
+  readonly count: number
+  /** Event time of the latest ban (seconds). */
+  readonly last_ban_at: number
+}
+
+export interface JailState {
+  /** Failure counts by failure id (the address, its network, or <F-ID>), oldest update first. */
+  readonly windows: Map<string, Window>
+  /** Bans in force by banned address or network. */
+  readonly bans: Map<string, ActiveBan>
+  /** Earlier bans by banned address or network, oldest update first. */
+  readonly history: Map<string, BanRecord>
+}
+
+/**
+ * The decide stage's state: a fold over failures, commands and decisions.
+ * It is owned by one fold and updated in place (copying a million windows per
+ * event would make the fold quadratic); every update goes through evolve.
+ */
+export interface DecideState {
+  readonly jails: Map<string, JailState>
+  /** The latest event time seen: the "now" of fail2ban's cleanup, in event time. */
+  watermark: number
+  readonly banEnds: ExpiryQueue
+}
+
+export function emptyDecideState(): DecideState {
+  return { jails: new Map(), watermark: -Infinity, banEnds: new ExpiryQueue() }
+}
+
+export function jailState(state: DecideState, jail: string): JailState {
+  let js = state.jails.get(jail)
+  if (!js) {
+    js = { windows: new Map(), bans: new Map(), history: new Map() }
+    state.jails.set(jail, js)
+  }
+  return js
+}
+
+/** Sets a map entry and moves it to the end, so that iteration runs from the least recently updated. */
+export function touch<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key)
+  map.set(key, value)
+}
+
+export function secondsOf(iso: string): number {
+  return Date.parse(iso) / 1000
+}
+
+export function isoOf(seconds: number): string {
+  return new Date(Math.round(seconds * 1000)).toISOString()
+}
+
+/** The ban in force for `ip` in a jail at event time `at`, if any. */
+export function activeBan(js: JailState | undefined, ip: string, at: number): ActiveBan | undefined {
+  const ban = js?.bans.get(ip)
+  return ban && ban.ends > at ? ban : undefined
+}
+
+/**
+ * Applies a decision. Idempotent: a redelivered decision changes nothing, so a
+ * restart can fold the `decisions` topic over state that already holds some of it.
+ */
+export function evolveDecision(state: DecideState, decision: BanIssued | BanLifted): DecideState {
+  const js = jailState(state, decision.jail)
+  if (decision.type === 'BanIssued') {
+    const started = secondsOf(decision.occurred_at)
+    const ends = decision.ban_time_secs === -1 ? Infinity : started + decision.ban_time_secs
+    touch(js.bans, decision.ip, { event_id: decision.event_id, ip: decision.ip, started, ends, ban_count: decision.ban_count })
+    if (ends !== Infinity) state.banEnds.push({ ends, jail: decision.jail, ip: decision.ip, event_id: decision.event_id })
+    // A prolonged ban is the same ban lasting longer: fail2ban does not count it again.
+    if (decision.reason !== 'prolonged') touch(js.history, decision.ip, { count: decision.ban_count, last_ban_at: started })
+    state.watermark = Math.max(state.watermark, started)
+  } else {
+    if (js.bans.get(decision.ip)?.event_id === decision.ban_event_id) js.bans.delete(decision.ip)
+    // fail2ban's unban deletes the address from its database: the increment starts over.
+    if (decision.reason === 'manual') js.history.delete(decision.ip)
+  }
+  return state
+}
+
+/**
+ * Drops what has run out by the watermark: windows one findtime after their
+ * last failure (fail2ban's cleanup), bans past their end, ban records older
+ * than the history age (fail2ban's dbpurgeage). Windows and records are kept
+ * in update order, so this stops at the first one still alive; one updated out
+ * of event-time order may outlive its time a little, and lookups check it.
+ */
+export function evict(state: DecideState, findTimeSecs: (jail: string) => number | undefined, historyMaxAgeSecs: number): void {
+  const now = state.watermark
+  for (const [jail, js] of state.jails) {
+    const findTime = findTimeSecs(jail)
+    if (findTime !== undefined) {
+      for (const [key, window] of js.windows) {
+        if (window.last > now - findTime) break
+        js.windows.delete(key)
+      }
+    }
+    for (const [key, record] of js.history) {
+      if (record.last_ban_at > now - historyMaxAgeSecs) break
+      js.history.delete(key)
+    }
+  }
+  for (let due = state.banEnds.peek(); due && due.ends <= now; due = state.banEnds.peek()) {
+    state.banEnds.pop()
+    const bans = state.jails.get(due.jail)?.bans
+    if (bans?.get(due.ip)?.event_id === due.event_id) bans.delete(due.ip)
+  }
+}
