@@ -1,0 +1,33 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { canonicalAddress, contains, overlaps, parseAddress } from '../../../schemas/events/address.js'
+
+test('writes IPv6 in its RFC 5952 form', () => {
+  assert.equal(canonicalAddress('2001:DB8:0:0:0:0:0:1'), '2001:db8::1')
+  assert.equal(canonicalAddress('2001:db8:0:0:1:0:0:1'), '2001:db8::1:0:0:1')
+  assert.equal(canonicalAddress('2001:db8:0:1:1:1:1:1'), '2001:db8:0:1:1:1:1:1')
+  assert.equal(canonicalAddress('::'), '::')
+})
+
+test('reads an IPv4-mapped IPv6 address as IPv4', () => {
+  assert.equal(canonicalAddress('::ffff:192.0.2.1'), '192.0.2.1')
+})
+
+test('clears host bits of a CIDR network', () => {
+  assert.equal(canonicalAddress('192.0.2.77/24'), '192.0.2.0/24')
+  assert.equal(canonicalAddress('2001:db8:1:2:3::/64'), '2001:db8:1:2::/64')
+})
+
+test('rejects what is no address', () => {
+  for (const text of ['', 'host.example', '256.1.1.1', '01.2.3.4', '1.2.3.4/33', '1::2::3', '2001:db8::/129', '1:2:3:4:5:6:7:8:9']) {
+    assert.equal(parseAddress(text), null, text)
+  }
+})
+
+test('knows which networks hold which addresses', () => {
+  const net = parseAddress('10.0.0.0/8')!
+  assert.equal(contains(net, parseAddress('10.1.2.3')!), true)
+  assert.equal(contains(net, parseAddress('11.1.2.3')!), false)
+  assert.equal(contains(net, parseAddress('::ffff:10.1.2.3')!), true)
+  assert.equal(overlaps(parseAddress('10.1.2.3')!, net), true)
+})
