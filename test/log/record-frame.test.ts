@@ -31,7 +31,7 @@ test('frameBytes predicts the encoded size and the smallest frame is MIN_FRAME_B
 
 test('a flipped byte in the body is a CRC mismatch', () => {
   const frame = encodeFrame(3, 0, null, Buffer.from('Failed password for root'), {})
-  frame[frame.length - 5] ^= 0x01
+  frame[frame.length - 5] = frame[frame.length - 5]! ^ 0x01
   assert.deepEqual(decodeFrame(frame, 0, frame.length), { status: 'corrupt', reason: 'CRC mismatch' })
 })
 
