@@ -44,7 +44,7 @@ export function loadAction(actionDir: string, name: string, args: Record<string,
     }
   }
   const read = readConfig(join(actionDir, name))
-  const file = resolve(read.files.find((f) => f.endsWith('.conf')) ?? read.files[0] ?? name)
+  const file = resolve(read.sources.find((f) => f.endsWith('.conf')) ?? read.sources[0] ?? name)
   const reader = new DefinitionReader(read.store, file, ACTION_OPTIONS, initOpts)
   reader.getOptions(jail?.jailOptions)
   const combined = reader.getCombined(RUN_TIME_TAGS)

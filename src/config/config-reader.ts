@@ -6,9 +6,11 @@ import { parseIni, type IniDocument } from './ini-parser.js'
 
 const INCLUDES = 'INCLUDES'
 
-/** The merged configuration and the files it was read from, in reading order. */
+/** The merged configuration, the files asked for that exist, and every file read
+ *  (includes too) in reading order. */
 export interface ReadConfig {
   store: ConfigStore
+  sources: string[]
   files: string[]
 }
 
@@ -36,13 +38,14 @@ export function readFiles(files: string[]): ReadConfig {
   const ordered = files.flatMap((file) => withIncludes(file, [], cache))
   const store = new ConfigStore()
   const read: string[] = []
+  const sources = files.filter((file) => cache.get(file) !== undefined)
   for (const file of ordered) {
     const doc = parseFile(file, cache)
     if (!doc) continue
     store.merge(doc)
     read.push(file)
   }
-  return { store, files: read }
+  return { store, sources, files: read }
 }
 
 function withIncludes(resource: string, seen: string[], cache: Map<string, IniDocument | undefined>): string[] {

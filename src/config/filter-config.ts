@@ -35,7 +35,7 @@ export class FilterReader {
   static open(filterDir: string, nameOrPath: string, args: Record<string, string> = {}, backend = 'auto'): FilterReader {
     const explicit = nameOrPath.includes('/') || /\.(conf|local)$/.test(nameOrPath)
     const read = explicit ? readFiles([resolve(nameOrPath)]) : readConfig(join(filterDir, nameOrPath))
-    const file = resolve(read.files.find((f) => f.endsWith('.conf')) ?? read.files[0] ?? nameOrPath)
+    const file = resolve(read.sources.find((f) => f.endsWith('.conf')) ?? read.sources[0] ?? nameOrPath)
     const name = explicit ? basename(nameOrPath, extname(nameOrPath)) : nameOrPath
     const initOpts = new Map(Object.entries(args))
     if (!initOpts.get('logtype') && !read.store.hasOption('Definition', 'logtype', false)) {
