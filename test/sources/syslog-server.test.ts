@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict'
+import { createSocket } from 'node:dgram'
+import { connect } from 'node:net'
+import { after, before, describe, test } from 'node:test'
+import { SyslogServer } from '../../src/sources/syslog-server.js'
+import { collector, waitFor } from './wait-for.js'
+
+const sink = collector()
+const server = new SyslogServer({
+  udp: { address: '127.0.0.1', port: 0 },
+  tcp: { address: '127.0.0.1', port: 0 },
+  max_message_bytes: 256,
+  time_zone: 'Europe/Zurich',
+  log: () => undefined,
+})
+before(async () => {
+  await server.start(sink.emit)
+})
+after(async () => {
+  await server.stop()
+})
+
+async function sendUdp(message: string | Buffer): Promise<void> {
+  const socket = createSocket('udp4')
+  await new Promise<void>((resolve, reject) =>
+    socket.send(message, server.addresses().udp!.port, '127.0.0.1', (error) => (error ? reject(error) : resolve())),
+  )
+  socket.close()
+}
+
+async function sendTcp(...writes: string[]): Promise<void> {
+  const socket = connect(server.addresses().tcp!.port, '127.0.0.1')
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+  for (const write of writes) await new Promise<void>((resolve) => socket.write(write, () => resolve()))
+  await new Promise<void>((resolve) => socket.end(resolve))
+}
+
+/** The lines that arrived after `from`, once there are `count` of them. */
+async function linesAfter(from: number, count: number): Promise<string[]> {
+  await waitFor(() => sink.lines().length >= from + count, `${count} lines`)
+  return sink.lines().slice(from)
+}
+
+describe('SyslogServer', () => {
+  test('UDP: an RFC 3164 message becomes its file line, with stream syslog and its HOSTNAME as host', async () => {
+    const from = sink.lines().length
+    await sendUdp('<38>Aug 14 11:58:58 bastion sshd[1234]: Failed password for root from 192.0.2.7 port 22 ssh2')
+    assert.deepEqual(await linesAfter(from, 1), ['Aug 14 11:58:58 bastion sshd[1234]: Failed password for root from 192.0.2.7 port 22 ssh2'])
+    const batch = sink.batches.at(-1)!
+    assert.equal(batch.stream, 'syslog')
+    assert.equal(batch.host, 'bastion')
+  })
+
+  test('UDP: an RFC 5424 message becomes its file line in the configured zone', async () => {
+    const from = sink.lines().length
+    await sendUdp('<86>1 2005-08-14T10:00:01.5Z mail1 postfix/smtpd 777 - - NOQUEUE: reject: RCPT from unknown[198.51.100.3]')
+    assert.deepEqual(await linesAfter(from, 1), ['Aug 14 12:00:01 mail1 postfix/smtpd[777]: NOQUEUE: reject: RCPT from unknown[198.51.100.3]'])
+  })
+
+  test('TCP: newline framing, a message split across writes included', async () => {
+    const from = sink.lines().length
+    await sendTcp('<13>Aug 14 12:00:00 web1 app: one\n<13>Aug 14 12:00:01 web1 app: t', 'wo\n<13>Aug 14 12:00:02 web1 app: three\n')
+    assert.deepEqual(await linesAfter(from, 3), [
+      'Aug 14 12:00:00 web1 app: one',
+      'Aug 14 12:00:01 web1 app: two',
+      'Aug 14 12:00:02 web1 app: three',
+    ])
+  })
+
+  test('TCP: octet counting (RFC 6587), RFC 5424 with a newline inside a message', async () => {
+    const first = '<34>1 2005-08-14T10:00:00Z db1 sshd 42 - - invalid user\nroot'
+    const second = '<34>Aug 14 12:00:05 db1 sshd[42]: second'
+    const from = sink.lines().length
+    await sendTcp(`${Buffer.byteLength(first)} ${first}${Buffer.byteLength(second)} ${second}`)
+    assert.deepEqual(await linesAfter(from, 2), ['Aug 14 12:00:00 db1 sshd[42]: invalid user#012root', 'Aug 14 12:00:05 db1 sshd[42]: second'])
+  })
+
+  test('bad frames are counted and the server keeps serving', async () => {
+    const before = server.counters().bad_frames
+    await sendUdp(Buffer.alloc(0))
+    await sendTcp('0 ', '\n')
+    const from = sink.lines().length
+    await sendUdp('<13>Aug 14 12:00:09 web2 app: still here')
+    assert.deepEqual(await linesAfter(from, 1), ['Aug 14 12:00:09 web2 app: still here'])
+    await waitFor(() => server.counters().bad_frames === before + 2, 'both bad frames counted')
+  })
+
+  test('an oversized message is cut and counted', async () => {
+    const from = sink.lines().length
+    await sendTcp(`<13>Aug 14 12:00:10 web3 app: ${'x'.repeat(400)}\n`)
+    const [line] = await linesAfter(from, 1)
+    assert.equal(line, `Aug 14 12:00:10 web3 app: ${'x'.repeat(256 - '<13>Aug 14 12:00:10 web3 app: '.length)}`)
+    assert.equal(server.counters().oversized, 1)
+  })
+})
