@@ -76,13 +76,13 @@ describe('SyslogServer', () => {
   })
 
   test('bad frames are counted and the server keeps serving', async () => {
-    const before = server.counters().bad_frames
+    const badBefore = server.counters().bad_frames!
     await sendUdp(Buffer.alloc(0))
     await sendTcp('0 ', '\n')
     const from = sink.lines().length
     await sendUdp('<13>Aug 14 12:00:09 web2 app: still here')
     assert.deepEqual(await linesAfter(from, 1), ['Aug 14 12:00:09 web2 app: still here'])
-    await waitFor(() => server.counters().bad_frames === before + 2, 'both bad frames counted')
+    await waitFor(() => server.counters().bad_frames === badBefore + 2, 'both bad frames counted')
   })
 
   test('an oversized message is cut and counted', async () => {
