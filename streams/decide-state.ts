@@ -21,13 +21,51 @@ export interface BanRecord {
   readonly last_ban_at: number
 }
 
+/**
+ * Keys in the order they were updated, with the time of the update: eviction
+ * pops from the front while the front has run out. An entry whose key was
+ * updated again since is stale and is dropped as it comes up.
+ */
+export class UpdateLine {
+  private keys: string[] = []
+  private times: number[] = []
+  private head = 0
+
+  get size(): number {
+    return this.keys.length - this.head
+  }
+
+  push(key: string, time: number): void {
+    this.keys.push(key)
+    this.times.push(time)
+  }
+
+  /** Pops every entry with a time at or before `until`, oldest first. */
+  popUntil(until: number, each: (key: string, time: number) => void): void {
+    while (this.head < this.keys.length && this.times[this.head]! <= until) {
+      each(this.keys[this.head]!, this.times[this.head]!)
+      this.head++
+    }
+    // Compact once the popped half dominates, keeping pops amortised O(1).
+    if (this.head > 1024 && this.head * 2 > this.keys.length) {
+      this.keys = this.keys.slice(this.head)
+      this.times = this.times.slice(this.head)
+      this.head = 0
+    }
+  }
+}
+
 export interface JailState {
-  /** Failure counts by failure id (the address, its network, or <F-ID>), oldest update first. */
+  /** Failure counts by failure id (the address, its network, or <F-ID>). */
   readonly windows: Map<string, Window>
+  /** Window updates in order, for eviction. */
+  readonly windowLine: UpdateLine
   /** Bans in force by banned address or network. */
   readonly bans: Map<string, ActiveBan>
-  /** Earlier bans by banned address or network, oldest update first. */
+  /** Earlier bans by banned address or network. */
   readonly history: Map<string, BanRecord>
+  /** History updates in order, for eviction. */
+  readonly historyLine: UpdateLine
 }
 
 /**
@@ -49,16 +87,21 @@ export function emptyDecideState(): DecideState {
 export function jailState(state: DecideState, jail: string): JailState {
   let js = state.jails.get(jail)
   if (!js) {
-    js = { windows: new Map(), bans: new Map(), history: new Map() }
+    js = { windows: new Map(), windowLine: new UpdateLine(), bans: new Map(), history: new Map(), historyLine: new UpdateLine() }
     state.jails.set(jail, js)
   }
   return js
 }
 
-/** Sets a map entry and moves it to the end, so that iteration runs from the least recently updated. */
-export function touch<K, V>(map: Map<K, V>, key: K, value: V): void {
-  map.delete(key)
-  map.set(key, value)
+/** Stores a window and lines it up for eviction. */
+export function putWindow(js: JailState, key: string, window: Window): void {
+  js.windows.set(key, window)
+  js.windowLine.push(key, window.last)
+}
+
+function putRecord(js: JailState, ip: string, record: BanRecord): void {
+  js.history.set(ip, record)
+  js.historyLine.push(ip, record.last_ban_at)
 }
 
 export function secondsOf(iso: string): number {
@@ -84,10 +127,10 @@ export function evolveDecision(state: DecideState, decision: BanIssued | BanLift
   if (decision.type === 'BanIssued') {
     const started = secondsOf(decision.occurred_at)
     const ends = decision.ban_time_secs === -1 ? Infinity : started + decision.ban_time_secs
-    touch(js.bans, decision.ip, { event_id: decision.event_id, ip: decision.ip, started, ends, ban_count: decision.ban_count })
+    js.bans.set(decision.ip, { event_id: decision.event_id, ip: decision.ip, started, ends, ban_count: decision.ban_count })
     if (ends !== Infinity) state.banEnds.push({ ends, jail: decision.jail, ip: decision.ip, event_id: decision.event_id })
     // A prolonged ban is the same ban lasting longer: fail2ban does not count it again.
-    if (decision.reason !== 'prolonged') touch(js.history, decision.ip, { count: decision.ban_count, last_ban_at: started })
+    if (decision.reason !== 'prolonged') putRecord(js, decision.ip, { count: decision.ban_count, last_ban_at: started })
     state.watermark = Math.max(state.watermark, started)
   } else {
     if (js.bans.get(decision.ip)?.event_id === decision.ban_event_id) js.bans.delete(decision.ip)
@@ -100,24 +143,22 @@ export function evolveDecision(state: DecideState, decision: BanIssued | BanLift
 /**
  * Drops what has run out by the watermark: windows one findtime after their
  * last failure (fail2ban's cleanup), bans past their end, ban records older
- * than the history age (fail2ban's dbpurgeage). Windows and records are kept
- * in update order, so this stops at the first one still alive; one updated out
- * of event-time order may outlive its time a little, and lookups check it.
+ * than the history age (fail2ban's dbpurgeage). Updates are lined up in
+ * arrival order, so this stops at the first one still alive; one that arrived
+ * out of event-time order may outlive its time a little, and lookups check it.
  */
 export function evict(state: DecideState, findTimeSecs: (jail: string) => number | undefined, historyMaxAgeSecs: number): void {
   const now = state.watermark
   for (const [jail, js] of state.jails) {
     const findTime = findTimeSecs(jail)
     if (findTime !== undefined) {
-      for (const [key, window] of js.windows) {
-        if (window.last > now - findTime) break
-        js.windows.delete(key)
-      }
+      js.windowLine.popUntil(now - findTime, (key, last) => {
+        if (js.windows.get(key)?.last === last) js.windows.delete(key)
+      })
     }
-    for (const [key, record] of js.history) {
-      if (record.last_ban_at > now - historyMaxAgeSecs) break
-      js.history.delete(key)
-    }
+    js.historyLine.popUntil(now - historyMaxAgeSecs, (ip, at) => {
+      if (js.history.get(ip)?.last_ban_at === at) js.history.delete(ip)
+    })
   }
   for (let due = state.banEnds.peek(); due && due.ends <= now; due = state.banEnds.peek()) {
     state.banEnds.pop()

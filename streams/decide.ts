@@ -12,7 +12,7 @@ import { isIgnored, touchesIgnored } from './decide-ignore.js'
 import type { JailPolicy } from './decide-policy.js'
 import { addToWindow, openWindow, windowExpired, type Window } from './decide-window.js'
 import {
-  activeBan, emptyDecideState, evict, evolveDecision, isoOf, jailState, secondsOf, touch,
+  activeBan, emptyDecideState, evict, evolveDecision, isoOf, jailState, putWindow, secondsOf,
   type ActiveBan, type DecideState, type JailState,
 } from './decide-state.js'
 
@@ -270,7 +270,7 @@ export function decider(options: DecideOptions): Decider {
     for (const key of plan.resetKeys ?? []) js.windows.delete(key)
     if (plan.key !== undefined && plan.window !== undefined) {
       if (plan.window === null) js.windows.delete(plan.key)
-      else touch(js.windows, plan.key, plan.window)
+      else putWindow(js, plan.key, plan.window)
     }
     return advance(state, plan.time)
   }

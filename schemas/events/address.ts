@@ -126,7 +126,8 @@ function formatIpv6(bytes: Uint8Array): string {
 
 /** The canonical text: the bare address for a full-length prefix, `network/prefix` otherwise. */
 export function formatAddress(address: Address): string {
-  const host = address.family === 4 ? Array.from(address.bytes).join('.') : formatIpv6(address.bytes)
+  const b = address.bytes
+  const host = address.family === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : formatIpv6(b)
   return address.prefix === addressBits(address.family) ? host : `${host}/${address.prefix}`
 }
 

@@ -228,7 +228,7 @@ test('a failure for a jail not configured here is reported', () => {
   assert.equal(scenario({ jails: [sshd()] }, [], [failure('192.0.2.1', 0, { jail: 'nginx' })]).notices[0]!.kind, 'unknown-jail')
 })
 
-test('windows are evicted once findtime has passed: a million one-off failures stay bounded', () => {
+test('windows are evicted once findtime has passed, so one-off failures stay bounded', () => {
   const d = decider({ jails: [sshd()] })
   let state = d.initialState()
   for (let i = 0; i < 20_000; i++) {
