@@ -79,7 +79,10 @@ async function step(source: SubscriptionSource, settings: SubscriptionSettings, 
     if (handled === undefined) return false
   }
   positions[partition] = next
-  if (settings.autoCommit && next > position) await source.commit(partition, next)
+  if (settings.autoCommit && next > position) {
+    // Not awaited: a commit lost in a crash only means a redelivery, and the next batch need not wait for a file write.
+    source.commit(partition, next).catch((err: Error) => settings.report({ kind: 'io-error', topic: source.topic, partition, reason: `commit failed: ${err.message}` }))
+  }
   return next > position
 }
 

@@ -14,6 +14,7 @@ import type { ProblemReporter } from './log.js'
  */
 export class OffsetStore {
   private readonly files = new Map<string, OffsetFile>()
+  private readonly inFlight = new Set<Promise<void>>()
 
   constructor(
     private readonly dir: string,
@@ -26,11 +27,18 @@ export class OffsetStore {
   }
 
   async commit(group: string, topic: string, partition: number, nextOffset: number): Promise<void> {
-    await (await this.file(group, topic)).set(partition, nextOffset)
+    const commit = this.file(group, topic).then((file) => file.set(partition, nextOffset))
+    this.inFlight.add(commit)
+    try {
+      await commit
+    } finally {
+      this.inFlight.delete(commit)
+    }
   }
 
   /** Waits for writes in flight. */
   async close(): Promise<void> {
+    await Promise.allSettled([...this.inFlight])
     await Promise.all([...this.files.values()].map((f) => f.settled()))
   }
 
@@ -73,6 +81,7 @@ export class OffsetStore {
 class OffsetFile {
   private chain: Promise<void> = Promise.resolve()
   private queued: Promise<void> | undefined
+  private dirReady = false
 
   constructor(
     private readonly path: string,
@@ -104,7 +113,10 @@ class OffsetFile {
     const body = JSON.stringify(Object.fromEntries([...this.offsets].sort(([a], [b]) => a - b)))
     const dir = dirname(this.path)
     const tmp = `${this.path}.tmp`
-    await mkdir(dir, { recursive: true })
+    if (!this.dirReady) {
+      await mkdir(dir, { recursive: true })
+      this.dirReady = true
+    }
     if (this.durable) {
       const handle = await open(tmp, 'w')
       try {
