@@ -166,6 +166,10 @@ export class EmbeddedLog implements Log {
   subscribe(opts: SubscribeOptions, handler: BatchHandler): Subscription {
     this.checkOpen()
     const t = this.topic(opts.topic)
+    for (const limit of ['maxBatchRecords', 'maxBatchBytes'] as const) {
+      const value = opts[limit]
+      if (value !== undefined && !(value >= 1)) throw new LogError('BANSTREAM_ERR_LOG_SETTINGS', `${limit} must be at least 1, not ${value}`)
+    }
     const key = `${opts.group}\0${opts.topic}`
     if (this.subscribed.has(key)) throw new LogError('BANSTREAM_ERR_LOG_GROUP_BUSY', `group ${opts.group} already has a subscriber on ${opts.topic}; the embedded log runs one per group and topic`)
     this.subscribed.add(key)

@@ -194,8 +194,9 @@ export class PartitionLog {
       const { retentionMs, retentionBytes } = this.settings
       if (retentionMs !== undefined) {
         const cutoff = now - retentionMs
-        for (let oldest = this.segments[0]!; !oldest.empty && oldest.maxTimestamp < cutoff; oldest = this.segments[0]!) {
-          if (oldest === this.active) await this.roll()
+        const expired = (s: Segment) => (s === this.active ? !s.empty && s.maxTimestamp < cutoff : s.empty || s.maxTimestamp < cutoff)
+        while (expired(this.segments[0]!)) {
+          if (this.segments[0] === this.active) await this.roll()
           await this.deleteOldest()
         }
       }
