@@ -4,6 +4,8 @@ import { DateDetector } from './date-detector.js'
 import { FailRegex, type FailRegexOptions } from './failregex.js'
 import { UnsupportedConstructError } from './unsupported-construct-error.js'
 
+type RE2Set = InstanceType<typeof RE2.Set>
+
 export type UseDns = NonNullable<FailRegexOptions['useDns']>
 
 export interface CompileOptions {
@@ -30,7 +32,7 @@ export interface CompiledFilter {
    * multi-line filters, and dates that are not at the line's start (cutting them out of the middle of a
    * line could join text a failregex then matches across).
    */
-  readonly prefilter?: RE2.Set
+  readonly prefilter?: RE2Set
   readonly options: Readonly<Record<string, string>>
 }
 
