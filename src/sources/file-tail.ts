@@ -269,6 +269,14 @@ export class FileTail implements Source {
       throw error
     }
     const { dev, ino, size } = await handle.stat({ bigint: true })
+    const renamed = starting ? undefined : this.takeRetired(String(dev), String(ino))
+    if (renamed) {
+      await handle.close()
+      renamed.path = followed.path
+      renamed.retired_at = undefined
+      followed.current = renamed
+      return
+    }
     const file: OpenFile = {
       path: followed.path,
       handle,
@@ -280,6 +288,19 @@ export class FileTail implements Source {
     }
     followed.current = file
     if (starting) await this.placeAtStart(followed, file, Number(size))
+  }
+
+  /**
+   * A rotated file that reappears under a name the logpaths also match (a glob
+   * such as `/var/log/app*` matches `app.log.1`) is carried on where it was
+   * read up to, not read again from its start.
+   */
+  private takeRetired(dev: string, ino: string): OpenFile | undefined {
+    for (const followed of this.followed.values()) {
+      const at = followed.retired.findIndex((file) => file.dev === dev && file.ino === ino)
+      if (at !== -1) return followed.retired.splice(at, 1)[0]
+    }
+    return undefined
   }
 
   private async placeAtStart(followed: Followed, file: OpenFile, size: number): Promise<void> {

@@ -156,6 +156,22 @@ describe('FileTail', () => {
     assert.equal(sink.batches[1]!.stream, join(globDir, 'b.log'))
   })
 
+  test('a rotated file that the glob also matches under its new name is not read twice', async () => {
+    const globDir = join(dir, 'glob-rotated')
+    await mkdir(globDir)
+    const path = join(globDir, 'app.log')
+    await writeFile(path, 'first\n')
+    const { sink } = await startTail({ paths: [{ pattern: join(globDir, 'app*'), start_at: 'head' }], rotate_wait_ms: 60000 })
+    await waitFor(() => sink.lines().length === 1, 'the first line')
+    await rename(path, `${path}.1`)
+    await appendFile(`${path}.1`, 'late\n')
+    await writeFile(path, 'new\n')
+    await waitFor(() => sink.lines().length >= 3, 'the late and the new line')
+    await appendFile(path, 'marker\n')
+    await waitFor(() => sink.lines().includes('marker'), 'the marker')
+    assert.deepEqual([...sink.lines()].sort(), ['first', 'late', 'marker', 'new'])
+  })
+
   test('a path that does not exist yet is noted once and read from its start when it appears', async () => {
     const path = join(dir, 'later', 'app.log')
     const { sink, notes } = await startTail({ paths: [{ pattern: path, start_at: 'tail' }] })
