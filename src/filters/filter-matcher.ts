@@ -99,10 +99,15 @@ export class FilterMatcher {
         const { start, end } = dateMatch
         const text = start === 0 ? line.subarray(end) : Buffer.concat([line.subarray(0, start), line.subarray(end)])
         tuple = { raw: line, text, dateText: line.toString('utf8', start, end) }
-        if (end > start) {
+        if (end > start && !Number.isNaN(dateMatch.time)) {
           date = dateMatch.time
           this.lastDate = date
           this.lastDateText = tuple.dateText
+        } else if (end > start) {
+          // A date-like text that is no valid date: fail2ban falls back to the last recent date,
+          // and then matches the whole line.
+          date = this.recentLastDate()
+          if (date !== undefined) tuple = { raw: line, text: line, dateText: this.lastDateText }
         } else {
           // An optional date that matched empty: fail2ban takes the last known date if recent, else now.
           date = this.recentLastDate() ?? this.filter.dateOptions.now()
@@ -126,7 +131,7 @@ export class FilterMatcher {
     const result: LineResult = { outcome: 'missed', failures: [], matchedRegexes: [], ignoredBy: [], date: dateMatch }
     const multiline = f.maxlines > 1
     const orgBuffer = this.lineBuffer = multiline ? [...this.lineBuffer, tuple].slice(-f.maxlines) : [tuple]
-    let buf = linesBuffer(orgBuffer, multiline)
+    let buf: Buffer | undefined = linesBuffer(orgBuffer, multiline)
 
     // fail2ban checks the whole buffer up front only when there are clearly fewer ignore- than failregexes.
     if (f.ignoreregex.length > 0 && f.ignoreregex.length < f.failregex.length - 2) {
@@ -151,6 +156,7 @@ export class FilterMatcher {
 
     for (let i = 0; i < f.failregex.length; i++) {
       const failRegex = f.failregex[i]!
+      buf ??= linesBuffer(this.lineBuffer, multiline)
       const m = failRegex.exec(buf)
       if (!m) continue
       const span = matchedSpan(buf, m.start, m.end, m.fields, orgBuffer, multiline)
@@ -166,7 +172,7 @@ export class FilterMatcher {
       if (date === undefined) continue
       if (!this.checkAllRegex || multiline) {
         this.lineBuffer = span.unmatched
-        buf = linesBuffer(this.lineBuffer, multiline)
+        buf = undefined
       }
       const failure = this.toFailure(i, m.fields, preGroups, span.matched, date)
       if (failure) result.failures.push(failure)
@@ -285,12 +291,13 @@ export class FilterMatcher {
 
 /** fail2ban's _tupleLinesBuf: the date-less texts joined by newlines (with a final one when multi-line). */
 function linesBuffer(lines: TupleLine[], multiline: boolean): Buffer {
-  if (!multiline) return lines[0]!.text
+  if (!multiline) return lines[0]?.text ?? EMPTY
   const parts: Buffer[] = []
   for (const l of lines) parts.push(l.text, NEWLINE)
   return Buffer.concat(parts)
 }
 const NEWLINE = Buffer.from('\n')
+const EMPTY = Buffer.alloc(0)
 
 /**
  * Which buffered lines a match covers (fail2ban's getMatchedTupleLines / getUnmatchedTupleLines): the
