@@ -106,7 +106,7 @@ function formatSummary(
   const usedDates = dates.filter((d) => d.hits > 0)
   const out = [
     'Running tests', '=============', '',
-    `Use   failregex filter file : ${filterArg}${file.startsWith('<') ? '' : `, file: ${file}`}`,
+    file.startsWith('<') ? `Use      failregex line : ${filterArg}` : `Use   failregex filter file : ${filterArg}, file: ${file}`,
     `Use         log file : ${log === '-' ? 'stdin' : log}`,
     'Use         encoding : UTF-8', '', '',
     'Results', '=======', '',
