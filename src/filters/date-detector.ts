@@ -79,7 +79,6 @@ export class DateDetector {
     this.now = opts.now
     const local = parseTimeZone(opts.localZone ?? processZoneName())
     this.clock = {
-      now: opts.now,
       localZone: local,
       logZone: opts.timezone === undefined ? null : parseTimeZone(opts.timezone),
     }
@@ -172,7 +171,7 @@ export class DateDetector {
     } else {
       return null
     }
-    return this.accept(found, foundIdx, line, caps)
+    return this.accept(found, foundIdx, line, caps, this.now())
   }
 
   /** Template names with their hit counts, in the detector's current order. */
@@ -200,10 +199,10 @@ export class DateDetector {
     return ok
   }
 
-  private accept(slot: Slot, idx: number, line: Buffer, caps: Int32Array): DateMatch {
+  private accept(slot: Slot, idx: number, line: Buffer, caps: Int32Array, now: number): DateMatch {
     const distance = caps[0]!, endpos = caps[1]!
     slot.hits++
-    slot.lastUsed = this.now()
+    slot.lastUsed = now
     slot.distance = distance
     if (this.firstUnused === idx) this.firstUnused++
     this.lastPos = distance
@@ -217,11 +216,11 @@ export class DateDetector {
     const t = slot.t
     let start = caps[2]!, end = caps[3]!
     if (start < 0) start = end = distance
-    return { start, end, time: start === end ? this.now() : this.timeOf(t, line, caps), template: t.name }
+    return { start, end, time: start === end ? now : this.timeOf(t, line, caps, now), template: t.name }
   }
 
-  private timeOf(t: DateTemplate, line: Buffer, caps: Int32Array): number {
-    if (t.kind === 'pattern') return fieldsToEpoch(line, caps, t.fields, this.clock)
+  private timeOf(t: DateTemplate, line: Buffer, caps: Int32Array, now: number): number {
+    if (t.kind === 'pattern') return fieldsToEpoch(line, caps, t.fields, t.ampmGroup, now, this.clock)
     const st = caps[2 * t.valueGroup]!, en = caps[2 * t.valueGroup + 1]!
     if (st < 0) return NaN
     if (t.kind === 'tai64n') return parseInt(line.toString('latin1', st + 2, Math.min(en, st + 17)), 16)

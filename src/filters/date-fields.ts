@@ -7,8 +7,6 @@ import type { FieldSpec } from './date-pattern.js'
 import { zoneTextOffsetMin, type TimeZone } from './time-zone.js'
 
 export interface DateClock {
-  /** Now, in epoch seconds (fail2ban's MyTime.time()). */
-  readonly now: () => number
   /** The zone "local time" means: fail2ban uses the process's zone. */
   readonly localZone: TimeZone
   /** logtimezone: applies to dates that carry no zone of their own. */
@@ -38,6 +36,18 @@ export function civilFromDays(days: number): [number, number, number] {
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1
   const m = mp < 10 ? mp + 3 : mp - 9
   return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d]
+}
+
+let lastDay = NaN
+let lastCivil: [number, number, number] = [1970, 1, 1]
+
+/** civilFromDays for "today", which stays the same for many lines in a row. */
+function civilOfDay(days: number): [number, number, number] {
+  if (days !== lastDay) {
+    lastCivil = civilFromDays(days)
+    lastDay = days
+  }
+  return lastCivil
 }
 
 function isLeap(y: number): boolean {
@@ -96,20 +106,17 @@ function latin1(s: Uint8Array, st: number, en: number): string {
 /**
  * Epoch seconds of the date whose fields the template captured in `caps`; NaN
  * when the text is no valid date (Feb 30, second 60, an unknown zone name):
- * fail2ban then reports that it could not parse the date.
+ * fail2ban then reports that it could not parse the date. `nowSecs` is fail2ban's
+ * MyTime.time(), `ampmGroup` the group of %p (0 if none).
  */
-export function fieldsToEpoch(s: Uint8Array, caps: Int32Array, fields: readonly FieldSpec[], clock: DateClock): number {
+export function fieldsToEpoch(
+  s: Uint8Array, caps: Int32Array, fields: readonly FieldSpec[], ampmGroup: number, nowSecs: number, clock: DateClock,
+): number {
   let year = -1, month = -1, day = -1, hour = 0, minute = 0, second = 0
   let weekday = -1, julian = -1, week = -1, weekStartsMonday = false
   let tzMin: number | null = null
-  let ampmStart = -1, ampmEnd = -1
-  for (const f of fields) {
-    if (f.key === 'p' && caps[2 * f.group]! >= 0) {
-      ampmStart = caps[2 * f.group]!
-      ampmEnd = caps[2 * f.group + 1]!
-    }
-  }
-  for (const f of fields) {
+  for (let k = 0; k < fields.length; k++) {
+    const f = fields[k]!
     const st = caps[2 * f.group]!, en = caps[2 * f.group + 1]!
     if (st < 0) continue
     switch (f.key) {
@@ -121,7 +128,8 @@ export function fieldsToEpoch(s: Uint8Array, caps: Int32Array, fields: readonly 
       case 'H': hour = readInt(s, st, en); break
       case 'I': {
         hour = readInt(s, st, en)
-        const pm = ampmEnd - ampmStart === 2 && (s[ampmStart]! | 0x20) === 0x70
+        const ap = ampmGroup > 0 ? caps[2 * ampmGroup]! : -1
+        const pm = ap >= 0 && caps[2 * ampmGroup + 1]! - ap === 2 && (s[ap]! | 0x20) === 0x70
         if (!pm) { if (hour === 12) hour = 0 } else if (hour !== 12) hour += 12
         break
       }
@@ -140,14 +148,10 @@ export function fieldsToEpoch(s: Uint8Array, caps: Int32Array, fields: readonly 
     }
   }
 
-  const nowSecs = clock.now()
   const nowNaive = nowSecs + clock.localZone.offsetAt(nowSecs)
-  let today: [number, number, number] | null = null
-  const nowDate = () => (today ??= civilFromDays(Math.floor(nowNaive / DAY)))
-
   let assumeYear = false
   if (year < 0) {
-    year = nowDate()[0]
+    year = civilOfDay(Math.floor(nowNaive / DAY))[0]
     assumeYear = true
   }
   if (month < 0 || day < 0) {
@@ -158,26 +162,30 @@ export function fieldsToEpoch(s: Uint8Array, caps: Int32Array, fields: readonly 
   }
   let assumeToday = false
   if (month < 0 && day < 0) {
-    ;[, month, day] = nowDate()
+    ;[, month, day] = civilOfDay(Math.floor(nowNaive / DAY))
     assumeToday = true
   }
   if (!validDate(year, month, day) || hour > 23 || minute > 59 || second > 59) return NaN
 
   const logZone = clock.logZone
   if (tzMin === null && logZone !== null && logZone.fixedOffsetMin !== null) tzMin = logZone.fixedOffsetMin
-  // fail2ban compares a UTC clock time with local "now" when the zone is known,
-  // and a local clock time otherwise; `naive` is that clock time, in seconds.
-  const toNaive = (y: number): number => {
-    const wall = daysFromCivil(y, month, day) * DAY + hour * 3600 + minute * 60 + second
-    if (tzMin !== null) return wall - tzMin * 60
-    if (logZone !== null) return logZone.wallToEpoch(wall)
-    return wall
-  }
-  let naive = toNaive(year)
+  const secs = hour * 3600 + minute * 60 + second
+  let naive = naiveTime(year, month, day, secs, tzMin, logZone)
   if (assumeToday && naive > nowNaive) naive -= DAY
   if (assumeYear && naive > nowNaive + DAY) {
     if (!validDate(year - 1, month, day)) return NaN
-    naive = toNaive(year - 1)
+    naive = naiveTime(year - 1, month, day, secs, tzMin, logZone)
   }
   return tzMin !== null || logZone !== null ? naive : clock.localZone.wallToEpoch(naive)
+}
+
+/**
+ * fail2ban compares a UTC clock time with local "now" when the zone is known,
+ * and a local clock time otherwise: this is that clock time, in seconds.
+ */
+function naiveTime(y: number, m: number, d: number, secs: number, tzMin: number | null, logZone: TimeZone | null): number {
+  const wall = daysFromCivil(y, m, d) * DAY + secs
+  if (tzMin !== null) return wall - tzMin * 60
+  if (logZone !== null) return logZone.wallToEpoch(wall)
+  return wall
 }

@@ -38,6 +38,8 @@ export interface DateTemplate {
   readonly valueGroup: number
   /** strptime fields captured by the pattern, in group order (kind == 'pattern'). */
   readonly fields: readonly FieldSpec[]
+  /** Group of %p (AM/PM), read with %I; 0 when the pattern has none. */
+  readonly ampmGroup: number
   readonly matcher: Matcher
   /** Linear-time prefilter giving the leftmost candidate start; null when anchored at offset 0. */
   readonly re2: RE2 | null
@@ -247,12 +249,13 @@ function finish(b: Bounded, pattern: string | undefined, kind: TemplateKind, val
   }
   const fields: FieldSpec[] = []
   if (kind === 'pattern') {
-    for (const [key, group] of b.parsed.groupNames) if (STRPTIME_KEYS.has(key) || key === 'p') fields.push({ key, group })
+    for (const [key, group] of b.parsed.groupNames) if (STRPTIME_KEYS.has(key)) fields.push({ key, group })
     fields.sort((x, y) => x.group - y.group)
   }
   const matcher = new Matcher(b.parsed)
   return {
-    name: b.name, pattern, regex: b.regex, flags: b.flags, weight: 1, kind, valueGroup, fields, matcher,
+    name: b.name, pattern, regex: b.regex, flags: b.flags, weight: 1, kind, valueGroup, fields,
+    ampmGroup: kind === 'pattern' ? b.parsed.groupNames.get('p') ?? 0 : 0, matcher,
     re2: matcher.anchored ? null : compileRe2(b.parsed),
   }
 }

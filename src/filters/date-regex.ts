@@ -104,7 +104,11 @@ export function parseRegex(src: string): ParsedRegex {
     while (pos < src.length && src[pos] !== '|' && src[pos] !== ')') {
       const atom = parseAtom()
       if (atom === null) continue
-      items.push(parseQuantifier(atom))
+      const item = parseQuantifier(atom)
+      const prev = items[items.length - 1]
+      // Adjacent literals become one, so 'jan' is one comparison, not three steps.
+      if (item.t === 'lit' && prev !== undefined && prev.t === 'lit') prev.bytes = [...prev.bytes, ...item.bytes]
+      else items.push(item)
     }
     return items.length === 1 ? items[0]! : { t: 'seq', items }
   }
@@ -489,8 +493,27 @@ export class Matcher {
       }
       case 'alt': {
         const fs = n.alts.map((a) => this.comp(a, next))
+        const firsts = n.alts.map((a) => firstBytes(a, ci))
+        if (firsts.every((f) => f === null)) {
+          return (i) => {
+            for (let j = 0; j < fs.length; j++) if (fs[j]!(i)) return true
+            return false
+          }
+        }
+        // Try only the alternatives that can start with the next byte, in their order.
+        const lists = new Map<string, M[]>()
+        const listFor = (b: number): M[] => {
+          const ks = fs.filter((_, k) => firsts[k] === null || (b >= 0 && firsts[k]![b] === 1))
+          const key = ks.map((f) => fs.indexOf(f)).join(',')
+          if (!lists.has(key)) lists.set(key, ks)
+          return lists.get(key)!
+        }
+        const byByte: M[][] = []
+        for (let b = 0; b < 256; b++) byByte.push(listFor(b))
+        const atEnd = listFor(-1)
         return (i) => {
-          for (let j = 0; j < fs.length; j++) if (fs[j]!(i)) return true
+          const list = i < ctx.len ? byByte[ctx.s[i]!]! : atEnd
+          for (let j = 0; j < list.length; j++) if (list[j]!(i)) return true
           return false
         }
       }
@@ -580,10 +603,14 @@ export class Matcher {
       if (greedy) {
         return (i) => {
           let j = i, n = 0
-          while (n < max) {
-            const k = step(j)
-            if (k < 0) break
-            j = k
+          const s = ctx.s, len = ctx.len
+          while (n < max && j < len) {
+            const b = s[j]!
+            if (b < 0x80) {
+              if (tbl[b] !== 1) break
+              j++
+            } else if (high) j += utf8Width(s, j, len)
+            else break
             n++
           }
           if (n < min) return false
@@ -614,6 +641,11 @@ export class Matcher {
           n++
         }
       }
+    }
+    if (min === 0 && max === 1) {
+      // An optional part needs no iteration count: try it, else skip it (or the reverse, lazily).
+      const bodyM = this.comp(body, next)
+      return greedy ? (i) => bodyM(i) || next(i) : (i) => next(i) || bodyM(i)
     }
     let count = 0
     let iterStart = -1
@@ -655,6 +687,42 @@ function asciiOf(b: number): Uint8Array {
   const t = new Uint8Array(128)
   if (b < 128) t[b] = 1
   return t
+}
+
+/** The bytes a match of n can start with; null when it may be empty or starts with an assertion. */
+function firstBytes(n: Node, ci: boolean): Uint8Array | null {
+  switch (n.t) {
+    case 'lit': {
+      const t = new Uint8Array(256)
+      const b = n.bytes[0]!
+      t[b] = 1
+      if (ci && ((b >= 65 && b <= 90) || (b >= 97 && b <= 122))) t[b ^ 0x20] = 1
+      return t
+    }
+    case 'set': {
+      const t = new Uint8Array(256)
+      for (let b = 0; b < 128; b++) {
+        if (!n.ascii[b]) continue
+        t[b] = 1
+        if (ci && ((b >= 65 && b <= 90) || (b >= 97 && b <= 122))) t[b ^ 0x20] = 1
+      }
+      if (n.high) t.fill(1, 128)
+      return t
+    }
+    case 'seq': return n.items.length === 0 ? null : firstBytes(n.items[0]!, ci)
+    case 'group': return firstBytes(n.body, ci)
+    case 'rep': return n.min === 0 ? null : firstBytes(n.body, ci)
+    case 'alt': {
+      const t = new Uint8Array(256)
+      for (const a of n.alts) {
+        const f = firstBytes(a, ci)
+        if (f === null) return null
+        for (let b = 0; b < 256; b++) t[b] = t[b]! | f[b]!
+      }
+      return t
+    }
+    default: return null
+  }
 }
 
 function startsAnchored(n: Node): boolean {

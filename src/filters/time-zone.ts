@@ -108,6 +108,9 @@ class IanaZone implements TimeZone {
   readonly fixedOffsetMin = null
   private readonly fmt: Intl.DateTimeFormat
   private readonly cache = new Map<number, number>()
+  /** A day (of wall-clock time) without an offset change near it, and its offset. */
+  private steadyDay = NaN
+  private steadyOffset = 0
 
   constructor(readonly name: string) {
     this.fmt = new Intl.DateTimeFormat('en-US', {
@@ -128,9 +131,18 @@ class IanaZone implements TimeZone {
   }
 
   wallToEpoch(w: number): number {
+    const day = Math.floor(w / 86400)
+    if (day === this.steadyDay) return w - this.steadyOffset
     const before = this.offsetAt(w - 86400)
     const after = this.offsetAt(w + 86400)
-    if (before === after) return w - before
+    if (before === after) {
+      // No change of offset from a day before to a day after any time of this day.
+      if (this.offsetAt(day * 86400 - 86400) === before && this.offsetAt(day * 86400 + 2 * 86400) === before) {
+        this.steadyDay = day
+        this.steadyOffset = before
+      }
+      return w - before
+    }
     const tb = w - before, ta = w - after
     const validBefore = this.offsetAt(tb) === before
     const validAfter = this.offsetAt(ta) === after
