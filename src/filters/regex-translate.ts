@@ -80,6 +80,8 @@ type ClassItem =
 type Last = 'none' | 'atom' | 'assertion' | 'repeat'
 
 const MAX_CODE_POINT = 0x10ffff
+const ASCII_MAX = 0x7f
+const NON_ASCII: Range = [0x80, MAX_CODE_POINT]
 const RE2_MAX_REPEAT = 1000
 
 // Python's str.isspace() set, which is what `\s` matches in a str pattern.
@@ -418,8 +420,8 @@ class Translator {
         return
       case 'd': case 'D': case 'w': case 'W': case 's': case 'S': {
         this.pos += 2
-        const text = this.standaloneCategory(c)
-        this.emit(text, text, 'atom')
+        const { source, prefilter } = this.classText([{ kind: 'category', category: c }], false)
+        this.emit(source, prefilter, 'atom')
         return
       }
     }
@@ -473,17 +475,6 @@ class Translator {
     return value
   }
 
-  private standaloneCategory(category: Category): string {
-    if (!this.ascii) {
-      if (category === 'd') return '\\p{Nd}'
-      if (category === 'D') return '\\P{Nd}'
-      if (category === 'w') return `[${UNICODE_WORD_ITEMS}]`
-      if (category === 'W') return `[^${UNICODE_WORD_ITEMS}]`
-    }
-    const positive = category.toLowerCase() === category
-    return `[${positive ? '' : '^'}${rangesText(this.categoryRanges(category.toLowerCase() as Category))}]`
-  }
-
   private categoryRanges(category: Category): Range[] {
     switch (category) {
       case 'd': return ASCII_DIGIT
@@ -525,8 +516,8 @@ class Translator {
         items.push(lo)
       }
     }
-    const text = this.classText(items, negate)
-    this.emit(text, text, 'atom')
+    const { source, prefilter } = this.classText(items, negate)
+    this.emit(source, prefilter, 'atom')
   }
 
   /** One member of a class: a single character (as a one-element range) or a category escape. */
@@ -547,19 +538,55 @@ class Translator {
     return { kind: 'range', lo: cp, hi: cp }
   }
 
-  private classText(items: ClassItem[], negate: boolean): string {
+  private classText(classItems: ClassItem[], negatedClass: boolean): { source: string; prefilter: string } {
+    let items = classItems
+    let negate = negatedClass
+    // `\S` alone reads best (and `\W` alone is only expressible) as the negation of `\s`.
+    const single = items.length === 1 ? items[0] : undefined
+    if (single?.kind === 'category' && single.category !== single.category.toLowerCase()) {
+      items = [{ kind: 'category', category: single.category.toLowerCase() as Category }]
+      negate = !negate
+    }
+    const prefilter = `[${negate ? '^' : ''}${items.map(i => this.prefilterMemberText(i, negate)).join('')}]`
+    return { source: this.sourceClassText(items, negate), prefilter }
+  }
+
+  private sourceClassText(items: ClassItem[], negate: boolean): string {
+    const single = items.length === 1 ? items[0] : undefined
+    if (!this.ascii && single?.kind === 'category' && single.category === 'd') return negate ? '\\P{Nd}' : '\\p{Nd}'
     // Unicode `\W` is the complement of a union of properties, which no RE2 class member can
-    // express; outside a negated class it becomes an alternative of its own.
+    // express; among other members it becomes an alternative of its own.
     const unicodeNonWord = !this.ascii && items.some(i => i.kind === 'category' && i.category === 'W')
     const rest = unicodeNonWord ? items.filter(i => !(i.kind === 'category' && i.category === 'W')) : items
     const members = rest.map(i => this.memberText(i)).join('')
     if (!unicodeNonWord) return `[${negate ? '^' : ''}${members}]`
     if (negate) {
-      if (rest.length === 0) return `[${UNICODE_WORD_ITEMS}]`
       this.refuse('negated character class with \\W and other members [^\\W...]')
     }
-    const nonWord = `[^${UNICODE_WORD_ITEMS}]`
-    return rest.length === 0 ? nonWord : `(?:[${members}]|${nonWord})`
+    return `(?:[${members}]|[^${UNICODE_WORD_ITEMS}])`
+  }
+
+  /**
+   * The prefilter only needs a superset, and the Unicode properties behind `\d` and `\w` make an
+   * RE2.Set's automaton several times larger, so there they widen to "the ASCII set or any
+   * non-ASCII character". In a negated class a member must shrink for the class to widen, so
+   * there they narrow to their ASCII part. The `\s` sets are short lists and stay exact.
+   */
+  private prefilterMemberText(item: ClassItem, negated: boolean): string {
+    if (item.kind === 'range' || this.ascii) return this.memberText(item)
+    switch (item.category) {
+      case 's':
+      case 'S':
+        return this.memberText(item)
+      case 'd':
+        return rangesText(negated ? ASCII_DIGIT : [...ASCII_DIGIT, NON_ASCII])
+      case 'w':
+        return rangesText(negated ? ASCII_WORD : [...ASCII_WORD, NON_ASCII])
+      case 'D':
+        return rangesText(negated ? complement(ASCII_DIGIT, ASCII_MAX) : complement(ASCII_DIGIT))
+      case 'W':
+        return rangesText(negated ? complement(ASCII_WORD, ASCII_MAX) : complement(ASCII_WORD))
+    }
   }
 
   private memberText(item: ClassItem): string {
@@ -573,14 +600,15 @@ class Translator {
   }
 }
 
-function complement(ranges: readonly Range[]): Range[] {
+/** The code points up to `max` outside sorted, disjoint `ranges`. */
+function complement(ranges: readonly Range[], max = MAX_CODE_POINT): Range[] {
   const out: Range[] = []
   let next = 0
   for (const [lo, hi] of ranges) {
     if (lo > next) out.push([next, lo - 1])
     next = hi + 1
   }
-  if (next <= MAX_CODE_POINT) out.push([next, MAX_CODE_POINT])
+  if (next <= max) out.push([next, max])
   return out
 }
 
