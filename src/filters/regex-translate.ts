@@ -36,9 +36,10 @@ export interface Translation {
   source: string
   /**
    * A relaxed RE2 source for prefiltering. Contract: every zero-width
-   * assertion (`^ $ \A \z \b \B`) is dropped and every group is
-   * non-capturing, so for any string s that `source` matches, `prefilterSource`
-   * matches every string containing s (a superset, never a false negative).
+   * assertion (`^ $ \A \z \b \B`) is dropped, every group is non-capturing
+   * and `\d`/`\w` (and negations) are widened to cheap supersets, so for any
+   * string s that `source` matches, `prefilterSource` matches every string
+   * containing s (a superset, never a false negative).
    */
   prefilterSource: string
   /** Named groups in the order their parentheses open. */
