@@ -2,6 +2,7 @@
 // matched last (inside the same byte window when the characters around it agree),
 // else search the templates in order, prefer a line-begin match over one deep in
 // the message, and bubble frequent templates up the list.
+import RE2 from 're2'
 import { fieldsToEpoch, type DateClock } from './date-fields.js'
 import { LINE_BEGIN, LINE_END, type DateTemplate } from './date-pattern.js'
 import { templatesForDatepattern } from './date-templates.js'
@@ -36,6 +37,8 @@ export interface DateMatch {
 /** A template's place in this detector's list (fail2ban's DateDetectorTemplate). */
 interface Slot {
   readonly t: DateTemplate
+  /** Its prefilter's index in the detector's RE2.Set; -1 for templates anchored at offset 0. */
+  readonly setIndex: number
   hits: number
   lastUsed: number
   /** Offset of its last match: a template matching nearer the line start is preferred. */
@@ -65,6 +68,10 @@ export class DateDetector {
   private readonly slots: Slot[]
   private readonly clock: DateClock
   private readonly now: () => number
+  /** One scan tells which templates can match a line at all, so the search skips the others. */
+  private readonly candidates: InstanceType<typeof RE2.Set>
+  private readonly candidateMark: Uint32Array
+  private candidateRound = 0
   private lastTemplIdx = FAR
   private firstUnused = 0
   // Where the last date was, and the bytes at its edges (fail2ban's __lastPos/__lastEndPos).
@@ -83,8 +90,13 @@ export class DateDetector {
       logZone: opts.timezone === undefined ? null : parseTimeZone(opts.timezone),
     }
     const year = Math.max(new Date(opts.now() * 1000).getUTCFullYear(), new Date().getUTCFullYear())
-    this.slots = templatesForDatepattern(opts.datepattern, year)
-      .map((t) => ({ t, hits: 0, lastUsed: 0, distance: FAR, regexHits: 0 }))
+    // Templates anchored at offset 0 cost a few byte compares each: only the others go in the set.
+    const unanchored: string[] = []
+    this.slots = templatesForDatepattern(opts.datepattern, year).map((t) => ({
+      t, setIndex: t.re2 === null ? -1 : unanchored.push(t.re2Source) - 1, hits: 0, lastUsed: 0, distance: FAR, regexHits: 0,
+    }))
+    this.candidates = new RE2.Set(unanchored, 'u')
+    this.candidateMark = new Uint32Array(unanchored.length)
   }
 
   /** Finds the date in a line as fail2ban does; null when none. */
@@ -131,9 +143,11 @@ export class DateDetector {
       }
     }
     if (found === null) {
+      const round = this.markCandidates(line)
       for (let k = 0; k < slots.length; k++) {
         if (k === skip) continue
         const slot = slots[k]!
+        if (slot.setIndex >= 0 && this.candidateMark[slot.setIndex] !== round) continue
         if (!this.search(slot, line)) continue
         const t = slot.t
         const distance = t.matcher.caps[0]!
@@ -177,6 +191,19 @@ export class DateDetector {
   /** Template names with their hit counts, in the detector's current order. */
   stats(): { template: string; hits: number }[] {
     return this.slots.map((s) => ({ template: s.t.name, hits: s.hits }))
+  }
+
+  private markCandidates(line: Buffer): number {
+    const round = ++this.candidateRound
+    if (this.candidateMark.length === 0) return round
+    if (round === 0xffffffff) {
+      this.candidateMark.fill(0)
+      this.candidateRound = 1
+      return this.markCandidates(line)
+    }
+    // test() stops at the first hit; most lines reaching here have no date at all.
+    if (this.candidates.test(line)) for (const i of this.candidates.match(line)) this.candidateMark[i] = round
+    return round
   }
 
   private search(slot: Slot, line: Buffer): boolean {

@@ -4,7 +4,7 @@
 // DatePatternRegex, DateEpoch, DateTai64n).
 import RE2 from 're2'
 import {
-  DatePatternError, Matcher, compileRe2, isWordByte, parseRegex,
+  DatePatternError, Matcher, compileRe2, isWordByte, parseRegex, toRe2Source,
   type Assertion, type Node, type ParsedRegex,
 } from './date-regex.js'
 
@@ -43,6 +43,8 @@ export interface DateTemplate {
   readonly matcher: Matcher
   /** Linear-time prefilter giving the leftmost candidate start; null when anchored at offset 0. */
   readonly re2: RE2 | null
+  /** The prefilter as RE2 source with its flags inline, for a detector's RE2.Set of all templates. */
+  readonly re2Source: string
 }
 
 // ---- strptime codes ------------------------------------------------------------
@@ -257,6 +259,7 @@ function finish(b: Bounded, pattern: string | undefined, kind: TemplateKind, val
     name: b.name, pattern, regex: b.regex, flags: b.flags, weight: 1, kind, valueGroup, fields,
     ampmGroup: kind === 'pattern' ? b.parsed.groupNames.get('p') ?? 0 : 0, matcher,
     re2: matcher.anchored ? null : compileRe2(b.parsed),
+    re2Source: (b.parsed.ignoreCase ? '(?i)' : '') + toRe2Source(b.parsed),
   }
 }
 
@@ -334,8 +337,8 @@ export function epochTemplate(opts: { long?: boolean; lineBegin?: boolean; patte
 function finishEpochDefault(b: Bounded, kind: TemplateKind): DateTemplate {
   const t = finish(b, undefined, kind, 1)
   // The prefilter cannot see the lookbehinds: let it take the '[' or 'audit(' before the number.
-  const re2 = new RE2(String.raw`(?:^\[?|\baudit\()` + (kind === 'epoch' ? EPOCH_RE : LONG_EPOCH_RE), 'u')
-  return { ...t, re2 }
+  const re2Source = String.raw`(?:^\[?|\baudit\()` + (kind === 'epoch' ? EPOCH_RE : LONG_EPOCH_RE)
+  return { ...t, re2: new RE2(re2Source, 'u'), re2Source }
 }
 
 /** DateTai64n: `@` and 24 hex digits. */

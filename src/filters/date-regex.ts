@@ -422,6 +422,8 @@ export class Matcher {
   budgetExceeded = false
   private readonly ctx: Ctx
   private readonly prog: M
+  /** Bytes a match can start with; null when it can be empty. */
+  private readonly startBytes: Uint8Array | null
 
   constructor(readonly parsed: ParsedRegex) {
     this.caps = new Int32Array(2 * (parsed.groupCount + 1))
@@ -429,6 +431,8 @@ export class Matcher {
     const ctx = this.ctx
     this.prog = this.comp(parsed.root, (j) => { ctx.caps[1] = j; return true })
     this.anchored = startsAnchored(parsed.root)
+    const first = firstOf(parsed.root, parsed.ignoreCase)
+    this.startBytes = first.nullable ? null : first.bytes
   }
 
   /** Leftmost match starting in [from, last] with the text cut at `len`; fills caps. */
@@ -441,7 +445,9 @@ export class Matcher {
     const caps = this.caps
     if (this.anchored) last = Math.min(last, 0)
     try {
+      const sb = this.startBytes
       for (let i = from; i <= last; i++) {
+        if (sb !== null && (i >= len || sb[s[i]!] !== 1)) continue
         caps.fill(-1)
         caps[0] = i
         if (this.prog(i)) return true
@@ -493,7 +499,7 @@ export class Matcher {
       }
       case 'alt': {
         const fs = n.alts.map((a) => this.comp(a, next))
-        const firsts = n.alts.map((a) => firstBytes(a, ci))
+        const firsts = n.alts.map((a) => { const f = firstOf(a, ci); return f.nullable ? null : f.bytes })
         if (firsts.every((f) => f === null)) {
           return (i) => {
             for (let j = 0; j < fs.length; j++) if (fs[j]!(i)) return true
@@ -689,39 +695,56 @@ function asciiOf(b: number): Uint8Array {
   return t
 }
 
-/** The bytes a match of n can start with; null when it may be empty or starts with an assertion. */
-function firstBytes(n: Node, ci: boolean): Uint8Array | null {
+interface First {
+  /** Bytes a non-empty match can start with. */
+  bytes: Uint8Array
+  /** Whether a match can be empty (zero-width parts count as empty). */
+  nullable: boolean
+}
+
+function caseTable(b: number, ci: boolean, t: Uint8Array): void {
+  t[b] = 1
+  if (ci && ((b >= 65 && b <= 90) || (b >= 97 && b <= 122))) t[b ^ 0x20] = 1
+}
+
+/** What a match of n can start with, to skip alternatives and start offsets that cannot match. */
+function firstOf(n: Node, ci: boolean): First {
+  const bytes = new Uint8Array(256)
   switch (n.t) {
-    case 'lit': {
-      const t = new Uint8Array(256)
-      const b = n.bytes[0]!
-      t[b] = 1
-      if (ci && ((b >= 65 && b <= 90) || (b >= 97 && b <= 122))) t[b ^ 0x20] = 1
-      return t
-    }
-    case 'set': {
-      const t = new Uint8Array(256)
-      for (let b = 0; b < 128; b++) {
-        if (!n.ascii[b]) continue
-        t[b] = 1
-        if (ci && ((b >= 65 && b <= 90) || (b >= 97 && b <= 122))) t[b ^ 0x20] = 1
+    case 'lit':
+      caseTable(n.bytes[0]!, ci, bytes)
+      return { bytes, nullable: false }
+    case 'set':
+      for (let b = 0; b < 128; b++) if (n.ascii[b]) caseTable(b, ci, bytes)
+      if (n.high) bytes.fill(1, 128)
+      return { bytes, nullable: false }
+    case 'seq': {
+      for (const item of n.items) {
+        const f = firstOf(item, ci)
+        for (let b = 0; b < 256; b++) bytes[b] = bytes[b]! | f.bytes[b]!
+        if (!f.nullable) return { bytes, nullable: false }
       }
-      if (n.high) t.fill(1, 128)
-      return t
+      return { bytes, nullable: true }
     }
-    case 'seq': return n.items.length === 0 ? null : firstBytes(n.items[0]!, ci)
-    case 'group': return firstBytes(n.body, ci)
-    case 'rep': return n.min === 0 ? null : firstBytes(n.body, ci)
     case 'alt': {
-      const t = new Uint8Array(256)
+      let nullable = false
       for (const a of n.alts) {
-        const f = firstBytes(a, ci)
-        if (f === null) return null
-        for (let b = 0; b < 256; b++) t[b] = t[b]! | f[b]!
+        const f = firstOf(a, ci)
+        for (let b = 0; b < 256; b++) bytes[b] = bytes[b]! | f.bytes[b]!
+        nullable ||= f.nullable
       }
-      return t
+      return { bytes, nullable }
     }
-    default: return null
+    case 'group': return firstOf(n.body, ci)
+    case 'rep': {
+      const f = firstOf(n.body, ci)
+      return { bytes: f.bytes, nullable: f.nullable || n.min === 0 }
+    }
+    case 'backref':
+      bytes.fill(1)
+      return { bytes, nullable: true }
+    default:
+      return { bytes, nullable: true }
   }
 }
 

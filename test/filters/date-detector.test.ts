@@ -145,6 +145,12 @@ test('week number and weekday give the date', () => {
   assert.equal(find(detector({ datepattern: '^%y %W %w %ExH:%ExM:%ExS**' }), '01 11 6 21:59:59')!.time, 984862799)
 })
 
+test('day of the year and the C locale\'s %c, %x and %X read as strptime does', () => {
+  assert.equal(find(detector({ datepattern: '^%Y %j %H:%M:%S' }), '2005 023 21:59:59 x')!.time, 1106513999)
+  assert.equal(find(detector({ datepattern: '^%c' }), 'Sun Jan 23 21:59:59 2005 x')!.time, 1106513999)
+  assert.equal(find(detector({ datepattern: '^%x %X' }), '01/23/05 21:59:59 x')!.time, 1106513999)
+})
+
 test('a matched text that is no valid date gives NaN', () => {
   const m = find(detector(), '2005-02-30 10:00:00 x')
   assert.equal(text('2005-02-30 10:00:00 x', m), '2005-02-30 10:00:00')
