@@ -188,10 +188,8 @@ export const RE_EPOCH_PATTERN = /(?<!\\)\{L?EPOCH\}/i
 const WORD_BEGIN_TEXT = String.raw`(?=^|\b|\W)`
 const WORD_END_TEXT = String.raw`(?=\b|\W|$)`
 
-/** fail2ban's (?=^|\b|\W): fails only inside a word. */
-const wordBegin: Assertion = (s, i, len) => i === 0 || i >= len || !isWordByte(s[i - 1]!) || !isWordByte(s[i]!)
-/** fail2ban's (?=\b|\W|$): fails only inside a word. */
-const wordEnd: Assertion = (s, i, len) => i === 0 || i >= len || !isWordByte(s[i - 1]!) || !isWordByte(s[i]!)
+/** fail2ban's word boundaries (?=^|\b|\W) and (?=\b|\W|$) both fail only between two word characters. */
+const notInsideWord: Assertion = (s, i, len) => i === 0 || i >= len || !isWordByte(s[i - 1]!) || !isWordByte(s[i]!)
 
 /** Strips the boundaries a template adds, so a pattern can be placed inside {DATE}. */
 export function unboundPattern(pattern: string): string {
@@ -237,9 +235,9 @@ function bound(regexIn: string, begin: WordBegin, end: boolean, nameIn: string):
   const flagText = gf ? gf[0] : ''
   const parsed = parseRegex(flagText + regex)
   const items: Node[] = []
-  if (assertBegin) items.push({ t: 'assert', test: wordBegin })
+  if (assertBegin) items.push({ t: 'assert', test: notInsideWord })
   items.push(parsed.root)
-  if (boundEnd) items.push({ t: 'assert', test: wordEnd })
+  if (boundEnd) items.push({ t: 'assert', test: notInsideWord })
   parsed.root = { t: 'seq', items }
   const shown = flagText + (assertBegin ? WORD_BEGIN_TEXT : '') + regex + (boundEnd ? WORD_END_TEXT : '')
   return { name, flags, regex: shown, parsed }
