@@ -36,7 +36,7 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
   const args = parseOpts(opts.opt ?? [])
   const def = resolveFilterArgument(filterArg, join(builtinConfigDir(), 'filter.d'), args)
   const filter = compileFilter(def, { now: () => now, timezone: opts.timezone, useDns: 'raw' })
-  const matcher = new FilterMatcher(filter)
+  const matcher = new FilterMatcher(filter, { exactOutcomes: true })
   const journal = (filter.options['logtype'] ?? args['logtype']) === 'journal'
   if (log !== '-') checkReadable(log)
 
@@ -49,10 +49,6 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
   for await (const chunk of readLineChunks(log)) {
     for (const line of chunk) {
       const lineno = ++summary.lines
-      if (!matcher.mayMatch(line)) {
-        countMissed(summary, line, opts.missed)
-        continue
-      }
       const res = matcher.processLine(line, journal ? now : undefined)
       for (const i of res.matchedRegexes) summary.failregexHits[i]!++
       for (const i of res.ignoredBy) summary.ignoreregexHits[i]!++

@@ -3,10 +3,11 @@ import { join } from 'node:path'
 import { loadFilter } from '../config/filter-config.js'
 import { compileFilter } from '../filters/compiled-filter.js'
 import { FilterMatcher, type Failure } from '../filters/filter-matcher.js'
+import { parseAddress } from '../filters/address.js'
 import { parseTimeZone } from '../filters/time-zone.js'
 import { evalCondition, parseSampleLog, type FailData, type Options } from './sample-log.js'
 
-/** fail2ban's sample tests run at 2005-08-14 12:00 CEST, in Europe/Zurich. */
+/** fail2ban's sample tests run at 2005-08-14 12:00 CEST, in a process whose local zone is Europe/Zurich. */
 export const SAMPLE_NOW = 1124013600
 export const SAMPLE_TIMEZONE = 'Europe/Zurich'
 
@@ -41,8 +42,8 @@ export function runSampleFile(logDir: string, name: string, opts: ConformanceOpt
     let f = filters.get(fltName)
     if (!f) {
       const def = loadFilter(opts.filterDir, name, fltOpts)
-      const compiled = compileFilter(def, { useDns: 'raw', timezone, now: () => now })
-      f = { name: fltName, matcher: new FilterMatcher(compiled, { checkAllRegex: true }), opts: fltOpts, used: new Set() }
+      const compiled = compileFilter(def, { useDns: 'raw', localZone: timezone, now: () => now })
+      f = { name: fltName, matcher: new FilterMatcher(compiled, { checkAllRegex: true, exactOutcomes: true }), opts: fltOpts, used: new Set() }
       filters.set(fltName, f)
     }
     return f
@@ -118,6 +119,9 @@ function checkLine(t: FilterUnderTest, line: string, expected: FailData, now: nu
     if (actual === undefined && k === 'host') actual = fail.host
     if (actual === undefined && k === 'attempts') actual = fail.matches.length
     if (actual === undefined && k === 'users') actual = fail.users
+    // fail2ban gives a group that did not take part the value None, written null in failJSON.
+    if (v === null && actual === undefined) continue
+    if (k === 'host' && typeof v === 'string' && typeof actual === 'string' && sameAddress(actual, v)) continue
     if (Array.isArray(v)) {
       const a = Array.isArray(actual) ? [...actual].map(String).sort() : actual
       if (JSON.stringify(a) !== JSON.stringify([...v].map(String).sort())) return `${k}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(v)}`
@@ -150,4 +154,11 @@ function localTimeToEpoch(text: string, timezone: string): number {
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
   const wall = Date.UTC(y, mo - 1, d, h, mi, s) / 1000 + (m[7] ? Number(`0.${m[7]}`) : 0)
   return parseTimeZone(timezone).wallToEpoch(wall)
+}
+
+/** fail2ban compares hosts as IPAddr objects: `2001:DB8::1` equals `2001:db8::1`. */
+function sameAddress(a: string, b: string): boolean {
+  const x = parseAddress(a)
+  const y = parseAddress(b)
+  return x !== null && y !== null && x.ip === y.ip && x.prefix === y.prefix
 }

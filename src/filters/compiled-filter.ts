@@ -7,12 +7,15 @@ import { UnsupportedConstructError } from './unsupported-construct-error.js'
 type RE2Set = InstanceType<typeof RE2.Set>
 
 export type UseDns = NonNullable<FailRegexOptions['useDns']>
+export type RawPrefilter = 'always' | 'word-start' | 'never'
 
 export interface CompileOptions {
   /** fail2ban's `usedns`; 'raw' keeps captured host names as they are (fail2ban-regex's view). */
   useDns?: UseDns
-  /** logtimezone; undefined = the process's local zone. */
+  /** logtimezone; undefined = dates without a zone are local time. */
   timezone?: string
+  /** What "local time" means; an IANA name or an offset. Default: the process's zone. */
+  localZone?: string
   /** Epoch seconds, for yearless dates and for lines without a date. */
   now: () => number
 }
@@ -26,13 +29,22 @@ export interface CompiledFilter {
   readonly ignoreregex: readonly FailRegex[]
   readonly maxlines: number
   readonly useDns: UseDns
-  readonly dateOptions: { datepattern?: string; timezone?: string; now: () => number }
+  readonly dateOptions: { datepattern?: string; timezone?: string; localZone?: string; now: () => number }
   /**
-   * One RE2.Set over every failregex's prefilter form, or undefined where a prefilter would be unsound:
-   * multi-line filters, and dates that are not at the line's start (cutting them out of the middle of a
-   * line could join text a failregex then matches across).
+   * One RE2.Set over every failregex's prefilter form (a superset of what the failregex matches in any
+   * substring), for single-line filters: it names the failregexes that may match a line, so the others
+   * never run and a line none can match stops before prefregex. Undefined for multi-line filters.
    */
   readonly prefilter?: RE2Set
+  /**
+   * When the prefilter may run on the raw line, before the date is looked for — which needs the text a
+   * failregex sees to be a substring of the raw line, so the date must be cut from the line's start:
+   * 'always' (anchored datepatterns whose cut begins at offset 0, or no date), 'word-start' (`{^LN-BEG}`
+   * cuts after up to two non-word characters, so only lines starting with a word character qualify),
+   * 'never' (dates found anywhere). Elsewhere the prefilter runs on the line with its date cut out,
+   * since cutting a date out of the middle of a line could join text a failregex then matches across.
+   */
+  readonly rawPrefilter: RawPrefilter
   readonly options: Readonly<Record<string, string>>
 }
 
@@ -52,15 +64,16 @@ export function compileFilter(def: ResolvedFilter, opts: CompileOptions): Compil
   const failregex = def.failregex.map((p) => compile('failregex', p))
   const ignoreregex = def.ignoreregex.map((p) => compile('ignoreregex', p))
   const prefregex = def.prefregex ? compile('prefregex', def.prefregex) : undefined
-  const dateOptions = { datepattern: def.datepattern, timezone: opts.timezone ?? def.options['logtimezone'], now: opts.now }
+  const dateOptions = { datepattern: def.datepattern, timezone: opts.timezone ?? def.options['logtimezone'], localZone: opts.localZone, now: opts.now }
   // Validates the datepattern now, so a bad one fails at load time rather than on the first line.
   new DateDetector(dateOptions)
-  const prefilter = !multiline && dateIsAtLineStart(def.datepattern) && failregex.length > 0
+  const prefilter = !multiline && failregex.length > 0
     ? new RE2.Set(failregex.map((r) => r.prefilterSource), 'u')
     : undefined
+  const rawPrefilter = prefilter === undefined ? 'never' : rawPrefilterFor(def.datepattern)
   return {
     name: def.name, file: def.file, prefregex, failregex, ignoreregex, maxlines: Math.max(1, def.maxlines),
-    useDns, dateOptions, prefilter, options: def.options,
+    useDns, dateOptions, prefilter, rawPrefilter, options: def.options,
   }
 }
 
@@ -70,12 +83,29 @@ function parseUseDns(value: string | undefined): UseDns | undefined {
 }
 
 /**
- * True when the date fail2ban cuts out can only sit at the beginning of the line (or there is none), so
- * the text a failregex sees is a substring of the raw line and the prefilter may run on the raw line.
- * fail2ban's default templates search the whole line, so an absent datepattern does not qualify.
+ * Where the date fail2ban cuts out can sit (see CompiledFilter.rawPrefilter). fail2ban cuts a
+ * template's group 1; a `^` pattern without a plain capturing group is wrapped whole into group 1,
+ * so its cut starts at offset 0. fail2ban's default templates search the whole line: 'never'.
  */
-function dateIsAtLineStart(datepattern: string | undefined): boolean {
-  if (datepattern === undefined) return false
-  return datepattern.split('\n').map((p) => p.trim()).filter((p) => p !== '')
-    .every((p) => p.startsWith('{^LN-BEG}') || p.startsWith('^') || p === '{NONE}')
+function rawPrefilterFor(datepattern: string | undefined): RawPrefilter {
+  if (datepattern === undefined) return 'never'
+  const patterns = datepattern.split('\n').map((p) => p.trim()).filter((p) => p !== '')
+  if (patterns.length === 0) return 'never'
+  const kinds = patterns.map((p): RawPrefilter => {
+    if (p === '{NONE}') return 'always'
+    if (p.startsWith('^') && !PLAIN_GROUP.test(p)) return 'always'
+    if (p.startsWith('{^LN-BEG}')) return 'word-start'
+    return 'never'
+  })
+  if (kinds.includes('never')) return 'never'
+  return kinds.includes('word-start') ? 'word-start' : 'always'
+}
+
+/** A capturing group that is neither escaped nor an extension `(?`: it would become group 1. */
+const PLAIN_GROUP = /(?<!\\)\((?!\?)/
+
+/** True when `{^LN-BEG}` can only cut the date from offset 0: the line starts with an ASCII word character. */
+export function startsWithWordChar(line: Buffer): boolean {
+  const b = line[0]
+  return b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f)
 }

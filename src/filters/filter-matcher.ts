@@ -1,5 +1,5 @@
 import { parseAddress, type Address } from './address.js'
-import type { CompiledFilter } from './compiled-filter.js'
+import { startsWithWordChar, type CompiledFilter } from './compiled-filter.js'
 import { DateDetector, type DateMatch } from './date-detector.js'
 import type { FailRegex } from './failregex.js'
 
@@ -44,6 +44,12 @@ export interface MatchOptions {
    * fail2ban-regex and the sample tests do). Off on the hot path.
    */
   checkAllRegex?: boolean
+  /**
+   * Classify every line as fail2ban-regex does, so a line no failregex can match is still reported as
+   * 'ignored' when an ignoreregex matches it (fail2ban checks some ignoreregexes up front). Costs the
+   * full processing of such lines; off on the hot path, where only failures matter.
+   */
+  exactOutcomes?: boolean
 }
 
 /** fail2ban's "tupleLine": the text before the date, the date text, the text after it. */
@@ -63,6 +69,7 @@ const LAST_DATE_HORIZON_SECS = 60
 export class FilterMatcher {
   readonly dates: DateDetector
   private readonly checkAllRegex: boolean
+  private readonly exactOutcomes: boolean
   private lineBuffer: TupleLine[] = []
   private lastDate: number | undefined
   private lastDateText = ''
@@ -71,21 +78,27 @@ export class FilterMatcher {
   constructor(readonly filter: CompiledFilter, opts: MatchOptions = {}) {
     this.dates = new DateDetector(filter.dateOptions)
     this.checkAllRegex = opts.checkAllRegex ?? false
+    this.exactOutcomes = opts.exactOutcomes ?? false
   }
 
   /**
-   * Quick rejection for single-line filters: false means no failregex can match this line. Lines that
-   * pass still go through processLine.
+   * The failregexes that may match this raw line, or undefined when that cannot be told before the date
+   * is cut out (multi-line filters, dates not at the line's start). An empty list: no failregex can match.
    */
-  mayMatch(line: Buffer): boolean {
-    return this.filter.prefilter === undefined || this.filter.prefilter.test(line)
+  candidates(line: Buffer): number[] | undefined {
+    const mode = this.filter.rawPrefilter
+    if (mode === 'always' || (mode === 'word-start' && startsWithWordChar(line))) return this.filter.prefilter!.match(line)
+    return undefined
   }
 
   /**
    * Processes one line (without its terminator). `time`, when given, is the line's known time (a
-   * journal entry's timestamp): no date is looked for in the line.
+   * journal entry's timestamp): no date is looked for in the line. `candidates`, when given, are the
+   * failregexes a prefilter let through for this line (see candidates()); only those run.
    */
-  processLine(line: Buffer, time?: number): LineResult {
+  processLine(line: Buffer, time?: number, candidates?: number[]): LineResult {
+    if (candidates === undefined) candidates = this.candidates(line)
+    if (candidates !== undefined && candidates.length === 0 && !this.mustClassify()) return missed(null)
     let tuple: TupleLine
     let date: number | undefined
     let dateMatch: DateMatch | null = null
@@ -118,7 +131,22 @@ export class FilterMatcher {
         if (date !== undefined) tuple.dateText = this.lastDateText
       }
     }
-    return this.findFailures(tuple, date, dateMatch)
+    if (candidates === undefined && this.filter.prefilter) {
+      candidates = this.filter.prefilter.match(tuple.text)
+      if (candidates.length === 0 && !this.mustClassify()) return missed(dateMatch)
+    }
+    return this.findFailures(tuple, date, dateMatch, candidates)
+  }
+
+  /** A line no failregex can match still needs processing when its ignored/missed outcome is wanted. */
+  private mustClassify(): boolean {
+    return this.exactOutcomes && this.ignoresUpFront()
+  }
+
+  /** fail2ban checks ignoreregex on the whole line first only when there are clearly fewer of them than failregexes. */
+  private ignoresUpFront(): boolean {
+    const f = this.filter
+    return f.ignoreregex.length > 0 && f.ignoreregex.length < f.failregex.length - 2
   }
 
   private recentLastDate(): number | undefined {
@@ -126,7 +154,7 @@ export class FilterMatcher {
     return this.lastDate !== undefined && this.lastDate > now - LAST_DATE_HORIZON_SECS ? this.lastDate : undefined
   }
 
-  private findFailures(tuple: TupleLine, date: number | undefined, dateMatch: DateMatch | null): LineResult {
+  private findFailures(tuple: TupleLine, date: number | undefined, dateMatch: DateMatch | null, candidates: number[] | undefined): LineResult {
     const f = this.filter
     const result: LineResult = { outcome: 'missed', failures: [], matchedRegexes: [], ignoredBy: [], date: dateMatch }
     const multiline = f.maxlines > 1
@@ -134,7 +162,7 @@ export class FilterMatcher {
     let buf: Buffer | undefined = linesBuffer(orgBuffer, multiline)
 
     // fail2ban checks the whole buffer up front only when there are clearly fewer ignore- than failregexes.
-    if (f.ignoreregex.length > 0 && f.ignoreregex.length < f.failregex.length - 2) {
+    if (this.ignoresUpFront()) {
       if (this.ignoreLine(buf, result)) {
         result.outcome = 'ignored'
         return result
@@ -154,7 +182,8 @@ export class FilterMatcher {
       }
     }
 
-    for (let i = 0; i < f.failregex.length; i++) {
+    const order = candidates ?? f.failregex.keys()
+    for (const i of order) {
       const failRegex = f.failregex[i]!
       buf ??= linesBuffer(this.lineBuffer, multiline)
       const m = failRegex.exec(buf)
@@ -270,9 +299,11 @@ export class FilterMatcher {
     const wasPending = entry.pending
     entry.pending = false
     if (wasPending || entry.users.size > 1) {
-      // Several users tried on one connection (or an earlier failure waited): not a mere helper line.
+      // Several users tried on one connection (or an earlier failure waited): even a success line is
+      // then part of an attack, not a helper or a gain.
       delete entry.fields['nofail']
-      flags &= ~NOFAIL
+      delete entry.fields['mlfgained']
+      flags &= ~(NOFAIL | GAINED)
     }
     if (!(flags & NOFAIL)) {
       const m = [...entry.nofailMatches, ...entry.matches]
@@ -287,6 +318,10 @@ export class FilterMatcher {
       nofail: entry.fields['nofail'] !== undefined,
     }
   }
+}
+
+function missed(date: DateMatch | null): LineResult {
+  return { outcome: 'missed', failures: [], matchedRegexes: [], ignoredBy: [], date }
 }
 
 /** fail2ban's _tupleLinesBuf: the date-less texts joined by newlines (with a final one when multi-line). */

@@ -94,8 +94,16 @@ test('on the hot path the first matching failregex wins; checkAllRegex tries the
   assert.deepEqual(matcher(def, true).processLine(line('Aug 14 11:00:00 x from 192.0.2.1')).matchedRegexes, [0, 1])
 })
 
-test('the prefilter rejects lines no failregex can match, and never a line one matches', () => {
-  const m = matcher({ failregex: ['^\\s*Failed password for \\S+ from <HOST>$'] })
-  assert.equal(m.mayMatch(line('Aug 14 11:00:00 CRON[1]: (root) CMD (true)')), false)
-  assert.equal(m.mayMatch(line('Aug 14 11:00:00 Failed password for root from 192.0.2.1')), true)
+test('the prefilter names only the failregexes that may match a line, and never leaves out one that does', () => {
+  const m = matcher({ failregex: ['^\\s*Failed password for \\S+ from <HOST>$', '^\\s*Invalid user \\S+ from <HOST>$'] })
+  assert.deepEqual(m.candidates(line('Aug 14 11:00:00 CRON[1]: (root) CMD (true)')), [])
+  assert.deepEqual(m.candidates(line('Aug 14 11:00:00 Invalid user x from 192.0.2.1')), [1])
+})
+
+test('with dates not at the line start, the prefilter runs on the line once its date is cut out', () => {
+  const m = matcher({ datepattern: undefined, failregex: ['^\\[client <HOST>\\] denied$'] })
+  assert.equal(m.candidates(line('[client 192.0.2.8] [2005-08-14 11:00:00] denied')), undefined)
+  const r = m.processLine(line('[client 192.0.2.8] 2005-08-14 11:00:00 denied'))
+  assert.equal(r.outcome, 'missed', 'the space on each side of the cut date stays')
+  assert.equal(m.processLine(line('[client 192.0.2.8]2005-08-14 11:00:00 denied')).failures[0]!.host, '192.0.2.8')
 })
