@@ -2,7 +2,7 @@ import { accessSync, constants } from 'node:fs'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { compileFilter } from '../filters/compiled-filter.js'
-import { FilterMatcher, type Failure } from '../filters/filter-matcher.js'
+import { FilterMatcher, type Failure, type LineOutcome, type LineResult } from '../filters/filter-matcher.js'
 import { builtinConfigDir } from '../package-root.js'
 import { resolveFilterArgument } from './filter-argument.js'
 import { readLineChunks } from './read-lines.js'
@@ -52,8 +52,9 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
       const res = matcher.processLine(line, journal ? now : undefined)
       for (const i of res.matchedRegexes) summary.failregexHits[i]!++
       for (const i of res.ignoredBy) summary.ignoreregexHits[i]!++
-      if (res.outcome === 'matched') summary.matched++
-      else if (res.outcome === 'ignored') summary.ignored++
+      const outcome = lineOutcome(res)
+      if (outcome === 'matched') summary.matched++
+      else if (outcome === 'ignored') summary.ignored++
       else countMissed(summary, line, opts.missed)
       if (opts.json) {
         for (const f of res.failures) if (f.host !== null && !f.nofail) pending += jsonLine(lineno, f, filter.name)
@@ -69,6 +70,16 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
   await write(out, formatSummary(log, filterArg, def.file, filter.failregex.map((r) => r.pattern),
     filter.ignoreregex.map((r) => r.pattern), matcher.dates.stats(), summary, secs, opts.missed === true))
   return 0
+}
+
+/**
+ * fail2ban-regex's view of a line: matched when it produced a failure; ignored when an ignoreregex
+ * matched or only helper matches (`<F-NOFAIL>`) did; missed otherwise.
+ */
+function lineOutcome(res: LineResult): LineOutcome {
+  if (res.failures.some((f) => !f.nofail)) return 'matched'
+  if (res.failures.length > 0 || res.ignoredBy.length > 0) return 'ignored'
+  return res.outcome === 'matched' ? 'ignored' : res.outcome
 }
 
 function countMissed(summary: Summary, line: Buffer, keep: boolean | undefined): void {

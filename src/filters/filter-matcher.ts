@@ -1,7 +1,7 @@
 import { parseAddress, type Address } from './address.js'
 import { startsWithWordChar, type CompiledFilter } from './compiled-filter.js'
 import { DateDetector, type DateMatch } from './date-detector.js'
-import type { FailRegex } from './failregex.js'
+import { ExpiringCache } from './expiring-cache.js'
 
 /** One failure a line (or a multi-line buffer) produced: fail2ban's `[failRegexIndex, fid, date, fail]`. */
 export interface Failure {
@@ -59,6 +59,8 @@ interface MlfidEntry { fields: Record<string, string>; users: Set<string>; match
 
 const NL = 0x0a
 const LAST_DATE_HORIZON_SECS = 60
+const MLFID_CACHE_COUNT = 100
+const MLFID_CACHE_SECS = 5 * 60
 
 /**
  * Runs one filter over the lines of one stream, reproducing fail2ban's Filter.processLine and
@@ -73,12 +75,14 @@ export class FilterMatcher {
   private lineBuffer: TupleLine[] = []
   private lastDate: number | undefined
   private lastDateText = ''
-  private readonly mlfidCache = new Map<string, MlfidEntry>()
+  /** fail2ban keeps at most 100 connections, 5 minutes each: attackers choose these ids, so the cache is bounded. */
+  private readonly mlfidCache: ExpiringCache<MlfidEntry>
 
   constructor(readonly filter: CompiledFilter, opts: MatchOptions = {}) {
     this.dates = new DateDetector(filter.dateOptions)
     this.checkAllRegex = opts.checkAllRegex ?? false
     this.exactOutcomes = opts.exactOutcomes ?? false
+    this.mlfidCache = new ExpiringCache(MLFID_CACHE_COUNT, MLFID_CACHE_SECS, filter.dateOptions.now)
   }
 
   /**
@@ -169,6 +173,9 @@ export class FilterMatcher {
       }
     }
 
+    // The prefilter ruled every failregex out: only the up-front ignore check above had anything to say.
+    if (candidates !== undefined && candidates.length === 0) return result
+
     let preGroups: Record<string, string> | undefined
     if (f.prefregex) {
       const m = f.prefregex.exec(buf)
@@ -186,7 +193,8 @@ export class FilterMatcher {
     for (const i of order) {
       const failRegex = f.failregex[i]!
       buf ??= linesBuffer(this.lineBuffer, multiline)
-      const m = failRegex.exec(buf)
+      // A DFA test is an order of magnitude cheaper than extracting groups; most candidates fail it.
+      const m = failRegex.test(buf) ? failRegex.exec(buf) : null
       if (!m) continue
       const span = matchedSpan(buf, m.start, m.end, m.fields, orgBuffer, multiline)
       result.matchedRegexes.push(i)
