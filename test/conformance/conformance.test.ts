@@ -11,9 +11,13 @@ const upstreamFilters = join(root, '..', 'shared', 'fail2ban', 'filter.d')
 const builtinFilters = join(root, 'config', 'filter.d')
 const ownSamples = join(root, 'test', 'samples')
 
-/** The services the built-in filters are written for (issue 2). */
+/**
+ * The services the built-in filters are written for. fail2ban's sshd-journal sample runs only under
+ * the sshd filter (every block is conditioned on name=='sshd' and reached through sshd's addFILE);
+ * banstream's own samples test the sshd-journal filter itself.
+ */
 const BUILTIN = [
-  'sshd', 'sshd-journal', 'postfix', 'dovecot', 'sendmail-auth', 'sendmail-reject', 'exim', 'exim-spam',
+  'sshd', 'postfix', 'dovecot', 'sendmail-auth', 'sendmail-reject', 'exim', 'exim-spam',
   'courier-auth', 'courier-smtp', 'cyrus-imap', 'uwimap-auth', 'sieve', 'solid-pop3d', 'perdition',
   'squirrelmail', 'roundcube-auth', 'horde', 'sogo-auth', 'kerio', 'assp', 'domino-smtp', 'qmail',
   'asterisk', 'freeswitch', 'recidive', 'pam-generic',
@@ -24,7 +28,7 @@ function describeFailures(r: SampleFileResult): string {
 }
 
 for (const name of BUILTIN) {
-  test(`built-in filter ${name} passes fail2ban's sample log`, { skip: !existsSync(join(sharedLogs, name)) && 'no sample' }, () => {
+  test(`built-in filter ${name} passes fail2ban's sample log`, () => {
     const r = runSampleFile(sharedLogs, name, { filterDir: builtinFilters })
     assert.ok(r.cases > 0, `${name}: no case ran`)
     assert.equal(r.error, undefined, describeFailures(r))
