@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { loadFilter } from '../../../src/config/filter-config.js'
-import { compileFilter } from '../../../src/filters/compiled-filter.js'
-import { FilterMatcher, type LineResult } from '../../../src/filters/filter-matcher.js'
+import type { LineResult } from '../../../src/filters/filter-matcher.js'
+import { builtinFilter } from './builtin-filter.js'
 
-const NOW = 1124013600
 
 function sendmailReject(mode = 'normal'): (line: string) => LineResult {
-  const def = loadFilter(join(process.cwd(), 'config/filter.d'), 'sendmail-reject', { mode })
-  const m = new FilterMatcher(compileFilter(def, { useDns: 'raw', timezone: 'UTC', now: () => NOW }))
-  return (line) => m.processLine(Buffer.from(line))
+  return builtinFilter('sendmail-reject', { mode })
 }
 
 const hostOf = (r: LineResult): string | null | undefined => r.failures[0]?.host
