@@ -1,0 +1,243 @@
+import { Observable, type OperatorFunction } from 'rxjs'
+import type { FailureDetected } from '../schemas/events/failure-detected.js'
+import { eventId } from '../schemas/events/event-id.js'
+import { parseAddress, type Address } from '../src/filters/address.js'
+import type { CompiledFilter } from '../src/filters/compiled-filter.js'
+import type { Failure } from '../src/filters/filter-matcher.js'
+import { StreamMatcher } from '../src/filters/stream-matcher.js'
+import type { LineBatch } from '../src/sources/source.js'
+import { MatchCounters, type JailMatchCounts } from './match-counters.js'
+import { globToRegExp } from './match-glob.js'
+
+export { MatchCounters, type JailMatchCounts } from './match-counters.js'
+
+/** A jail as the match stage sees it: its filter and the streams it reads. */
+export interface MatchJail {
+  /** The jail's name, as in jail.conf; names the events. */
+  readonly name: string
+  /** The jail's filter, compiled (its `now` and time zone decide yearless and zoneless dates). */
+  readonly filter: CompiledFilter
+  /** fail2ban's `logpath`: paths or globs that a file batch's stream (the file's path) is matched against. */
+  readonly logpath?: readonly string[]
+  /**
+   * Streams read whole, by name: 'journald' for a journal-backed jail (`backend = systemd`; its
+   * `journalmatch` is applied by the journald source), 'syslog' or a configured name for a syslog listener.
+   */
+  readonly streams?: readonly string[]
+}
+
+export interface MatchOptions {
+  /** Where the stage counts what it saw; read them from outside. A private set is used when absent. */
+  readonly counters?: MatchCounters
+}
+
+/**
+ * The match stage: finds failures in batches of raw lines and emits one
+ * FailureDetected per failure and jail. Pure: no I/O; its only state is the
+ * filters' own (multi-line buffers, last dates), kept per source host and stream
+ * and per subscription.
+ */
+export function match(jails: readonly MatchJail[], options: MatchOptions = {}): OperatorFunction<LineBatch, FailureDetected> {
+  const routes = new JailRoutes(jails)
+  const counters = options.counters ?? new MatchCounters()
+  return (batches) => new Observable<FailureDetected>((subscriber) => {
+    const stage = new MatchStage(routes, counters)
+    return batches.subscribe({
+      next: (batch) => { for (const event of stage.process(batch)) subscriber.next(event) },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    })
+  })
+}
+
+/** Which jails read which stream; resolved once per stream name. */
+class JailRoutes {
+  private readonly selectors: { jail: number; paths: RegExp[]; streams: Set<string> }[]
+  private readonly cache = new Map<string, number[]>()
+
+  constructor(readonly jails: readonly MatchJail[]) {
+    const names = new Set<string>()
+    for (const jail of jails) {
+      if (names.has(jail.name)) throw new Error(`match: jail '${jail.name}' is given twice`)
+      names.add(jail.name)
+    }
+    this.selectors = jails.map((jail, i) => ({
+      jail: i,
+      paths: (jail.logpath ?? []).map(globToRegExp),
+      streams: new Set(jail.streams ?? []),
+    }))
+  }
+
+  of(stream: string): number[] {
+    let found = this.cache.get(stream)
+    if (!found) {
+      found = this.selectors
+        .filter((s) => s.streams.has(stream) || s.paths.some((p) => p.test(stream)))
+        .map((s) => s.jail)
+      this.cache.set(stream, found)
+    }
+    return found
+  }
+}
+
+/** The filters of one (host, stream): one StreamMatcher, so a line costs one RE2.Set scan for every jail reading it. */
+interface StreamState {
+  matcher: StreamMatcher
+  /** Filter index in the matcher → the jails using that filter. */
+  jailsOf: number[][]
+  /** Every jail reading the stream. */
+  jails: number[]
+}
+
+class MatchStage {
+  private readonly streams = new Map<string, StreamState | null>()
+  private readonly counts: JailMatchCounts[]
+
+  constructor(private readonly routes: JailRoutes, private readonly counters: MatchCounters) {
+    this.counts = routes.jails.map((j) => counters.jail(j.name))
+  }
+
+  process(batch: LineBatch): FailureDetected[] {
+    const state = this.stateOf(batch)
+    if (!state) {
+      this.counters.unrouted_lines += batch.lines.length
+      return []
+    }
+    for (const j of state.jails) this.counts[j]!.lines += batch.lines.length
+    const position = positionKey(batch)
+    const events: FailureDetected[] = []
+    batch.lines.forEach((line, index) => {
+      const ms = batch.times?.[index]
+      let results
+      try {
+        results = state.matcher.processLine(line, ms === undefined ? undefined : ms / 1000)
+      } catch {
+        this.counters.line_errors++
+        return
+      }
+      for (const { filter, result } of results) {
+        result.failures.forEach((failure, nth) => {
+          for (const j of state.jailsOf[filter]!) {
+            const event = this.toEvent(batch, position, index, nth, j, failure)
+            if (event) events.push(event)
+          }
+        })
+      }
+    })
+    return events
+  }
+
+  private stateOf(batch: LineBatch): StreamState | null {
+    // Filters keep per-stream state (multi-line buffers, the last date): the same path on two hosts is two streams.
+    const key = `${batch.host}\u0000${batch.stream}`
+    let state = this.streams.get(key)
+    if (state === undefined) {
+      const jails = this.routes.of(batch.stream)
+      state = jails.length === 0 ? null : streamState(this.routes.jails, jails)
+      this.streams.set(key, state)
+    }
+    return state
+  }
+
+  private toEvent(batch: LineBatch, position: string, index: number, nth: number, j: number, failure: Failure): FailureDetected | undefined {
+    const counts = this.counts[j]!
+    const gained = failure.fields['mlfgained'] !== undefined
+    if (failure.nofail && !gained) {
+      counts.helpers++
+      return undefined
+    }
+    if (failure.host === null) {
+      counts.pending++
+      return undefined
+    }
+    const who = addressOf(failure)
+    if (!who) {
+      counts.unparseable_host++
+      return undefined
+    }
+    const occurredAt = isoOf(failure.time)
+    if (occurredAt === undefined) {
+      counts.invalid_time++
+      return undefined
+    }
+    const jail = this.routes.jails[j]!.name
+    const user = failure.fields['user']
+    counts.matched++
+    return {
+      type: 'FailureDetected',
+      event_id: eventId('FailureDetected', batch.host, batch.stream, position, index, nth, jail),
+      jail,
+      ip: who.ip,
+      host: batch.host,
+      ...(user !== undefined && { user }),
+      ...(who.fid !== undefined && { fid: who.fid }),
+      matches: failure.matches,
+      occurred_at: occurredAt,
+      source: batch.stream,
+      regex_index: failure.regex,
+      ...(gained && { success: true }),
+    }
+  }
+}
+
+function streamState(all: readonly MatchJail[], jails: number[]): StreamState {
+  // Jails sharing one compiled filter share its matcher: the line is matched once and the failure fans out.
+  const filters: CompiledFilter[] = []
+  const jailsOf: number[][] = []
+  for (const j of jails) {
+    const filter = all[j]!.filter
+    const at = filters.indexOf(filter)
+    if (at >= 0) jailsOf[at]!.push(j)
+    else {
+      filters.push(filter)
+      jailsOf.push([j])
+    }
+  }
+  return { matcher: new StreamMatcher(filters), jailsOf, jails }
+}
+
+/**
+ * The address to ban and, for a failure counted by an id other than its address (a "complex id"),
+ * that id. fail2ban bans the id itself; an id that is not an address cannot reach a firewall, so the
+ * address captured beside it is banned and the id only keys the count.
+ */
+function addressOf(failure: Failure): { ip: string; fid?: string } | undefined {
+  if (failure.address) return { ip: addressText(failure.address) }
+  const fid = failure.fields['fid']
+  const ipText = failure.fields['ip4'] ?? failure.fields['ip6']
+  if (fid === undefined || ipText === undefined) return undefined
+  const cidr = failure.fields['cidr']
+  const address = parseAddress(cidr !== undefined ? `${ipText}/${cidr}` : ipText)
+  return address ? { ip: addressText(address), fid } : undefined
+}
+
+function addressText(address: Address): string {
+  return address.prefix !== undefined ? `${address.ip}/${address.prefix}` : address.ip
+}
+
+const MAX_DATE_MS = 8.64e15
+
+function isoOf(epochSecs: number): string | undefined {
+  const ms = Math.round(epochSecs * 1000)
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : undefined
+}
+
+/**
+ * The batch's input position as text, the same for every delivery of the batch. A batch without a
+ * resume token (syslog) is named by when it was read, which travels with it on the `lines` topic.
+ */
+function positionKey(batch: LineBatch): string {
+  return batch.position === undefined ? `received_at:${batch.received_at}` : `position:${stableJson(batch.position)}`
+}
+
+function stableJson(value: unknown): string {
+  if (typeof value === 'bigint') return JSON.stringify(value.toString())
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
