@@ -1,0 +1,20 @@
+import type { BanOutcome, JailStatus } from '../../../schemas/api/control.js'
+
+export type { JailStatus } from '../../../schemas/api/control.js'
+
+/**
+ * What the control API drives: the running jails, implemented by the run role.
+ * Implementations must: take addresses in canonical spelling (the API
+ * canonicalizes them); answer `undefined` from status() for an unknown jail;
+ * treat unbanning an address that is not banned as a no-op (0 counted), as
+ * fail2ban-client does; never count one ban twice in unban()'s result.
+ */
+export interface ControlPort {
+  jails(): Promise<string[]>
+  status(jail: string): Promise<JailStatus | undefined>
+  banned(): Promise<{ jail: string; ip: string; expires_at: string | null }[]>
+  ban(jail: string, ips: string[], opts: { force?: boolean }): Promise<{ ip: string; result: BanOutcome }[]>
+  /** `jail` undefined: every jail. `ips` 'all': every ban. Returns how many bans ended. */
+  unban(jail: string | undefined, ips: string[] | 'all'): Promise<number>
+  reload(): Promise<void>
+}
