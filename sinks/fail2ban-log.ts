@@ -1,0 +1,183 @@
+import { open, stat, type FileHandle } from 'node:fs/promises'
+import type { BanIssued } from '../schemas/events/ban-issued.js'
+import type { BanLifted } from '../schemas/events/ban-lifted.js'
+import type { FailureDetected } from '../schemas/events/failure-detected.js'
+
+/**
+ * banstream's own log in fail2ban.log's format, so that what reads fail2ban's
+ * log (the recidive filter, log watchers, an operator's grep) reads ours:
+ *
+ *     2026-11-22 10:00:00,123 fail2ban.filter         [1234]: INFO    [sshd] Found 192.0.2.1 - 2026-11-22 10:00:00
+ *     2026-11-22 10:00:00,123 fail2ban.actions        [1234]: NOTICE  [sshd] Ban 192.0.2.1
+ *
+ * fail2ban's layout is `%(asctime)s %(name)-24s[%(process)d]: %(levelname)-7s %(message)s`, its times
+ * local and without a zone.
+ */
+
+export type LogLevel = 'CRITICAL' | 'ERROR' | 'WARNING' | 'NOTICE' | 'INFO' | 'DEBUG'
+
+export interface LogLineOptions {
+  /** The process id in brackets. */
+  readonly pid: number
+  /** The IANA zone the times are written in; default: the process's local zone, as fail2ban writes them. */
+  readonly time_zone?: string
+}
+
+/** One line (without terminator) from a logger name, a level and a message, at `atMs` (epoch milliseconds). */
+export function formatLogLine(atMs: number, logger: string, level: LogLevel, message: string, opts: LogLineOptions): string {
+  const t = localTime(atMs, opts.time_zone)
+  const stamp = `${t.date} ${t.time},${String(t.ms).padStart(3, '0')}`
+  return `${stamp} ${logger.padEnd(24)}[${opts.pid}]: ${level.padEnd(7)} ${oneLine(message)}`
+}
+
+/** fail2ban's filter line for a failure: `[jail] Found ip - YYYY-MM-DD HH:MM:SS` (the failure's own time). */
+export function foundLine(atMs: number, failure: FailureDetected, opts: LogLineOptions): string {
+  const t = localTime(Date.parse(failure.occurred_at), opts.time_zone)
+  return formatLogLine(atMs, 'fail2ban.filter', 'INFO', `[${failure.jail}] Found ${failure.ip} - ${t.date} ${t.time}`, opts)
+}
+
+/**
+ * fail2ban's actions line for a ban: `[jail] Ban ip`. A prolonged ban is one of an address already
+ * banned, which fail2ban reports as `[jail] ip already banned` — and which recidive must not count again.
+ */
+export function banLine(atMs: number, ban: BanIssued, opts: LogLineOptions): string {
+  const message = ban.reason === 'prolonged' ? `[${ban.jail}] ${ban.ip} already banned` : `[${ban.jail}] Ban ${ban.ip}`
+  return formatLogLine(atMs, 'fail2ban.actions', 'NOTICE', message, opts)
+}
+
+/** fail2ban's actions line for a failure of an address already banned: `[jail] ip already banned`. */
+export function alreadyBannedLine(atMs: number, jail: string, ip: string, opts: LogLineOptions): string {
+  return formatLogLine(atMs, 'fail2ban.actions', 'NOTICE', `[${jail}] ${ip} already banned`, opts)
+}
+
+/** fail2ban's actions line for an unban: `[jail] Unban ip`. */
+export function unbanLine(atMs: number, lift: BanLifted, opts: LogLineOptions): string {
+  return formatLogLine(atMs, 'fail2ban.actions', 'NOTICE', `[${lift.jail}] Unban ${lift.ip}`, opts)
+}
+
+/** A message must stay one line, or its continuation could be read as a line of its own (a forged Ban). */
+function oneLine(message: string): string {
+  return message.replace(/[\r\n]/g, ' ')
+}
+
+interface LocalTime { date: string; time: string; ms: number }
+
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+function localTime(atMs: number, timeZone: string | undefined): LocalTime {
+  const key = timeZone ?? ''
+  let format = formatters.get(key)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    })
+    formatters.set(key, format)
+  }
+  const parts: Record<string, string> = {}
+  for (const p of format.formatToParts(atMs)) parts[p.type] = p.value
+  return {
+    date: `${parts['year']!.padStart(4, '0')}-${parts['month']}-${parts['day']}`,
+    time: `${parts['hour']}:${parts['minute']}:${parts['second']}`,
+    ms: ((atMs % 1000) + 1000) % 1000,
+  }
+}
+
+export interface Fail2banLogConfig extends Partial<LogLineOptions> {
+  /** The file to append to (fail2ban's `logtarget`). */
+  readonly path: string
+  /** Wall clock in milliseconds, the time each line is stamped with; injectable for tests. */
+  readonly now?: () => number
+}
+
+/**
+ * Appends lines to banstream's fail2ban-format log. Follows logrotate: before
+ * each write the path is checked, and a file moved away or deleted is replaced
+ * by a new one at the path; reopen() does the same at once (wire it to SIGHUP).
+ * Writes are serialised in call order.
+ */
+export class Fail2banLog {
+  private readonly opts: LogLineOptions
+  private readonly now: () => number
+  private handle: FileHandle | undefined
+  private identity: string | undefined
+  private queue: Promise<void> = Promise.resolve()
+
+  constructor(private readonly config: Fail2banLogConfig) {
+    this.opts = { pid: config.pid ?? process.pid, ...(config.time_zone !== undefined && { time_zone: config.time_zone }) }
+    this.now = config.now ?? Date.now
+  }
+
+  found(failure: FailureDetected): Promise<void> {
+    return this.append(foundLine(this.now(), failure, this.opts))
+  }
+
+  ban(ban: BanIssued): Promise<void> {
+    return this.append(banLine(this.now(), ban, this.opts))
+  }
+
+  alreadyBanned(jail: string, ip: string): Promise<void> {
+    return this.append(alreadyBannedLine(this.now(), jail, ip, this.opts))
+  }
+
+  unban(lift: BanLifted): Promise<void> {
+    return this.append(unbanLine(this.now(), lift, this.opts))
+  }
+
+  /** Appends a line of any logger and level, stamped now. */
+  log(logger: string, level: LogLevel, message: string): Promise<void> {
+    return this.append(formatLogLine(this.now(), logger, level, message, this.opts))
+  }
+
+  /** Closes the file; the next write opens the path afresh. */
+  reopen(): Promise<void> {
+    return this.enqueue(() => this.closeHandle())
+  }
+
+  close(): Promise<void> {
+    return this.enqueue(() => this.closeHandle())
+  }
+
+  private append(line: string): Promise<void> {
+    return this.enqueue(async () => {
+      const handle = await this.current()
+      await handle.appendFile(`${line}\n`)
+    })
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(task)
+    // One failed write must not fail every later one.
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  /** The open file, reopened when the path no longer names it (rotated or deleted). */
+  private async current(): Promise<FileHandle> {
+    if (this.handle) {
+      const atPath = await identityOf(this.config.path)
+      if (atPath === this.identity) return this.handle
+      await this.closeHandle()
+    }
+    const handle = await open(this.config.path, 'a')
+    const s = await handle.stat()
+    this.handle = handle
+    this.identity = `${s.dev}:${s.ino}`
+    return handle
+  }
+
+  private async closeHandle(): Promise<void> {
+    const handle = this.handle
+    this.handle = undefined
+    this.identity = undefined
+    await handle?.close()
+  }
+}
+
+async function identityOf(path: string): Promise<string | undefined> {
+  try {
+    const s = await stat(path)
+    return `${s.dev}:${s.ino}`
+  } catch {
+    return undefined
+  }
+}
