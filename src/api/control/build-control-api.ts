@@ -5,7 +5,7 @@ import { isAddressText } from './address-format.js'
 import { isLoopbackBind } from './bind-address.js'
 import { bansRoutes } from './bans-routes.js'
 import type { ControlPort } from './control-port.js'
-import { controlErrorHandler, errorBody } from './control-error.js'
+import { controlErrorHandler, errorBody, MAX_PARAM_LENGTH } from './control-error.js'
 import { healthRoutes } from './health-routes.js'
 import { jailsRoutes } from './jails-routes.js'
 import { reloadRoutes } from './reload-routes.js'
@@ -52,6 +52,9 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
 
   const app = Fastify({
     logger: opts.logger ?? false,
+    maxParamLength: MAX_PARAM_LENGTH,
+    // Router-level failures (undecodable URL, overlong parameter) answer in the same coded shape.
+    frameworkErrors: controlErrorHandler,
     ajv: {
       // Reject what does not match instead of coercing or silently dropping it.
       customOptions: {

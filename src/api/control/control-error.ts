@@ -11,8 +11,13 @@ export type ControlErrorCode =
   | 'BANSTREAM_ERR_UNAUTHORIZED'
   | 'BANSTREAM_ERR_UNKNOWN_JAIL'
   | 'BANSTREAM_ERR_NOT_FOUND'
+  | 'BANSTREAM_ERR_BAD_URL'
+  | 'BANSTREAM_ERR_URI_TOO_LONG'
   | 'BANSTREAM_ERR_BAD_REQUEST'
   | 'BANSTREAM_ERR_INTERNAL'
+
+/** Longer than any valid jail name or address, so those reach the schema and get a field-naming 400. */
+export const MAX_PARAM_LENGTH = 256
 
 /** An answer the API gives on purpose: a status, a stable code, and the field at fault if any. */
 export class ControlError extends Error {
@@ -66,6 +71,10 @@ export function controlErrorHandler(error: FastifyError | ControlError, request:
     body = errorBody(error.statusCode, error.code, error.message, error.field)
   } else if (error.validation) {
     body = fromValidation(error.validation as SchemaIssue[], error.validationContext ?? 'request')
+  } else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    body = errorBody(414, 'BANSTREAM_ERR_URI_TOO_LONG', `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`)
+  } else if (error.code === 'FST_ERR_BAD_URL') {
+    body = errorBody(400, 'BANSTREAM_ERR_BAD_URL', 'the URL does not decode (malformed percent-encoding)')
   } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     body = errorBody(415, 'BANSTREAM_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json')
   } else if (error.code?.startsWith('FST_ERR_CTP_')) {
