@@ -8,9 +8,11 @@ import { loadFilter } from '../../src/config/filter-config.js'
 import { parseSampleLog, type Options } from '../../src/conformance/sample-log.js'
 import { DateDetector } from '../../src/filters/date-detector.js'
 import { parseTimeZone } from '../../src/filters/time-zone.js'
+import { packageRoot } from '../../src/package-root.js'
 
-const LOGS = '/work/shared/conformance/logs'
-const FILTERS = '/work/shared/fail2ban/filter.d'
+const SHARED = join(packageRoot(), '..', 'shared')
+const LOGS = join(SHARED, 'conformance', 'logs')
+const FILTERS = join(SHARED, 'fail2ban', 'filter.d')
 const SAMPLE_NOW = 1124013600
 const zurich = parseTimeZone('Europe/Zurich')
 
@@ -21,9 +23,7 @@ function expectedTime(text: string): number {
   return zurich.wallToEpoch(wall) + (m[7] ? Number(m[7]) : 0)
 }
 
-const files = existsSync(LOGS)
-  ? readdirSync(LOGS).filter((f) => statSync(join(LOGS, f)).isFile() && existsSync(join(FILTERS, f + '.conf')))
-  : []
+const files = readdirSync(LOGS).filter((f) => statSync(join(LOGS, f)).isFile() && existsSync(join(FILTERS, f + '.conf')))
 
 for (const name of files) {
   test(`dates of the ${name} sample lines are the failJSON times`, () => {
