@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander'
 import { ConfigError } from '../config/errors.js'
 import { UnsupportedConstructError } from '../filters/unsupported-construct-error.js'
+import { clientCommand } from './client-command.js'
 import { conformanceCommand } from './conformance-command.js'
 import { regexCommand } from './regex-command.js'
 import { UsageError } from './usage-error.js'
@@ -34,6 +35,8 @@ program.command('conformance')
   .action(async (logDir: string, opts) => {
     process.exitCode = await conformanceCommand(logDir, opts, process.stdout)
   })
+
+program.addCommand(clientCommand())
 
 try {
   await program.parseAsync(process.argv)
