@@ -7,7 +7,7 @@ import type { Failure } from '../src/filters/filter-matcher.js'
 import { StreamMatcher } from '../src/filters/stream-matcher.js'
 import type { LineBatch } from '../src/sources/source.js'
 import { MatchCounters, type JailMatchCounts } from './match-counters.js'
-import { globToRegExp } from './match-glob.js'
+import { globToRegExp } from '../src/sources/glob.js'
 
 export { MatchCounters, type JailMatchCounts } from './match-counters.js'
 

@@ -52,17 +52,31 @@ export async function expandGlob(pattern: string): Promise<string[]> {
 }
 
 function segmentMatcher(segment: string): (name: string) => boolean {
-  const regex = new RegExp(`^${fnmatchSource(segment)}$`, 's')
-  const dotAllowed = segment.startsWith('.')
-  return (name) => (dotAllowed || !name.startsWith('.')) && regex.test(name)
+  const regex = new RegExp(`^${segmentSource(segment)}$`, 's')
+  return (name) => regex.test(name)
+}
+
+/**
+ * A logpath glob as a test on a whole path, for routing lines to the jails whose logpath names their
+ * file, with the same rules as expandGlob.
+ */
+export function globToRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('/').map(segmentSource).join('/')}$`, 's')
+}
+
+/** One path segment of a glob: wildcards do not match a leading dot unless the segment starts with one. */
+function segmentSource(segment: string): string {
+  if (!hasMagic(segment)) return escape(segment)
+  const body = fnmatchSource(segment)
+  return segment.startsWith('.') ? body : `(?!\\.)${body}`
 }
 
 function fnmatchSource(segment: string): string {
   let source = ''
   for (let i = 0; i < segment.length; i++) {
     const c = segment[i]!
-    if (c === '*') source += '.*'
-    else if (c === '?') source += '.'
+    if (c === '*') source += '[^/]*'
+    else if (c === '?') source += '[^/]'
     else if (c === '[') {
       let from = i + 1
       if (segment[from] === '!') from++
@@ -75,11 +89,20 @@ function fnmatchSource(segment: string): string {
       let body = segment.slice(i + 1, close)
       const negated = body.startsWith('!')
       if (negated) body = body.slice(1)
-      source += `[${negated ? '^' : ''}${body.replace(/[\\^\]]/g, '\\$&')}]`
+      // A class never matches the separator, as a path segment cannot hold one.
+      source += negated ? `[^/${escapeClass(body)}]` : `(?!/)[${escapeClass(body)}]`
       i = close
-    } else source += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+    } else source += escape(c)
   }
   return source
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+}
+
+function escapeClass(body: string): string {
+  return body.replace(/[\\^\]]/g, '\\$&')
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { globToRegExp } from '../../streams/match-glob.js'
+import { globToRegExp } from '../../src/sources/glob.js'
 
 test('a plain path matches only itself', () => {
   const re = globToRegExp('/var/log/auth.log')
