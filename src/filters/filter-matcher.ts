@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { parseAddress, type Address } from './address.js'
 import { startsWithWordChar, type CompiledFilter } from './compiled-filter.js'
 import { DateDetector, type DateMatch } from './date-detector.js'
@@ -58,6 +59,7 @@ interface TupleLine { raw: Buffer; text: Buffer; dateText: string }
 interface MlfidEntry { fields: Record<string, string>; users: Set<string>; matches: string[]; nofailMatches: string[]; pending: boolean }
 
 const NL = 0x0a
+const CR = 0x0d
 const LAST_DATE_HORIZON_SECS = 60
 const MLFID_CACHE_COUNT = 100
 const MLFID_CACHE_SECS = 5 * 60
@@ -101,6 +103,7 @@ export class FilterMatcher {
    * failregexes a prefilter let through for this line (see candidates()); only those run.
    */
   processLine(line: Buffer, time?: number, candidates?: number[]): LineResult {
+    line = matchableLine(line)
     if (candidates === undefined) candidates = this.candidates(line)
     if (candidates !== undefined && candidates.length === 0 && !this.mustClassify()) return missed(null)
     let tuple: TupleLine
@@ -326,6 +329,19 @@ export class FilterMatcher {
       nofail: entry.fields['nofail'] !== undefined,
     }
   }
+}
+
+/**
+ * The bytes a filter sees: without the trailing CR and LF fail2ban strips first (CRLF logs, journal
+ * messages), and with invalid UTF-8 replaced by U+FFFD as fail2ban's decoding does — RE2 matches no
+ * invalid byte with `.` or a negated class, so an attacker could otherwise hide a failure behind one.
+ * Idempotent, so StreamMatcher and FilterMatcher may both apply it.
+ */
+export function matchableLine(line: Buffer): Buffer {
+  let end = line.length
+  while (end > 0 && (line[end - 1] === NL || line[end - 1] === CR)) end--
+  const trimmed = end === line.length ? line : line.subarray(0, end)
+  return isUtf8(trimmed) ? trimmed : Buffer.from(trimmed.toString('utf8'))
 }
 
 function missed(date: DateMatch | null): LineResult {

@@ -1,6 +1,6 @@
 import RE2 from 're2'
 import { startsWithWordChar, type CompiledFilter } from './compiled-filter.js'
-import { FilterMatcher, type LineResult, type MatchOptions } from './filter-matcher.js'
+import { FilterMatcher, matchableLine, type LineResult, type MatchOptions } from './filter-matcher.js'
 
 type RE2Set = InstanceType<typeof RE2.Set>
 
@@ -35,7 +35,8 @@ export class StreamMatcher {
   }
 
   /** The filters' results for one line, only for filters that matched or ignored it. */
-  processLine(line: Buffer, time?: number): StreamMatch[] {
+  processLine(raw: Buffer, time?: number): StreamMatch[] {
+    const line = matchableLine(raw)
     const out: StreamMatch[] = []
     const rawHolds = startsWithWordChar(line)
     const candidates = new Map<number, number[]>()
