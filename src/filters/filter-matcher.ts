@@ -53,8 +53,8 @@ export interface MatchOptions {
   exactOutcomes?: boolean
 }
 
-/** fail2ban's "tupleLine": the text before the date, the date text, the text after it. */
-interface TupleLine { raw: Buffer; text: Buffer; dateText: string }
+/** fail2ban's "tupleLine", as far as matching needs it: the whole line, and the line with its date cut out. */
+interface TupleLine { raw: Buffer; text: Buffer }
 
 interface MlfidEntry { fields: Record<string, string>; users: Set<string>; matches: string[]; nofailMatches: string[]; pending: boolean }
 
@@ -76,7 +76,6 @@ export class FilterMatcher {
   private readonly exactOutcomes: boolean
   private lineBuffer: TupleLine[] = []
   private lastDate: number | undefined
-  private lastDateText = ''
   /** fail2ban keeps at most 100 connections, 5 minutes each: attackers choose these ids, so the cache is bounded. */
   private readonly mlfidCache: ExpiringCache<MlfidEntry>
 
@@ -110,7 +109,7 @@ export class FilterMatcher {
     let date: number | undefined
     let dateMatch: DateMatch | null = null
     if (time !== undefined) {
-      tuple = { raw: line, text: line, dateText: '' }
+      tuple = { raw: line, text: line }
       date = time
       this.lastDate = time
     } else {
@@ -118,24 +117,22 @@ export class FilterMatcher {
       if (dateMatch) {
         const { start, end } = dateMatch
         const text = start === 0 ? line.subarray(end) : Buffer.concat([line.subarray(0, start), line.subarray(end)])
-        tuple = { raw: line, text, dateText: line.toString('utf8', start, end) }
+        tuple = { raw: line, text }
         if (end > start && !Number.isNaN(dateMatch.time)) {
           date = dateMatch.time
           this.lastDate = date
-          this.lastDateText = tuple.dateText
         } else if (end > start) {
           // A date-like text that is no valid date: fail2ban falls back to the last recent date,
           // and then matches the whole line.
           date = this.recentLastDate()
-          if (date !== undefined) tuple = { raw: line, text: line, dateText: this.lastDateText }
+          if (date !== undefined) tuple = { raw: line, text: line }
         } else {
           // An optional date that matched empty: fail2ban takes the last known date if recent, else now.
           date = this.recentLastDate() ?? this.filter.dateOptions.now()
         }
       } else {
-        tuple = { raw: line, text: line, dateText: '' }
+        tuple = { raw: line, text: line }
         date = this.recentLastDate()
-        if (date !== undefined) tuple.dateText = this.lastDateText
       }
     }
     if (candidates === undefined && this.filter.prefilter) {
@@ -187,7 +184,7 @@ export class FilterMatcher {
       const content = preGroups['content']
       delete preGroups['content']
       if (content) {
-        this.lineBuffer = [{ raw: tuple.raw, text: Buffer.from(content), dateText: '' }]
+        this.lineBuffer = [{ raw: tuple.raw, text: Buffer.from(content) }]
         buf = linesBuffer(this.lineBuffer, multiline)
       }
     }
