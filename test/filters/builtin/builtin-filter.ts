@@ -9,11 +9,11 @@ export const SAMPLE_NOW = 1124013600
 
 /**
  * A built-in filter as `banstream regex` runs it (raw host names, UTC, fixed now), as a function from
- * a log line (and optionally its known journal time) to the line's result. One matcher per call, so
+ * a log line (text, or raw bytes) and optionally its known journal time to the line's result. One matcher per call, so
  * multi-line state carries across the lines given to it.
  */
-export function builtinFilter(name: string, opts: Record<string, string> = {}): (line: string, time?: number) => LineResult {
+export function builtinFilter(name: string, opts: Record<string, string> = {}): (line: string | Buffer, time?: number) => LineResult {
   const def = loadFilter(join(packageRoot(), 'config', 'filter.d'), name, opts)
   const m = new FilterMatcher(compileFilter(def, { useDns: 'raw', timezone: 'UTC', now: () => SAMPLE_NOW }))
-  return (line, time) => m.processLine(Buffer.from(line), time)
+  return (line, time) => m.processLine(typeof line === 'string' ? Buffer.from(line) : line, time)
 }

@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { loadFilter } from '../../../src/config/filter-config.js'
-import { compileFilter } from '../../../src/filters/compiled-filter.js'
-import { FilterMatcher } from '../../../src/filters/filter-matcher.js'
-import { packageRoot } from '../../../src/package-root.js'
-import { SAMPLE_NOW } from './builtin-filter.js'
+import { builtinFilter } from './builtin-filter.js'
 
 // Lines as bytes, the way sources hand them over: control characters and invalid UTF-8 included.
 function sshd(): (line: Buffer) => (string | null)[] {
-  const def = loadFilter(join(packageRoot(), 'config', 'filter.d'), 'sshd')
-  const m = new FilterMatcher(compileFilter(def, { useDns: 'raw', timezone: 'UTC', now: () => SAMPLE_NOW }))
-  return (line) => m.processLine(line).failures.filter((f) => !f.nofail).map((f) => f.host)
+  const m = builtinFilter('sshd')
+  return (line) => m(line).failures.filter((f) => !f.nofail).map((f) => f.host)
 }
 
 const PREFIX = 'Aug 14 11:00:00 host sshd[42]: Failed password for invalid user '
