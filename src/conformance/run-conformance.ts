@@ -4,8 +4,7 @@ import { loadFilter } from '../config/filter-config.js'
 import { compileFilter } from '../filters/compiled-filter.js'
 import { FilterMatcher, type Failure } from '../filters/filter-matcher.js'
 import { parseAddress } from '../filters/address.js'
-import { parseTimeZone } from '../filters/time-zone.js'
-import { evalCondition, parseSampleLog, type FailData, type Options } from './sample-log.js'
+import { evalCondition, failJsonTime, parseSampleLog, type FailData, type Options } from './sample-log.js'
 
 /** fail2ban's sample tests run at 2005-08-14 12:00 CEST, in a process whose local zone is Europe/Zurich. */
 export const SAMPLE_NOW = 1124013600
@@ -130,7 +129,7 @@ function checkLine(t: FilterUnderTest, line: string, expected: FailData, now: nu
     }
   }
   if (typeof expected.time === 'string') {
-    const want = localTimeToEpoch(expected.time, timezone)
+    const want = failJsonTime(expected.time, timezone)
     if (Math.abs(fail.time - want) > 1e-6) {
       return `time: got ${new Date(fail.time * 1000).toISOString()}, expected ${expected.time} ${timezone} (${new Date(want * 1000).toISOString()})`
     }
@@ -145,15 +144,6 @@ export function sampleFilesFor(logDir: string, filterDir: string): string[] {
     .filter((n) => statSync(join(logDir, n)).isFile())
     .filter((n) => { try { return statSync(join(filterDir, `${n}.conf`)).isFile() } catch { return false } })
     .sort()
-}
-
-/** A failJSON time ("2005-08-14T12:00:00", optionally with microseconds) read on the zone's clock. */
-function localTimeToEpoch(text: string, timezone: string): number {
-  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/.exec(text)
-  if (!m) throw new Error(`failJSON time is not YYYY-MM-DDTHH:MM:SS[.ffffff]: ${text}`)
-  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
-  const wall = Date.UTC(y, mo - 1, d, h, mi, s) / 1000 + (m[7] ? Number(`0.${m[7]}`) : 0)
-  return parseTimeZone(timezone).wallToEpoch(wall)
 }
 
 /** fail2ban compares hosts as IPAddr objects: `2001:DB8::1` equals `2001:db8::1`. */

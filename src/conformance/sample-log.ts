@@ -5,6 +5,8 @@
  * `# addFILE:` names another sample file to run after this one.
  */
 
+import { parseTimeZone } from '../filters/time-zone.js'
+
 export type Options = Record<string, string>
 
 /** The expectation of one tested line. Keys other than these are captured fields to compare. */
@@ -90,4 +92,13 @@ function evalComparison(cmp: string, env: { name: string; opts: Options }, expr:
   if (!m) throw new Error(`unsupported condition expression: ${expr}`)
   const left = m[1] === 'name' ? env.name : env.opts[m[3]!]
   return (left === m[6]) === (m[4] === '==')
+}
+
+/** A failJSON time ("2005-08-14T12:00:00", optionally with microseconds) read on the zone's clock. */
+export function failJsonTime(text: string, timezone: string): number {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/.exec(text)
+  if (!m) throw new Error(`failJSON time is not YYYY-MM-DDTHH:MM:SS[.ffffff]: ${text}`)
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s) / 1000 + (m[7] ? Number(`0.${m[7]}`) : 0)
+  return parseTimeZone(timezone).wallToEpoch(wall)
 }

@@ -5,23 +5,14 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { loadFilter } from '../../src/config/filter-config.js'
-import { parseSampleLog, type Options } from '../../src/conformance/sample-log.js'
+import { failJsonTime, parseSampleLog, type Options } from '../../src/conformance/sample-log.js'
 import { DateDetector } from '../../src/filters/date-detector.js'
-import { parseTimeZone } from '../../src/filters/time-zone.js'
 import { packageRoot } from '../../src/package-root.js'
 
 const SHARED = join(packageRoot(), '..', 'shared')
 const LOGS = join(SHARED, 'conformance', 'logs')
 const FILTERS = join(SHARED, 'fail2ban', 'filter.d')
 const SAMPLE_NOW = 1124013600
-const zurich = parseTimeZone('Europe/Zurich')
-
-function expectedTime(text: string): number {
-  const m = /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)(\.\d+)?$/.exec(text)
-  assert.ok(m, `failJSON time ${text}`)
-  const wall = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) / 1000
-  return zurich.wallToEpoch(wall) + (m[7] ? Number(m[7]) : 0)
-}
 
 const files = readdirSync(LOGS).filter((f) => statSync(join(LOGS, f)).isFile() && existsSync(join(FILTERS, f + '.conf')))
 
@@ -50,7 +41,7 @@ for (const name of files) {
           if (journal || item.expected.match !== true || typeof item.expected.time !== 'string') continue
           if (m !== null && m.start === m.end) continue
           assert.ok(m, `${name}:${item.lineno} no date in ${item.line}`)
-          assert.equal(m.time, expectedTime(item.expected.time), `${name}:${item.lineno} ${item.line}`)
+          assert.equal(m.time, failJsonTime(item.expected.time, 'Europe/Zurich'), `${name}:${item.lineno} ${item.line}`)
         }
       }
     }
