@@ -37,7 +37,7 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
   const def = resolveFilterArgument(filterArg, join(builtinConfigDir(), 'filter.d'), args)
   const filter = compileFilter(def, { now: () => now, timezone: opts.timezone, useDns: 'raw' })
   const matcher = new FilterMatcher(filter, { exactOutcomes: true })
-  const journal = (filter.options['logtype'] ?? args['logtype']) === 'journal'
+  const journal = filter.options['logtype'] === 'journal'
   if (log !== '-') checkReadable(log)
 
   const started = process.hrtime.bigint()
@@ -45,7 +45,7 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
     lines: 0, matched: 0, ignored: 0, missed: 0, missedLines: [],
     failregexHits: filter.failregex.map(() => 0), ignoreregexHits: filter.ignoreregex.map(() => 0),
   }
-  let pending = ''
+  let jsonOut = ''
   for await (const chunk of readLineChunks(log)) {
     for (const line of chunk) {
       const lineno = ++summary.lines
@@ -57,13 +57,13 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
       else if (outcome === 'ignored') summary.ignored++
       else countMissed(summary, line, opts.missed)
       if (opts.json) {
-        for (const f of res.failures) if (f.host !== null && !f.nofail) pending += jsonLine(lineno, f, filter.name)
-        if (pending.length > 1 << 16) { await write(out, pending); pending = '' }
+        for (const f of res.failures) if (f.host !== null && !f.nofail) jsonOut += jsonLine(lineno, f, filter.name)
+        if (jsonOut.length > 1 << 16) { await write(out, jsonOut); jsonOut = '' }
       }
     }
   }
   if (opts.json) {
-    if (pending) await write(out, pending)
+    if (jsonOut) await write(out, jsonOut)
     return 0
   }
   const secs = Number(process.hrtime.bigint() - started) / 1e9
