@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
-import { formatJournalEntry, journalMatchArgs, shellWords } from '../../src/sources/journal-entry.js'
+import { formatJournalEntry, journalMatchArgs } from '../../src/sources/journal-entry.js'
 import { fixturePath } from './fixture-path.js'
 
 const entries = readFileSync(fixturePath('journalctl-json.jsonl'), 'utf8')
@@ -77,10 +77,5 @@ describe('journalMatchArgs', () => {
       '_SYSTEMD_UNIT=b.service',
       '_COMM=b',
     ])
-  })
-
-  test('splits words as a shell does', () => {
-    assert.deepEqual(shellWords(`MESSAGE="a b" 'c d'e f\\ g`), ['MESSAGE=a b', 'c de', 'f g'])
-    assert.throws(() => shellWords('"open'), /unterminated/)
   })
 })
