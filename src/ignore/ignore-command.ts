@@ -87,7 +87,7 @@ export class IgnoreCommand {
   /** The cached answer for this failure, or undefined when the command would have to run. */
   cached(failure: IgnoreQuestion): boolean | undefined {
     try {
-      return this.cache.get(this.key(failure, this.commandLine(failure)))
+      return this.cache.get(this.key(failure))
     } catch {
       return undefined
     }
@@ -124,8 +124,10 @@ export class IgnoreCommand {
     return this.argv.map((word, i) => (i === 0 ? word : substitute(word, tags)))
   }
 
-  private key(failure: IgnoreQuestion, argv: readonly string[]): string {
-    return this.cacheKey === null ? JSON.stringify(argv) : substitute(this.cacheKey, failureTags(failure))
+  // With ignorecache its key; otherwise the command line itself, so answers are kept per (jail, argv).
+  private key(failure: IgnoreQuestion, argv?: readonly string[]): string {
+    if (this.cacheKey !== null) return substitute(this.cacheKey, failureTags(failure))
+    return JSON.stringify(argv ?? this.commandLine(failure))
   }
 
   private run(argv: readonly string[]): Promise<boolean> {
