@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander'
+import { ControlApiConfigError } from '../api/control/build-control-api.js'
 import { ConfigError } from '../config/errors.js'
 import { UnsupportedConstructError } from '../filters/unsupported-construct-error.js'
 import { clientCommand } from './client-command.js'
 import { conformanceCommand } from './conformance-command.js'
 import { regexCommand } from './regex-command.js'
+import { runCommand } from './run-command.js'
 import { UsageError } from './usage-error.js'
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
@@ -36,13 +38,14 @@ program.command('conformance')
     process.exitCode = await conformanceCommand(logDir, opts, process.stdout)
   })
 
+program.addCommand(runCommand())
 program.addCommand(clientCommand())
 
 try {
   await program.parseAsync(process.argv)
 } catch (err) {
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof UnsupportedConstructError
-    || (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EACCES') {
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof ControlApiConfigError || err instanceof UnsupportedConstructError
+    || ['ENOENT', 'EACCES', 'EADDRINUSE', 'BANSTREAM_ERR_LOG_LOCKED'].includes((err as NodeJS.ErrnoException).code ?? '')) {
     process.stderr.write(`banstream: ${(err as Error).message.split('\n')[0]}\n`)
     process.exitCode = 2
   } else {

@@ -304,7 +304,7 @@ export class FileTail implements Source {
   }
 
   private async placeAtStart(followed: Followed, file: OpenFile, size: number): Promise<void> {
-    const saved = await this.config.position_store?.load(positionKey(file.path))
+    const saved = await this.config.position_store?.load(filePositionKey(file.path))
     if (isFilePosition(saved)) {
       const same =
         saved.dev === file.dev &&
@@ -369,11 +369,12 @@ export class FileTail implements Source {
     }
     this.count.lines += lines.length
     this.count.batches++
-    if (checkpoint) await this.config.position_store?.save(positionKey(file.path), position)
+    if (checkpoint) await this.config.position_store?.save(filePositionKey(file.path), position)
   }
 }
 
-function positionKey(path: string): string {
+/** The key a followed file's position is kept under in the position store. */
+export function filePositionKey(path: string): string {
   return `file:${path}`
 }
 

@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { writeAtomically } from '../files/write-atomically.js'
 
 /**
  * Where sources keep how far they got, so a restart resumes there.
@@ -62,16 +62,7 @@ export class JsonFilePositionStore implements PositionStore {
     return this.positions
   }
 
-  private async write(): Promise<void> {
-    const temporary = `${this.path}.tmp`
-    await mkdir(dirname(this.path), { recursive: true })
-    const handle = await open(temporary, 'w')
-    try {
-      await handle.writeFile(`${JSON.stringify(this.positions, null, 1)}\n`)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temporary, this.path)
+  private write(): Promise<void> {
+    return writeAtomically(this.path, `${JSON.stringify(this.positions, null, 1)}\n`)
   }
 }

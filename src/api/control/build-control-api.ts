@@ -52,7 +52,7 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
 
   const app = Fastify({
     logger: opts.logger ?? false,
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Router-level failures (undecodable URL, overlong parameter) answer in the same coded shape.
     frameworkErrors: controlErrorHandler,
     ajv: {

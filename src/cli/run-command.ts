@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { Command, Option } from 'commander'
+import { DEFAULT_CONTROL_PORT } from '../api/control/build-control-api.js'
+import type { FsyncPolicy } from '../log/embedded-log.js'
+import { builtinConfigDir } from '../package-root.js'
+import { RunRole } from '../roles/run.js'
+import { TOKEN_ENV } from './client-command.js'
+import { UsageError } from './usage-error.js'
+
+interface RunFlags {
+  config?: string
+  fail2ban?: string
+  dataDir: string
+  logFile?: string
+  controlPort: string
+  controlBind: string
+  controlToken?: string
+  fsync: string
+}
+
+/** `banstream run`: every role in one process, until SIGINT or SIGTERM; SIGHUP reloads the configuration. */
+export function runCommand(): Command {
+  return new Command('run')
+    .description('watch logs and ban as fail2ban does, every role in one process over the embedded log')
+    .addOption(new Option('--config <dir>', 'banstream configuration directory (jail.conf, jail.d, filter.d); default ./config, else the shipped one').conflicts('fail2ban'))
+    .option('--fail2ban <dir>', 'read an existing fail2ban tree, e.g. /etc/fail2ban')
+    .option('--data-dir <dir>', 'where the embedded log and state are kept', process.env['BANSTREAM_DATA_DIR'] ?? 'data')
+    .option('--log-file <path>', "banstream's log in fail2ban.log's format (default <data-dir>/banstream.log)")
+    .option('--control-port <port>', 'control API port (0 = any free port)', String(DEFAULT_CONTROL_PORT))
+    .option('--control-bind <address>', 'control API address; beyond loopback a token is required', '127.0.0.1')
+    .option('--control-token <token>', `bearer token of the control API (default: $${TOKEN_ENV})`)
+    .option('--fsync <policy>', "when the log is forced to disk: 'always', 'never', or every N milliseconds", '1000')
+    .action(async (flags: RunFlags) => {
+      const role = await RunRole.start({
+        configDir: configDirOf(flags),
+        dataDir: resolve(flags.dataDir),
+        ...(flags.logFile !== undefined ? { logFile: resolve(flags.logFile) } : {}),
+        control: {
+          port: portOf(flags.controlPort),
+          bind: flags.controlBind,
+          ...((flags.controlToken ?? process.env[TOKEN_ENV]) ? { token: flags.controlToken ?? process.env[TOKEN_ENV]! } : {}),
+        },
+        fsync: fsyncOf(flags.fsync),
+      })
+      process.stderr.write(`banstream: running; control API on ${role.controlUrl ?? 'an unknown address'}\n`)
+      await untilStopped(role)
+    })
+}
+
+function configDirOf(flags: RunFlags): string {
+  if (flags.fail2ban !== undefined) return resolve(flags.fail2ban)
+  if (flags.config !== undefined) return resolve(flags.config)
+  return existsSync('config/jail.conf') ? resolve('config') : builtinConfigDir()
+}
+
+function portOf(text: string): number {
+  const port = Number(text)
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--control-port ${text} is not a port number`)
+  return port
+}
+
+function fsyncOf(text: string): FsyncPolicy {
+  if (text === 'always' || text === 'never') return text
+  if (/^\d+$/.test(text) && Number(text) > 0) return { intervalMs: Number(text) }
+  throw new UsageError(`--fsync ${text}: use always, never, or a number of milliseconds`)
+}
+
+function untilStopped(role: RunRole): Promise<void> {
+  return new Promise((done) => {
+    let stopping = false
+    const stop = () => {
+      if (stopping) return
+      stopping = true
+      role.stop().then(done, (error: Error) => {
+        process.stderr.write(`banstream: stopping failed: ${error.message}\n`)
+        process.exitCode = 1
+        done()
+      })
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    process.on('SIGHUP', () => {
+      role.reload().catch((error: Error) => process.stderr.write(`banstream: reload failed: ${error.message}\n`))
+    })
+  })
+}

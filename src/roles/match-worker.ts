@@ -1,0 +1,76 @@
+import { Subject } from 'rxjs'
+import type { FailureDetected } from '../../schemas/events/failure-detected.js'
+import { partitionKey, Topics } from '../../schemas/topics.js'
+import { match, MatchCounters, type MatchJail } from '../../streams/match.js'
+import { lineBatchOf, LineRecordError } from '../log/line-batch-record.js'
+import type { Log, LogProblem, LogRecord, Subscription } from '../log/log.js'
+import type { LineBatch } from '../sources/source.js'
+
+export interface MatchWorkerOptions {
+  readonly log: Log
+  readonly jails: readonly MatchJail[]
+  readonly counters?: MatchCounters
+  readonly report: (problem: LogProblem) => void
+}
+
+const GROUP = 'match'
+
+/**
+ * The match stage over the log: `lines` in, `failures` out (keyed by address,
+ * the repartition step). Offsets are committed after the failures are
+ * appended; a redelivered batch gives the same event ids, which decide drops.
+ */
+export class MatchWorker {
+  readonly counters: MatchCounters
+  private input = new Subject<LineBatch>()
+  private found: FailureDetected[] = []
+  private subscription: Subscription | undefined
+
+  private constructor(private readonly options: MatchWorkerOptions) {
+    this.counters = options.counters ?? new MatchCounters()
+    this.wire(options.jails)
+  }
+
+  static start(options: MatchWorkerOptions): MatchWorker {
+    const worker = new MatchWorker(options)
+    worker.subscription = options.log.subscribe({ topic: Topics.lines.name, group: GROUP }, (records) => worker.process(records))
+    return worker
+  }
+
+  /** New jails (a reload): filters start afresh, so a multi-line buffer of the old filter is not carried over. */
+  reconfigure(jails: readonly MatchJail[]): void {
+    this.input.complete()
+    this.input = new Subject<LineBatch>()
+    this.wire(jails)
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.close()
+    this.input.complete()
+  }
+
+  private wire(jails: readonly MatchJail[]): void {
+    this.input.pipe(match(jails, { counters: this.counters })).subscribe((failure) => this.found.push(failure))
+  }
+
+  private async process(records: readonly LogRecord[]): Promise<void> {
+    this.found = []
+    for (const record of records) {
+      let batch: LineBatch
+      try {
+        batch = lineBatchOf(record)
+      } catch (error) {
+        if (!(error instanceof LineRecordError)) throw error
+        this.options.report({ kind: 'corrupt-record', topic: record.topic, partition: record.partition, position: record.offset, reason: error.message })
+        continue
+      }
+      // A batch without a resume token (syslog) is named by its place in `lines`, which a redelivery keeps.
+      this.input.next(batch.position === undefined ? { ...batch, position: { lines: [record.partition, record.offset] } } : batch)
+    }
+    if (this.found.length === 0) return
+    await this.options.log.append(Topics.failures.name, this.found.map((failure) => ({
+      key: Buffer.from(partitionKey(failure.ip)),
+      value: Buffer.from(JSON.stringify(failure)),
+    })))
+  }
+}

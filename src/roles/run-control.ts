@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto'
+import type { BanOutcome, JailStatus } from '../../schemas/api/control.js'
+import type { BanAddress } from '../../schemas/events/ban-address.js'
+import { eventId } from '../../schemas/events/event-id.js'
+import type { LiftBan } from '../../schemas/events/lift-ban.js'
+import { partitionKey, Topics } from '../../schemas/topics.js'
+import type { DecideInput, DecideOutput } from '../../streams/decide.js'
+import type { ControlPort } from '../api/control/control-port.js'
+import type { Log } from '../log/log.js'
+import { expandGlob } from '../sources/glob.js'
+import type { BanBook } from './ban-book.js'
+import type { DecideWorker } from './decide-worker.js'
+import type { RunJail } from './run-jails.js'
+
+/** What the control port needs of the running role. */
+export interface RunControlParts {
+  readonly log: Log
+  readonly book: BanBook
+  readonly counts: Pick<DecideWorker, 'currentlyFailed' | 'failuresCounted'>
+  jails(): readonly RunJail[]
+  reload(): Promise<void>
+  now(): number
+}
+
+/**
+ * fail2ban-client's commands on the running role. Manual bans and unbans are
+ * commands on the `commands` topic, decided by the decide stage like any
+ * failure; a call answers once its decision is in the ban book, so a status
+ * right after it shows the change.
+ */
+export class RunControl implements ControlPort {
+  private readonly waiting = new Map<string, (outputs: readonly DecideOutput[]) => void>()
+
+  constructor(private readonly parts: RunControlParts) {}
+
+  /** Hand every decide output here: it answers the command that caused it. */
+  decided(input: DecideInput, outputs: readonly DecideOutput[]): void {
+    const resolve = this.waiting.get(input.event_id)
+    if (!resolve) return
+    this.waiting.delete(input.event_id)
+    resolve(outputs)
+  }
+
+  async jails(): Promise<string[]> {
+    return this.parts.jails().map((j) => j.config.name)
+  }
+
+  async status(name: string): Promise<JailStatus | undefined> {
+    const jail = this.parts.jails().find((j) => j.config.name === name)
+    if (!jail) return undefined
+    const bans = this.parts.book.bans().filter((b) => b.jail === name)
+    const files = new Set<string>()
+    for (const { pattern } of jail.files) for (const path of await expandGlob(pattern)) files.add(path)
+    return {
+      name,
+      filter: {
+        currently_failed: this.parts.counts.currentlyFailed(name),
+        total_failed: this.parts.counts.failuresCounted(name),
+        file_list: jail.journal ? [] : [...files].sort(),
+      },
+      actions: {
+        currently_banned: bans.length,
+        total_banned: this.parts.book.totalBanned(name),
+        banned_ip_list: bans.map((b) => b.ip),
+      },
+    }
+  }
+
+  async banned(): Promise<{ jail: string; ip: string; expires_at: string | null }[]> {
+    return this.parts.book.bans().map((b) => ({ jail: b.jail, ip: b.ip, expires_at: b.expires_at }))
+  }
+
+  async ban(jail: string, ips: string[], opts: { force?: boolean }): Promise<{ ip: string; result: BanOutcome }[]> {
+    const results: { ip: string; result: BanOutcome }[] = []
+    for (const ip of ips) {
+      const command: BanAddress = {
+        type: 'BanAddress',
+        event_id: eventId('BanAddress', randomUUID()),
+        jail,
+        ip,
+        occurred_at: new Date(this.parts.now()).toISOString(),
+        ...(opts.force ? { force: true } : {}),
+        requested_by: 'control-api',
+      }
+      const outputs = await this.command(command)
+      const ban = outputs.find((o) => o.type === 'BanIssued')
+      if (ban) await this.parts.book.folded(ban.event_id)
+      const notice = outputs.find((o) => o.type === 'DecideNotice')
+      if (ban && ban.type === 'BanIssued' && ban.reason !== 'prolonged') results.push({ ip, result: 'banned' })
+      else if (notice?.type === 'DecideNotice' && notice.kind === 'ignored') results.push({ ip, result: 'ignored' })
+      else if (notice?.type === 'DecideNotice' && notice.kind !== 'already-banned') throw new Error(notice.detail)
+      else results.push({ ip, result: 'already banned' })
+    }
+    return results
+  }
+
+  async unban(jail: string | undefined, ips: string[] | 'all'): Promise<number> {
+    const targets = this.parts.book.bans().filter((b) =>
+      (jail === undefined || b.jail === jail) && (ips === 'all' || ips.includes(b.ip)))
+    const pairs = new Map(targets.map((b) => [`${b.jail}\u0000${b.ip}`, { jail: b.jail, ip: b.ip }]))
+    // An address inside a banned IPv6 network names that network's ban: the decide stage finds it.
+    if (ips !== 'all') {
+      const jails = jail === undefined ? this.parts.jails().map((j) => j.config.name) : [jail]
+      for (const ip of ips) for (const j of jails) if (!pairs.has(`${j}\u0000${ip}`)) pairs.set(`${j}\u0000${ip}`, { jail: j, ip })
+    }
+    let lifted = 0
+    for (const { jail: j, ip } of pairs.values()) {
+      const command: LiftBan = {
+        type: 'LiftBan',
+        event_id: eventId('LiftBan', randomUUID()),
+        jail: j,
+        ip,
+        occurred_at: new Date(this.parts.now()).toISOString(),
+        requested_by: 'control-api',
+      }
+      for (const output of await this.command(command)) {
+        if (output.type !== 'BanLifted') continue
+        await this.parts.book.folded(output.event_id)
+        lifted++
+      }
+    }
+    return lifted
+  }
+
+  reload(): Promise<void> {
+    return this.parts.reload()
+  }
+
+  private async command(command: BanAddress | LiftBan): Promise<readonly DecideOutput[]> {
+    const answered = new Promise<readonly DecideOutput[]>((resolve) => this.waiting.set(command.event_id, resolve))
+    await this.parts.log.append(Topics.commands.name, [{ key: Buffer.from(partitionKey(command.ip)), value: Buffer.from(JSON.stringify(command)) }])
+    return answered
+  }
+}

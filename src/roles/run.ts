@@ -1,0 +1,224 @@
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { FailureDetected } from '../../schemas/events/failure-detected.js'
+import { Topics } from '../../schemas/topics.js'
+import type { DecideInput, DecideOutput } from '../../streams/decide.js'
+import { Fail2banLog } from '../../sinks/fail2ban-log.js'
+import { buildControlApi, DEFAULT_CONTROL_PORT } from '../api/control/build-control-api.js'
+import { ignoreCommandsOf, type IgnoreCommand } from '../ignore/ignore-command.js'
+import { resolveJailPolicies } from '../ignore/resolve-policies.js'
+import { EmbeddedLog, type FsyncPolicy } from '../log/embedded-log.js'
+import { lineBatchRecord } from '../log/line-batch-record.js'
+import type { LogProblem } from '../log/log.js'
+import { FileTail, filePositionKey } from '../sources/file-tail.js'
+import { JournaldSource } from '../sources/journald.js'
+import type { LineBatch, Source } from '../sources/source.js'
+import { BanBook } from './ban-book.js'
+import { DecideWorker } from './decide-worker.js'
+import { DecisionLogWorker } from './decision-log-worker.js'
+import { LinesPositionStore } from './lines-position-store.js'
+import { MatchWorker } from './match-worker.js'
+import { RunControl } from './run-control.js'
+import { loadRunJails, type RunJail } from './run-jails.js'
+
+export interface RunOptions {
+  /** A fail2ban configuration tree: jail.conf, jail.d, filter.d, ... */
+  readonly configDir: string
+  /** Holds the embedded log, the saved state and the source positions. */
+  readonly dataDir: string
+  /** banstream's log in fail2ban.log's format (default <dataDir>/banstream.log). */
+  readonly logFile?: string
+  /** The control API; port 0 picks a free one. Default 127.0.0.1:7373. */
+  readonly control?: { readonly port?: number; readonly bind?: string; readonly token?: string }
+  readonly fsync?: FsyncPolicy
+  /** How often the decide state is saved (default 5000 ms). */
+  readonly snapshotIntervalMs?: number
+  /** Wall clock in milliseconds (default Date.now). */
+  readonly now?: () => number
+  /** Where notes for the operator go (default: stderr). */
+  readonly note?: (level: 'info' | 'warn' | 'error', message: string) => void
+}
+
+const TOPICS = [Topics.lines.name, Topics.failures.name, Topics.decisions.name, Topics.commands.name]
+
+/**
+ * `banstream run`: every role in one process over the embedded log. Sources
+ * append to `lines`; match turns lines into `failures`; decide turns
+ * failures and commands into `decisions`; the ban book lifts bans when they
+ * end; decisions are written to banstream's fail2ban-format log with the
+ * actions that would run (dry-run until the actuators land). Every stage
+ * resumes from the log after a crash.
+ */
+export class RunRole {
+  private jails: RunJail[] = []
+  private sources: Source[] = []
+  private api: FastifyInstance | undefined
+  private reloading: Promise<void> = Promise.resolve()
+
+  private constructor(
+    private readonly options: RunOptions,
+    readonly log: EmbeddedLog,
+    private readonly fail2banLog: Fail2banLog,
+    private readonly positions: LinesPositionStore,
+    readonly book: BanBook,
+    readonly control: RunControl,
+    private readonly parts: { decide?: DecideWorker; match?: MatchWorker; decisionLog?: DecisionLogWorker },
+  ) {}
+
+  static async start(options: RunOptions): Promise<RunRole> {
+    const note = options.note ?? ((level, message) => process.stderr.write(`${level}: ${message}\n`))
+    const now = options.now ?? Date.now
+    const report = (problem: LogProblem) => note('warn', `log: ${problem.kind}${problem.topic ? ` in ${problem.topic}` : ''}: ${problem.reason}`)
+    const log = await EmbeddedLog.open({ dataDir: options.dataDir, report, now, ...(options.fsync ? { fsync: options.fsync } : {}) })
+    for (const topic of TOPICS) await log.createTopic(topic, 1)
+
+    const fail2banLog = new Fail2banLog({ path: options.logFile ?? join(options.dataDir, 'banstream.log'), now })
+    const positions = await LinesPositionStore.open(join(options.dataDir, 'positions.json'), log, streamPositionKey)
+    const book = await BanBook.start({ log, now, report })
+    const parts: { decide?: DecideWorker; match?: MatchWorker; decisionLog?: DecisionLogWorker } = {}
+    let role: RunRole | undefined
+    const control = new RunControl({
+      log, book, now,
+      counts: { currentlyFailed: (j) => parts.decide?.currentlyFailed(j) ?? 0, failuresCounted: (j) => parts.decide?.failuresCounted(j) ?? 0 },
+      jails: () => role?.jails ?? [],
+      reload: () => role!.reload(),
+    })
+    role = new RunRole({ ...options, note, now }, log, fail2banLog, positions, book, control, parts)
+    const { jails, decideOptions, ignoreCommands } = await role.readConfig()
+    role.jails = jails
+    parts.decide = await DecideWorker.start({
+      log, now, report,
+      decide: decideOptions,
+      snapshotPath: join(options.dataDir, 'state', 'decide.json'),
+      ...(options.snapshotIntervalMs !== undefined ? { snapshotIntervalMs: options.snapshotIntervalMs } : {}),
+      ignored: (failure) => role!.ignoredByCommand(ignoreCommands, failure),
+      onOutputs: (input, outputs, ignored) => role!.decided(input, outputs, ignored),
+    })
+    parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), report })
+    parts.decisionLog = DecisionLogWorker.start({ log, fail2banLog, actionsOf: (jail) => role!.jails.find((j) => j.config.name === jail)?.actions ?? [], report })
+    await role.startSources()
+    await role.listen()
+    return role
+  }
+
+  /** Where the control API listens, e.g. http://127.0.0.1:7373. */
+  get controlUrl(): string | undefined {
+    const address = this.api?.server.address()
+    if (!address || typeof address === 'string') return undefined
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    return `http://${host}:${address.port}`
+  }
+
+  /** Reads the configuration again and restarts the sources with it; counts, windows and bans carry over. */
+  reload(): Promise<void> {
+    const run = this.reloading.then(async () => {
+      const { jails, decideOptions } = await this.readConfig()
+      await this.stopSources()
+      this.jails = jails
+      this.parts.match!.reconfigure(jails.map((j) => j.match))
+      await this.parts.decide!.reconfigure(decideOptions)
+      await this.startSources()
+      await this.fail2banLog.log('fail2ban.server', 'INFO', 'Reload finished.')
+    })
+    this.reloading = run.catch(() => undefined)
+    return run
+  }
+
+  async stop(): Promise<void> {
+    await this.api?.close()
+    await this.stopSources()
+    await this.parts.match?.stop()
+    await this.parts.decide?.stop()
+    await this.parts.decisionLog?.stop()
+    await this.book.stop()
+    await this.fail2banLog.close()
+    await this.log.close()
+  }
+
+  private async readConfig() {
+    const note = this.options.note!
+    const { jails, skipped } = loadRunJails(this.options.configDir, () => this.options.now!() / 1000)
+    for (const { reason } of skipped) note('error', `${reason}; the jail is skipped`)
+    if (jails.length === 0) note('warn', `no jail is enabled in ${this.options.configDir}: nothing is watched`)
+    const policies = await resolveJailPolicies(jails.map((j) => j.policy), { warn: (message) => note('warn', message) })
+    const ignoreCommands = ignoreCommandsOf(jails.map((j) => j.config), { warn: (message) => note('warn', message) })
+    return { jails, decideOptions: { jails: policies, live: true }, ignoreCommands }
+  }
+
+  private ignoredByCommand(commands: ReadonlyMap<string, IgnoreCommand>, failure: FailureDetected): boolean | Promise<boolean> {
+    const command = failure.success ? undefined : commands.get(failure.jail)
+    if (!command) return false
+    return command.cached(failure) ?? command.isIgnored(failure).catch(() => false)
+  }
+
+  private decided(input: DecideInput, outputs: readonly DecideOutput[], ignored: boolean): void {
+    this.control.decided(input, outputs)
+    const log = this.fail2banLog
+    const write = (done: Promise<void>) => done.catch((error: Error) => this.options.note!('error', `writing ${this.options.logFile ?? 'banstream.log'}: ${error.message}`))
+    if (input.type === 'FailureDetected' && !input.success) {
+      if (ignored) void write(log.log('fail2ban.filter', 'INFO', `[${input.jail}] Ignore ${input.ip} by command`))
+      else if (!outputs.some((o) => o.type === 'DecideNotice' && o.kind === 'ignored')) void write(log.found(input))
+    }
+    for (const output of outputs) {
+      if (output.type !== 'DecideNotice') continue
+      if (output.kind === 'already-banned') void write(log.alreadyBanned(output.jail, output.ip))
+      else if (output.kind === 'ignored') void write(log.log('fail2ban.filter', 'INFO', `[${output.jail}] Ignore ${output.ip} by ip`))
+      else if (['unknown-jail', 'invalid-address', 'invalid-time'].includes(output.kind)) {
+        void write(log.log('fail2ban.filter', 'WARNING', `[${output.jail}] ${output.detail}`))
+      }
+    }
+  }
+
+  private async startSources(): Promise<void> {
+    const note = this.options.note!
+    const sourceLog = (level: 'info' | 'warn' | 'error', message: string) => note(level, message)
+    const byEncoding = new Map<string, Map<string, RunJail['files'][number]>>()
+    for (const jail of this.jails) {
+      const paths = byEncoding.get(jail.encoding) ?? new Map()
+      // A file read by several jails is read once; 'head' wins so no jail misses lines it asked for.
+      for (const path of jail.files) if (paths.get(path.pattern)?.start_at !== 'head') paths.set(path.pattern, path)
+      byEncoding.set(jail.encoding, paths)
+    }
+    const sources: Source[] = []
+    for (const [encoding, paths] of byEncoding) {
+      if (paths.size > 0) sources.push(new FileTail({ paths: [...paths.values()], encoding, position_store: this.positions, log: sourceLog, now: this.options.now! }))
+    }
+    for (const jail of this.jails) {
+      if (!jail.journal) continue
+      sources.push(new JournaldSource({
+        stream: jail.journal.stream,
+        position_key: jail.journal.stream,
+        position_store: this.positions,
+        ...(jail.journal.journalmatch ? { journalmatch: jail.journal.journalmatch } : {}),
+        // fail2ban's systemd backend begins findtime before now when it has no saved cursor.
+        since_ms: this.options.now!() - (jail.policy.find_time_secs ?? 600) * 1000,
+        log: sourceLog,
+      }))
+    }
+    this.sources = sources
+    for (const source of sources) await source.start((batch) => this.forward(batch))
+  }
+
+  private async stopSources(): Promise<void> {
+    const sources = this.sources
+    this.sources = []
+    await Promise.all(sources.map((s) => s.stop()))
+  }
+
+  private async forward(batch: LineBatch): Promise<void> {
+    const [where] = await this.log.append(Topics.lines.name, [lineBatchRecord(batch)])
+    this.positions.noteAppended(batch, where!.partition, where!.offset)
+  }
+
+  private async listen(): Promise<void> {
+    const control = this.options.control ?? {}
+    const bind = control.bind ?? '127.0.0.1'
+    this.api = buildControlApi({ port: this.control, bind, ...(control.token !== undefined ? { token: control.token } : {}) })
+    await this.api.listen({ host: bind, port: control.port ?? DEFAULT_CONTROL_PORT })
+  }
+}
+
+/** The key each source keeps its position under: journald sources are keyed by their stream, files by path. */
+function streamPositionKey(stream: string): string {
+  return stream.startsWith('journald:') ? stream : filePositionKey(stream)
+}

@@ -1,0 +1,50 @@
+import type { Window } from './decide-window.js'
+import { emptyDecideState, jailState, putWindow, type ActiveBan, type BanRecord, type DecideState } from './decide-state.js'
+
+/**
+ * The decide state as plain JSON, so a restart resumes from it instead of
+ * folding every failure again. Infinite times (permanent bans, the watermark
+ * before any event) are written as null.
+ */
+export interface DecideSnapshot {
+  readonly version: 1
+  readonly watermark: number | null
+  readonly jails: Record<string, {
+    readonly windows: [string, Window][]
+    readonly bans: [string, Omit<ActiveBan, 'ends'> & { ends: number | null }][]
+    readonly history: [string, BanRecord][]
+  }>
+}
+
+export function snapshotOf(state: DecideState): DecideSnapshot {
+  const jails: Record<string, DecideSnapshot['jails'][string]> = {}
+  for (const [name, js] of state.jails) {
+    jails[name] = {
+      windows: [...js.windows],
+      bans: [...js.bans].map(([ip, ban]) => [ip, { ...ban, ends: Number.isFinite(ban.ends) ? ban.ends : null }]),
+      history: [...js.history],
+    }
+  }
+  return { version: 1, watermark: Number.isFinite(state.watermark) ? state.watermark : null, jails }
+}
+
+/** The state a snapshot was taken of; eviction lines are rebuilt in time order so they evict as before. */
+export function restoreSnapshot(snapshot: DecideSnapshot): DecideState {
+  if (snapshot.version !== 1) throw new Error(`decide snapshot version ${String(snapshot.version)} is not understood`)
+  const state = emptyDecideState()
+  state.watermark = snapshot.watermark ?? -Infinity
+  for (const [name, saved] of Object.entries(snapshot.jails)) {
+    const js = jailState(state, name)
+    for (const [key, window] of [...saved.windows].sort((a, b) => a[1].last - b[1].last)) putWindow(js, key, window)
+    for (const [ip, ban] of saved.bans) {
+      const ends = ban.ends ?? Infinity
+      js.bans.set(ip, { ...ban, ends })
+      if (ends !== Infinity) state.banEnds.push({ ends, jail: name, ip, event_id: ban.event_id })
+    }
+    for (const [ip, record] of [...saved.history].sort((a, b) => a[1].last_ban_at - b[1].last_ban_at)) {
+      js.history.set(ip, record)
+      js.historyLine.push(ip, record.last_ban_at)
+    }
+  }
+  return state
+}
