@@ -1,0 +1,111 @@
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { appendFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { RunRole } from '../../src/roles/run.js'
+import { packageRoot } from '../../src/package-root.js'
+
+const JAIL_CONF = (dir: string) => `
+[DEFAULT]
+maxretry = 3
+findtime = 10m
+bantime = 1h
+ignoreself = false
+action = nftables[name=%(__name__)s, port="%(port)s"]
+
+[sshd]
+enabled = true
+port = ssh
+filter = sshd
+logpath = ${dir}/auth.log
+
+[dovecot]
+enabled = true
+port = imap,pop3
+filter = dovecot
+logpath = ${dir}/missing/mail.log
+`
+
+async function startRole(t: TestContext) {
+  const dir = await mkdtemp(join(tmpdir(), 'banstream-run-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const config = join(dir, 'config')
+  await mkdir(config)
+  await symlink(resolve(packageRoot(), 'config', 'filter.d'), join(config, 'filter.d'))
+  await writeFile(join(config, 'jail.conf'), JAIL_CONF(dir))
+  await writeFile(join(dir, 'auth.log'), '')
+  const notes: string[] = []
+  const role = await RunRole.start({
+    configDir: config, dataDir: join(dir, 'data'), control: { port: 0 }, fsync: 'never',
+    note: (level, message) => notes.push(`${level}: ${message}`),
+  })
+  t.after(() => role.stop())
+  return { dir, config, role, notes, url: role.controlUrl! }
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+/** Now as syslog writes it, in local time: the filter reads it as local time too. */
+const syslogTime = (d = new Date()) => `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2)} ${d.toTimeString().slice(0, 8)}`
+const failedPassword = (ip: string, n: number) => `${syslogTime()} mail1 sshd[${1000 + n}]: Failed password for root from ${ip} port ${40000 + n} ssh2\n`
+
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+async function api(url: string, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${url}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) })
+  return { status: response.status, body: await response.json() as Record<string, unknown> }
+}
+
+test('a missing logpath is noted once and the other jails run', async (t) => {
+  const { notes, role } = await startRole(t)
+  assert.ok(notes.some((n) => n.includes('/missing/mail.log does not exist yet')), notes.join('\n'))
+  assert.deepEqual(await role.control.jails(), ['sshd', 'dovecot'])
+})
+
+test('failures appended to a watched log ban the address at maxretry; status shows it as fail2ban-client does', async (t) => {
+  const { dir, role } = await startRole(t)
+  for (let n = 0; n < 3; n++) await appendFile(join(dir, 'auth.log'), failedPassword('192.0.2.7', n))
+  const status = await eventually(async () => {
+    const s = await role.control.status('sshd')
+    return s && s.actions.currently_banned === 1 ? s : undefined
+  }, 'the ban')
+  assert.deepEqual(status, {
+    name: 'sshd',
+    filter: { currently_failed: 0, total_failed: 3, file_list: [join(dir, 'auth.log')] },
+    actions: { currently_banned: 1, total_banned: 1, banned_ip_list: ['192.0.2.7'] },
+  })
+  const log = await eventually(async () => {
+    const text = await readFile(join(dir, 'data', 'banstream.log'), 'utf8')
+    return text.includes('dry-run') ? text : undefined
+  }, 'the Ban line')
+  assert.match(log, /\[sshd\] Found 192\.0\.2\.7 - /)
+  assert.match(log, /NOTICE {2}\[sshd\] Ban 192\.0\.2\.7\n/)
+  assert.match(log, /\[sshd\] dry-run: nftables\[name=sshd, port=ssh\] would ban 192\.0\.2\.7/)
+})
+
+test('manual ban and unban through the control API go through the decide stage and show at once', async (t) => {
+  const { url, role } = await startRole(t)
+  const banned = await api(url, 'POST', '/v1/jails/sshd/bans', { ips: ['198.51.100.9', '198.51.100.9'] })
+  assert.equal(banned.status, 200)
+  assert.deepEqual(banned.body, { results: [{ ip: '198.51.100.9', result: 'banned' }, { ip: '198.51.100.9', result: 'already banned' }] })
+  assert.deepEqual((await role.control.banned()).map((b) => [b.jail, b.ip]), [['sshd', '198.51.100.9']])
+  const lifted = await api(url, 'DELETE', '/v1/bans')
+  assert.deepEqual(lifted.body, { unbanned: 1 })
+  assert.deepEqual(await role.control.banned(), [])
+})
+
+test('reload reads the configuration again: a jail added to jail.conf runs', async (t) => {
+  const { url, config, dir, role } = await startRole(t)
+  await writeFile(join(config, 'jail.conf'), `${JAIL_CONF(dir)}\n[postfix]\nenabled = true\nport = smtp\nfilter = postfix\nlogpath = ${dir}/mail.log\n`)
+  const reloaded = await api(url, 'POST', '/v1/reload')
+  assert.equal(reloaded.status, 200)
+  assert.deepEqual(await role.control.jails(), ['sshd', 'dovecot', 'postfix'])
+})
