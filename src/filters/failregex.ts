@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer'
 import RE2 from 're2'
 import { translateRegex, type RegexGroup, type Translation } from './regex-translate.js'
 import { UnsupportedConstructError } from './unsupported-construct-error.js'
@@ -102,6 +103,13 @@ export class FailRegex {
      */
     readonly prefilterSource: string,
     private readonly re: RE2,
+    /**
+     * The whole regex as capture 1 and the named groups after it, in the order of `groups`, for
+     * split(); undefined when the regex can match the empty string, which split() would skip.
+     */
+    private readonly capture: RE2 | undefined,
+    /** `capture` for ASCII input (see Translation.asciiSource); also the cheaper test() there. */
+    private readonly ascii: RE2,
     private readonly groups: readonly RegexGroup[],
     /** (alt group, target field) pairs merged as fail2ban's _getGroupsWithAlt does, sorted as it sorts them. */
     private readonly alternatives: readonly (readonly [string, string])[],
@@ -112,11 +120,16 @@ export class FailRegex {
     const resolved = resolveTags(pattern, opts.useDns ?? 'yes')
     if (resolved.trim() === '') throw new UnsupportedConstructError('empty regex', pattern)
     const translation = translate(resolved.replace(GLOBAL_TO_LOCAL_FLAGS, '$1:'), pattern)
-    const source = (opts.multiline ? '(?m)' : '') + translation.source
+    const flags = opts.multiline ? '(?m)' : ''
+    const source = flags + translation.source
     const re = compileRe2(source, pattern)
-    compileRe2(translation.prefilterSource, pattern)
+    const prefilter = compileRe2(translation.prefilterSource, pattern)
+    // The prefilter drops assertions and keeps every path, so it matches "" exactly when some
+    // path through the regex consumes nothing.
+    const capture = prefilter.test('') ? undefined : compileRe2(`${flags}(${translation.captureSource})`, pattern)
+    const ascii = compileRe2(`${flags}(${translation.asciiSource})`, pattern)
     const names = [...new Set(translation.groups.map(g => g.name))]
-    return new FailRegex(pattern, source, translation.prefilterSource, re, translation.groups, altPairs(names))
+    return new FailRegex(pattern, source, translation.prefilterSource, re, capture, ascii, translation.groups, altPairs(names))
   }
 
   /** Field names this regex can produce (fail2ban's groupindex), e.g. to check it names a host. */
@@ -133,24 +146,50 @@ export class FailRegex {
    * skiplines0, ...) with the matched text; groups that did not participate are absent.
    */
   exec(input: Buffer): FailRegexMatch | null {
+    if (this.capture === undefined) return this.execGroups(input)
+    // split() on a string returns the captures as strings in one array: exec() on a Buffer makes a
+    // Buffer per group and an object of them, which costs more than the match. A valid UTF-8 Buffer
+    // (what matchableLine gives) decodes and re-encodes to the same bytes; ASCII decodes fastest as latin1.
+    const ascii = isAscii(input)
+    const text = ascii ? input.toString('latin1') : input.toString('utf8')
+    const parts = (ascii ? this.ascii : this.capture).split(text, this.groups.length + 2)
+    if (parts.length < this.groups.length + 2) return null
+    const fields: Record<string, string> = {}
+    // Duplicate names were renamed for RE2; the first group that took part supplies the field.
+    for (let i = 0; i < this.groups.length; i++) {
+      const value = parts[i + 2]
+      const name = this.groups[i]!.name
+      if (value !== undefined && !(name in fields)) fields[name] = value
+    }
+    this.mergeAlternatives(fields)
+    const before = parts[0]!, whole = parts[1]!
+    const start = ascii ? before.length : Buffer.byteLength(before)
+    return { start, end: start + (ascii ? whole.length : Buffer.byteLength(whole)), fields }
+  }
+
+  test(input: Buffer): boolean {
+    return (isAscii(input) ? this.ascii : this.re).test(input)
+  }
+
+  /** exec() for a regex that can match the empty string. */
+  private execGroups(input: Buffer): FailRegexMatch | null {
     const m = this.re.exec(input)
     if (m === null) return null
     const fields: Record<string, string> = {}
     const captured = m.groups ?? {}
-    // Duplicate names were renamed for RE2; the first group that took part supplies the field.
     for (const g of this.groups) {
       const value = captured[g.re2Name]
       if (value !== undefined && !(g.name in fields)) fields[g.name] = value.toString('utf8')
     }
+    this.mergeAlternatives(fields)
+    return { start: m.index, end: m.index + m[0].length, fields }
+  }
+
+  private mergeAlternatives(fields: Record<string, string>): void {
     for (const [alt, target] of this.alternatives) {
       const value = fields[alt]
       if (value && !fields[target]) fields[target] = value
     }
-    return { start: m.index, end: m.index + m[0].length, fields }
-  }
-
-  test(input: Buffer): boolean {
-    return this.re.test(input)
   }
 }
 

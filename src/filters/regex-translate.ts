@@ -42,6 +42,18 @@ export interface Translation {
    * containing s (a superset, never a false negative).
    */
   prefilterSource: string
+  /**
+   * `source` for extracting the named groups: plain groups do not capture, so capture i + 1 is
+   * `groups[i]`. Matches exactly what `source` matches.
+   */
+  captureSource: string
+  /**
+   * `captureSource` for text that is all ASCII: every `\d`, `\w`, `\s` (and negation), negated class
+   * and `.` is cut down to its ASCII members, which makes RE2's program several times smaller and
+   * its submatch search as much faster. On ASCII text it matches, and captures, exactly what
+   * `captureSource` does; on other text its result means nothing.
+   */
+  asciiSource: string
   /** Named groups in the order their parentheses open. */
   groups: RegexGroup[]
 }
@@ -105,18 +117,28 @@ const SPECIAL_OUTSIDE_CLASS = new Set([...'\\.+*?()|[]{}^$'])
 const SPECIAL_INSIDE_CLASS = new Set([...'\\]^-['])
 const SIMPLE_ESCAPES: Record<string, number> = { a: 0x07, f: 0x0c, n: 0x0a, r: 0x0d, t: 0x09, v: 0x0b, '\\': 0x5c }
 
+interface ScopedFlags { verbose: boolean; ascii: boolean; ignoreCase: boolean; dotAll: boolean }
+
 interface OpenGroup {
-  saved: { verbose: boolean; ascii: boolean }
+  saved: ScopedFlags
 }
+
+/** Pieces of text that differ between the forms a Translator writes; each defaults to the source text. */
+interface Forms { capture?: string; ascii?: string }
 
 class Translator {
   private readonly chars: string[]
   private pos = 0
   private source = ''
   private prefilter = ''
+  private capture = ''
+  private asciiForm = ''
   private last: Last = 'none'
   private verbose: boolean
   private ascii: boolean
+  /** Whether `(?i)` and `(?s)` are on where the translator is: the ASCII form's classes depend on them. */
+  private ignoreCase: boolean
+  private dotAll: boolean
   private readonly open: OpenGroup[] = []
   private readonly groups: RegexGroup[] = []
   private readonly used = new Set<string>()
@@ -129,12 +151,17 @@ class Translator {
     this.chars = Array.from(pattern)
     this.verbose = initial.verbose
     this.ascii = initial.ascii
+    this.ignoreCase = initial.ignoreCase
+    this.dotAll = initial.dotAll
   }
 
   result(): Translation {
     const inline = (this.initial.ignoreCase ? 'i' : '') + (this.initial.multiline ? 'm' : '') + (this.initial.dotAll ? 's' : '')
     const prefix = inline === '' ? '' : `(?${inline})`
-    return { source: prefix + this.source, prefilterSource: prefix + this.prefilter, groups: this.groups }
+    return {
+      source: prefix + this.source, prefilterSource: prefix + this.prefilter,
+      captureSource: prefix + this.capture, asciiSource: prefix + this.asciiForm, groups: this.groups,
+    }
   }
 
   run(): void {
@@ -169,7 +196,7 @@ class Translator {
           break
         case '.':
           this.pos++
-          this.emit('.', '.', 'atom')
+          this.emit('.', '.', 'atom', { ascii: this.dotAll ? '[\\x{0}-\\x{7f}]' : '[\\x{0}-\\x{9}\\x{b}-\\x{7f}]' })
           break
         case '*':
         case '+':
@@ -191,9 +218,11 @@ class Translator {
     if (this.open.length > 0) this.invalid('missing ), unterminated subpattern')
   }
 
-  private emit(source: string, prefilter: string, last: Last): void {
+  private emit(source: string, prefilter: string, last: Last, forms: Forms = {}): void {
     this.source += source
     this.prefilter += prefilter
+    this.capture += forms.capture ?? source
+    this.asciiForm += forms.ascii ?? forms.capture ?? source
     this.last = last
   }
 
@@ -259,7 +288,7 @@ class Translator {
     this.pos++
     if (this.peek() !== '?') {
       this.pushGroup()
-      this.emit('(', '(?:', 'none')
+      this.emit('(', '(?:', 'none', { capture: '(?:' })
       return
     }
     this.pos++
@@ -382,6 +411,10 @@ class Translator {
     if (on.has('x')) this.verbose = true
     if (off.has('x')) this.verbose = false
     if (on.has('a')) this.ascii = true
+    if (on.has('i')) this.ignoreCase = true
+    if (off.has('i')) this.ignoreCase = false
+    if (on.has('s')) this.dotAll = true
+    if (off.has('s')) this.dotAll = false
     const keep = (set: Set<string>) => [...'ims'].filter(f => set.has(f)).join('')
     const plus = keep(on)
     const minus = keep(off)
@@ -390,7 +423,7 @@ class Translator {
   }
 
   private pushGroup(): void {
-    this.open.push({ saved: { verbose: this.verbose, ascii: this.ascii } })
+    this.open.push({ saved: { verbose: this.verbose, ascii: this.ascii, ignoreCase: this.ignoreCase, dotAll: this.dotAll } })
   }
 
   private closeGroup(): void {
@@ -399,6 +432,8 @@ class Translator {
     this.pos++
     this.verbose = group.saved.verbose
     this.ascii = group.saved.ascii
+    this.ignoreCase = group.saved.ignoreCase
+    this.dotAll = group.saved.dotAll
     this.emit(')', ')', 'atom')
   }
 
@@ -421,8 +456,8 @@ class Translator {
         return
       case 'd': case 'D': case 'w': case 'W': case 's': case 'S': {
         this.pos += 2
-        const { source, prefilter } = this.classText([{ kind: 'category', category: c }], false)
-        this.emit(source, prefilter, 'atom')
+        const { source, prefilter, ascii } = this.classText([{ kind: 'category', category: c }], false)
+        this.emit(source, prefilter, 'atom', { ascii })
         return
       }
     }
@@ -517,8 +552,8 @@ class Translator {
         items.push(lo)
       }
     }
-    const { source, prefilter } = this.classText(items, negate)
-    this.emit(source, prefilter, 'atom')
+    const { source, prefilter, ascii } = this.classText(items, negate)
+    this.emit(source, prefilter, 'atom', { ascii })
   }
 
   /** One member of a class: a single character (as a one-element range) or a category escape. */
@@ -539,7 +574,7 @@ class Translator {
     return { kind: 'range', lo: cp, hi: cp }
   }
 
-  private classText(classItems: ClassItem[], negatedClass: boolean): { source: string; prefilter: string } {
+  private classText(classItems: ClassItem[], negatedClass: boolean): { source: string; prefilter: string; ascii: string } {
     let items = classItems
     let negate = negatedClass
     // `\S` alone reads best (and `\W` alone is only expressible) as the negation of `\s`.
@@ -549,7 +584,31 @@ class Translator {
       negate = !negate
     }
     const prefilter = `[${negate ? '^' : ''}${items.map(i => this.prefilterMemberText(i, negate)).join('')}]`
-    return { source: this.sourceClassText(items, negate), prefilter }
+    return { source: this.sourceClassText(items, negate), prefilter, ascii: this.asciiClassText(items, negate) }
+  }
+
+  /**
+   * The class as it acts on ASCII text: categories shrink to their ASCII members, and a negated class
+   * also excludes every non-ASCII character, so RE2 compiles it to a few byte ranges. Written members
+   * stay as written, and under `(?i)` a negated class keeps the non-ASCII characters: RE2 folds the
+   * class before negating it, and non-ASCII characters fold to ASCII letters (U+212A to k and K).
+   */
+  private asciiClassText(items: ClassItem[], negate: boolean): string {
+    const members = items.map(i => i.kind === 'range' ? rangeText([i.lo, i.hi]) : rangesText(this.asciiCategoryRanges(i.category))).join('')
+    if (!negate) return `[${members}]`
+    return this.ignoreCase ? `[^${members}]` : `[^${members}${rangeText(NON_ASCII)}]`
+  }
+
+  private asciiCategoryRanges(category: Category): Range[] {
+    const space = this.ascii ? ASCII_SPACE : UNICODE_SPACE.filter(([lo]) => lo <= ASCII_MAX)
+    switch (category) {
+      case 'd': return ASCII_DIGIT
+      case 'w': return ASCII_WORD
+      case 's': return space
+      case 'D': return complement(ASCII_DIGIT, ASCII_MAX)
+      case 'W': return complement(ASCII_WORD, ASCII_MAX)
+      case 'S': return complement(space, ASCII_MAX)
+    }
   }
 
   private sourceClassText(items: ClassItem[], negate: boolean): string {

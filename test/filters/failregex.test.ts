@@ -135,6 +135,22 @@ test('offsets are byte offsets in the buffer', () => {
   assert.deepEqual(m, { start: 17, end: 31, fields: { ip4: '192.0.2.9' } })
 })
 
+test('ASCII and non-ASCII lines give the same captures and byte offsets', () => {
+  const r = FailRegex.compile(String.raw`^(x)?Failed \S+ for <F-USER>\S+</F-USER> from <HOST>( port \d+)?`)
+  assert.deepEqual(r.exec(Buffer.from('Failed password for root from 192.0.2.9 port 22')),
+    { start: 0, end: 47, fields: { user: 'root', ip4: '192.0.2.9' } })
+  assert.deepEqual(r.exec(Buffer.from('Failed password for jürgen from 192.0.2.9 port 22')),
+    { start: 0, end: 50, fields: { user: 'jürgen', ip4: '192.0.2.9' } })
+  assert.deepEqual(r.exec(Buffer.from('Failed passwört for root from example.com')),
+    { start: 0, end: 42, fields: { user: 'root', dns: 'example.com' } })
+})
+
+test('a regex that can match the empty string finds the same empty match as Python', () => {
+  const r = FailRegex.compile(String.raw`(?P<fid>\d*)`)
+  assert.deepEqual(r.exec(Buffer.from('abc 42')), { start: 0, end: 0, fields: { fid: '' } })
+  assert.deepEqual(r.exec(Buffer.from('42 abc')), { start: 0, end: 2, fields: { fid: '42' } })
+})
+
 test('a single-line regex is searched unanchored unless it anchors', () => {
   assert.ok(FailRegex.compile('from <HOST>').test(Buffer.from('x from 192.0.2.1 y')))
   assert.ok(!FailRegex.compile('^from <HOST>').test(Buffer.from('x from 192.0.2.1')))

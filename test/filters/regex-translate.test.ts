@@ -180,6 +180,40 @@ test('the prefilter matches every string containing a match of the regex', () =>
   }
 })
 
+test('the capture form drops the captures of plain groups, so capture i + 1 is the i-th named group', () => {
+  const t = translateRegex(String.raw`(a|b)(?P<user>\w+) ((?P<host>\S+))`)
+  assert.equal(t.captureSource, String.raw`(?:a|b)(?P<user>[\p{L}\p{N}_]+) (?:(?P<host>[^${SPACE}]+))`)
+  const m = new RE2(t.captureSource, 'u').exec('bjosé 192.0.2.1')
+  assert.deepEqual([...(m ?? [])], ['bjosé 192.0.2.1', 'josé', '192.0.2.1'])
+})
+
+test('the ASCII form matches and captures on ASCII text exactly what the capture form does', () => {
+  const ascii = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)).join('')
+  const inputs = [ascii, 'Failed password for root from 192.0.2.1 port 22 ssh2', 'a\nb\r\x1c\x1f c', 'KkSs_9 x.y', '']
+  const patterns = [
+    String.raw`\d+`, String.raw`\D+`, String.raw`\w+`, String.raw`\W+`, String.raw`\s+`, String.raw`\S+`,
+    String.raw`(?a)\s+\S+`, String.raw`[\W.]+`, String.raw`[^\w.]+`, String.raw`[^\s]+`, String.raw`[^\W]+`, '[^k]+',
+    '(?i)[^k]+', '(?i)[^\\s]+k', '(?i:[^s]+)[^s]', '(?i)K.', '.+', '(?s).+', '(?s:a.)b', '(?m)^.$', String.raw`[\x41-\x5a\d]+`,
+    String.raw`(?P<a>\S+)\s+(?P<b>.*?)(?P<c>\d*)$`,
+  ]
+  for (const python of patterns) {
+    const t = translateRegex(python)
+    const full = new RE2(t.captureSource, 'u')
+    const small = new RE2(t.asciiSource, 'u')
+    for (const input of inputs) {
+      const expected = full.exec(input)
+      const actual = small.exec(input)
+      assert.deepEqual(actual && [...actual], expected && [...expected], `${python} (${t.asciiSource}) on ${JSON.stringify(input)}`)
+      assert.equal(actual?.index, expected?.index)
+    }
+  }
+})
+
+test('the ASCII form restricts classes and . to ASCII, keeping negated classes negated under (?i)', () => {
+  assert.equal(translateRegex(String.raw`\S+ \d .`).asciiSource, String.raw`[^\x{9}-\x{d}\x{1c}- \x{80}-\x{10ffff}]+ [0-9] [\x{0}-\x{9}\x{b}-\x{7f}]`)
+  assert.equal(translateRegex('(?i)[^k]').asciiSource, '(?i)[^k]')
+})
+
 test('matching stays linear: nested quantifiers on a 1 MiB line return the right answer', () => {
   const line = Buffer.from('a'.repeat(1 << 20))
   assert.equal(new RE2(translateRegex('(a+)+b').source, 'u').test(line), false)
