@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { DEFAULT_CONTROL_PORT } from '../api/control/build-control-api.js'
 import type { FsyncPolicy } from '../log/embedded-log.js'
@@ -24,7 +24,7 @@ export function runCommand(): Command {
   return new Command('run')
     .description('watch logs and ban as fail2ban does, every role in one process over the embedded log')
     .addOption(new Option('--config <dir>', 'banstream configuration directory (jail.conf, jail.d, filter.d); default ./config, else the shipped one').conflicts('fail2ban'))
-    .option('--fail2ban <dir>', 'read an existing fail2ban tree, e.g. /etc/fail2ban')
+    .option('--fail2ban <dir>', "read an existing fail2ban tree, e.g. /etc/fail2ban (filters RE2 cannot run are replaced by banstream's of the same name)")
     .option('--data-dir <dir>', 'where the embedded log and state are kept', process.env['BANSTREAM_DATA_DIR'] ?? 'data')
     .option('--log-file <path>', "banstream's log in fail2ban.log's format (default <data-dir>/banstream.log)")
     .option('--control-port <port>', 'control API port (0 = any free port)', String(DEFAULT_CONTROL_PORT))
@@ -34,6 +34,7 @@ export function runCommand(): Command {
     .action(async (flags: RunFlags) => {
       const role = await RunRole.start({
         configDir: configDirOf(flags),
+        ...(flags.fail2ban !== undefined ? { fallbackFilterDir: join(builtinConfigDir(), 'filter.d') } : {}),
         dataDir: resolve(flags.dataDir),
         ...(flags.logFile !== undefined ? { logFile: resolve(flags.logFile) } : {}),
         control: {

@@ -51,10 +51,10 @@ export function loadJails(configDir: string): JailConfig[] {
 
 /** The jail's filter as fail2ban runs it: read with the jail's options (logtype from the
  *  backend), and the jail's own failregex / ignoreregex / prefregex / datepattern / maxlines
- *  / journalmatch in place of the filter's. */
-export function loadJailFilter(configDir: string, jail: JailConfig): ResolvedFilter | undefined {
+ *  / journalmatch in place of the filter's. `filterDir` reads the filter from another tree. */
+export function loadJailFilter(configDir: string, jail: JailConfig, filterDir = join(configDir, 'filter.d')): ResolvedFilter | undefined {
   if (!jail.filter) return undefined
-  const reader = FilterReader.open(join(configDir, 'filter.d'), jail.filter.name, jail.filter.args, jail.options['backend'] ?? 'auto')
+  const reader = FilterReader.open(filterDir, jail.filter.name, jail.filter.args, jail.options['backend'] ?? 'auto')
   reader.knownOptions(pick(jail.options, FIRST_PASS_OPTIONS))
   const jailOptions = pick(jail.options, JAIL_OPTIONS)
   const filter = reader.resolve(jailOptions)

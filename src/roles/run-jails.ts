@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { ConfigError } from '../config/errors.js'
 import { loadJailFilter, loadJails, type JailConfig } from '../config/jail-config.js'
 import { jailPolicyOptions, type JailPolicySettings } from '../config/jail-policy.js'
@@ -25,6 +27,8 @@ export interface RunJailsResult {
   readonly jails: RunJail[]
   /** Enabled jails that cannot run, each with the reason (fail2ban skips such a jail and starts the others). */
   readonly skipped: { jail: string; reason: string }[]
+  /** Jails whose own filter RE2 cannot run, running banstream's built-in filter of the same name instead. */
+  readonly substituted: { jail: string; reason: string }[]
 }
 
 const USE_DNS: Record<string, UseDns> = { yes: 'yes', warn: 'warn', no: 'no', raw: 'raw' }
@@ -33,20 +37,30 @@ const USE_DNS: Record<string, UseDns> = { yes: 'yes', warn: 'warn', no: 'no', ra
  * Reads the enabled jails of a fail2ban configuration tree and compiles what
  * each needs. A jail whose filter, options or paths are wrong is skipped with
  * its reason, as fail2ban skips it, so one mistake does not stop the others.
+ * With `fallbackFilterDir` (an existing /etc/fail2ban), a filter that RE2
+ * cannot run is replaced by the built-in filter of the same name there.
  */
-export function loadRunJails(configDir: string, now: () => number): RunJailsResult {
+export function loadRunJails(configDir: string, now: () => number, opts: { fallbackFilterDir?: string } = {}): RunJailsResult {
   const jails: RunJail[] = []
   const skipped: { jail: string; reason: string }[] = []
+  const substituted: { jail: string; reason: string }[] = []
   for (const config of loadJails(configDir)) {
     if (!config.enabled) continue
     try {
       jails.push(runJail(configDir, config, now))
     } catch (error) {
       if (!(error instanceof ConfigError || error instanceof UnsupportedConstructError || error instanceof RunJailError)) throw error
-      skipped.push({ jail: config.name, reason: error.message })
+      const fallback = error instanceof UnsupportedConstructError && opts.fallbackFilterDir !== undefined && config.filter
+        && existsSync(join(opts.fallbackFilterDir, `${config.filter.name}.conf`))
+      if (!fallback) {
+        skipped.push({ jail: config.name, reason: error.message })
+        continue
+      }
+      jails.push(runJail(configDir, config, now, opts.fallbackFilterDir))
+      substituted.push({ jail: config.name, reason: `${error.message}; banstream's built-in ${config.filter!.name} filter is used instead` })
     }
   }
-  return { jails, skipped }
+  return { jails, skipped, substituted }
 }
 
 /** An enabled jail that cannot run as configured. */
@@ -57,8 +71,8 @@ export class RunJailError extends Error {
   }
 }
 
-function runJail(configDir: string, config: JailConfig, now: () => number): RunJail {
-  const definition = loadJailFilter(configDir, config)
+function runJail(configDir: string, config: JailConfig, now: () => number, filterDir?: string): RunJail {
+  const definition = loadJailFilter(configDir, config, filterDir)
   if (!definition) throw new RunJailError(config.name, 'has no filter')
   const options = config.options
   const useDns = USE_DNS[(options['usedns'] ?? 'warn').trim().toLowerCase()]

@@ -24,6 +24,8 @@ import { loadRunJails, type RunJail } from './run-jails.js'
 export interface RunOptions {
   /** A fail2ban configuration tree: jail.conf, jail.d, filter.d, ... */
   readonly configDir: string
+  /** Filters to use where the tree's own filter needs a construct RE2 lacks (for an existing /etc/fail2ban). */
+  readonly fallbackFilterDir?: string
   /** Holds the embedded log, the saved state and the source positions. */
   readonly dataDir: string
   /** banstream's log in fail2ban.log's format (default <dataDir>/banstream.log). */
@@ -137,8 +139,10 @@ export class RunRole {
 
   private async readConfig() {
     const note = this.options.note!
-    const { jails, skipped } = loadRunJails(this.options.configDir, () => this.options.now!() / 1000)
+    const fallback = this.options.fallbackFilterDir
+    const { jails, skipped, substituted } = loadRunJails(this.options.configDir, () => this.options.now!() / 1000, fallback ? { fallbackFilterDir: fallback } : {})
     for (const { reason } of skipped) note('error', `${reason}; the jail is skipped`)
+    for (const { reason } of substituted) note('warn', reason)
     if (jails.length === 0) note('warn', `no jail is enabled in ${this.options.configDir}: nothing is watched`)
     const policies = await resolveJailPolicies(jails.map((j) => j.policy), { warn: (message) => note('warn', message) })
     const ignoreCommands = ignoreCommandsOf(jails.map((j) => j.config), { warn: (message) => note('warn', message) })
