@@ -173,7 +173,7 @@ export class IgnoreCommand {
   }
 }
 
-/** The ignorecommand of each jail that has one, with its ignorecache: what ignoreGate() takes. */
+/** The ignorecommand of each jail that has one, with its ignorecache, by jail name. */
 export function ignoreCommandsOf(jails: readonly JailConfig[], opts: Omit<IgnoreCommandOptions, 'cache'>): Map<string, IgnoreCommand> {
   const commands = new Map<string, IgnoreCommand>()
   for (const jail of jails) {
