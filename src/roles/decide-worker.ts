@@ -130,7 +130,7 @@ export class DecideWorker {
       if (input.type === 'FailureDetected') {
         if (this.recent.has(input.event_id)) continue
         this.recent.add(input.event_id)
-        this.totalFailed.set(input.jail, (this.totalFailed.get(input.jail) ?? 0) + 1)
+        if (!input.success) this.totalFailed.set(input.jail, (this.totalFailed.get(input.jail) ?? 0) + 1)
         if (this.options.ignored && (await this.options.ignored(input))) {
           this.options.onOutputs?.(input, [], true)
           continue
