@@ -178,7 +178,8 @@ export class FilterMatcher {
 
     let preGroups: Record<string, string> | undefined
     if (f.prefregex) {
-      const m = f.prefregex.exec(buf)
+      // The DFA test rules a line out far cheaper than the submatch search exec() starts with.
+      const m = f.prefregex.test(buf) ? f.prefregex.exec(buf) : null
       if (!m) return result
       preGroups = { ...m.fields }
       const content = preGroups['content']

@@ -39,7 +39,10 @@ export interface Translation {
    * assertion (`^ $ \A \z \b \B`) is dropped, every group is non-capturing
    * and `\d`/`\w` (and negations) are widened to cheap supersets, so for any
    * string s that `source` matches, `prefilterSource` matches every string
-   * containing s (a superset, never a false negative).
+   * containing s (a superset, never a false negative). Factors that may match
+   * nothing are dropped from both ends of each top-level alternative: a string
+   * containing a match of `P?X` contains one of `X`, and without them (fail2ban's
+   * optional `__prefix_line` parts) an RE2.Set of many prefilters keeps a small automaton.
    */
   prefilterSource: string
   /**
@@ -126,11 +129,15 @@ interface OpenGroup {
 /** Pieces of text that differ between the forms a Translator writes; each defaults to the source text. */
 interface Forms { capture?: string; ascii?: string }
 
+/** One top-level alternative of the prefilter: its span in the prefilter text and its factors. */
+interface TopAlternative { start: number; end: number; factors: { start: number; nullable: boolean }[] }
+
 class Translator {
   private readonly chars: string[]
   private pos = 0
   private source = ''
   private prefilter = ''
+  private readonly topLevel: TopAlternative[] = [{ start: 0, end: -1, factors: [] }]
   private capture = ''
   private asciiForm = ''
   private last: Last = 'none'
@@ -159,7 +166,7 @@ class Translator {
     const inline = (this.initial.ignoreCase ? 'i' : '') + (this.initial.multiline ? 'm' : '') + (this.initial.dotAll ? 's' : '')
     const prefix = inline === '' ? '' : `(?${inline})`
     return {
-      source: prefix + this.source, prefilterSource: prefix + this.prefilter,
+      source: prefix + this.source, prefilterSource: prefix + this.trimmedPrefilter(),
       captureSource: prefix + this.capture, asciiSource: prefix + this.asciiForm, groups: this.groups,
     }
   }
@@ -178,7 +185,9 @@ class Translator {
       switch (c) {
         case '|':
           this.pos++
+          if (this.open.length === 0) this.topLevel.at(-1)!.end = this.prefilter.length
           this.emit('|', '|', 'none')
+          if (this.open.length === 0) this.topLevel.push({ start: this.prefilter.length, end: -1, factors: [] })
           break
         case '(':
           this.openGroup()
@@ -196,6 +205,7 @@ class Translator {
           break
         case '.':
           this.pos++
+          this.beginFactor()
           this.emit('.', '.', 'atom', { ascii: this.dotAll ? '[\\x{0}-\\x{7f}]' : '[\\x{0}-\\x{9}\\x{b}-\\x{7f}]' })
           break
         case '*':
@@ -227,6 +237,7 @@ class Translator {
   }
 
   private emitLiteral(cp: number): void {
+    this.beginFactor()
     const text = literalOutsideClass(cp)
     this.emit(text, text, 'atom')
   }
@@ -253,7 +264,28 @@ class Translator {
     } else if (this.peek() === '+') {
       this.refuse(`possessive quantifier ${display}+`)
     }
+    if (this.open.length === 0 && (text.startsWith('*') || text.startsWith('?') || /^\{0[,}]/.test(text))) {
+      this.topLevel.at(-1)!.factors.at(-1)!.nullable = true
+    }
     this.emit(text, text, 'repeat')
+  }
+
+  /** Marks where a top-level factor (an atom or a group, with the quantifier that may follow) starts. */
+  private beginFactor(): void {
+    if (this.open.length === 0) this.topLevel.at(-1)!.factors.push({ start: this.prefilter.length, nullable: false })
+  }
+
+  private trimmedPrefilter(): string {
+    this.topLevel.at(-1)!.end = this.prefilter.length
+    return this.topLevel.map(({ start, end, factors }) => {
+      let first = 0
+      let last = factors.length
+      while (first < last && factors[first]!.nullable) first++
+      while (last > first && factors[last - 1]!.nullable) last--
+      // An alternative that may match nothing matches every line anyway: keep it as it is.
+      if (first === last) return this.prefilter.slice(start, end)
+      return this.prefilter.slice(factors[first]!.start, last < factors.length ? factors[last]!.start : end)
+    }).join('|')
   }
 
   /** `{m,n}` as Python reads it: a quantifier if it is well formed, else a literal `{`. */
@@ -423,6 +455,7 @@ class Translator {
   }
 
   private pushGroup(): void {
+    this.beginFactor()
     this.open.push({ saved: { verbose: this.verbose, ascii: this.ascii, ignoreCase: this.ignoreCase, dotAll: this.dotAll } })
   }
 
@@ -457,6 +490,7 @@ class Translator {
       case 'd': case 'D': case 'w': case 'W': case 's': case 'S': {
         this.pos += 2
         const { source, prefilter, ascii } = this.classText([{ kind: 'category', category: c }], false)
+        this.beginFactor()
         this.emit(source, prefilter, 'atom', { ascii })
         return
       }
@@ -553,6 +587,7 @@ class Translator {
       }
     }
     const { source, prefilter, ascii } = this.classText(items, negate)
+    this.beginFactor()
     this.emit(source, prefilter, 'atom', { ascii })
   }
 

@@ -55,7 +55,9 @@ const TABLE: [string, string, string][] = [
   [String.raw`[^\D]`, String.raw`\p{Nd}`, String.raw`[0-9\x{80}-\x{10ffff}]`],
   [String.raw`[^\d]`, String.raw`\P{Nd}`, String.raw`[^0-9]`],
   [String.raw`[^\w.]`, String.raw`[^\p{L}\p{N}_.]`, String.raw`[^0-9A-Z_a-z.]`],
-  ['a*?b+?c??', 'a*?b+?c??', 'a*?b+?c??'],
+  ['a*?b+?c??', 'a*?b+?c??', 'b+?'],
+  [String.raw`x?(?:y)*z\s+|a?|(?:b)?c?`, String.raw`x?(?:y)*z[${SPACE}]+|a?|(?:b)?c?`, String.raw`z[${SPACE}]+|a?|(?:b)?c?`],
+  [String.raw`(?:\S+\s+)?(?:a|b)? from x{0,2}`, String.raw`(?:[^${SPACE}]+[${SPACE}]+)?(?:a|b)? from x{0,2}`, ' from '],
   ['a|b', 'a|b', 'a|b'],
 ]
 
