@@ -176,6 +176,7 @@ class MatchStage {
       source: batch.stream,
       regex_index: failure.regex,
       ...(gained && { success: true }),
+      ...(batch.backlog && { backlog: true }),
     }
   }
 }

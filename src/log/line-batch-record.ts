@@ -15,6 +15,7 @@ export function lineBatchRecord(batch: LineBatch): ProducedRecord {
   }
   if (batch.position !== undefined) headers['position'] = JSON.stringify(batch.position)
   if (batch.times !== undefined) headers['times'] = JSON.stringify(batch.times)
+  if (batch.backlog) headers['backlog'] = 'true'
   return { key: Buffer.from(batch.host), value: Buffer.concat(joined(batch.lines)), headers }
 }
 
@@ -39,7 +40,7 @@ export class LineRecordError extends Error {
 
 /** The batch a `lines` record holds. */
 export function lineBatchOf(record: LogRecord): LineBatch {
-  const { stream, host, count, received_at: receivedAt, position, times } = record.headers
+  const { stream, host, count, received_at: receivedAt, position, times, backlog } = record.headers
   if (stream === undefined || host === undefined || count === undefined || receivedAt === undefined) {
     throw new LineRecordError(record, 'missing stream, host, count or received_at header')
   }
@@ -52,6 +53,7 @@ export function lineBatchOf(record: LogRecord): LineBatch {
     received_at: Number(receivedAt),
     ...(position !== undefined && { position: parseJson(record, position, 'position') }),
     ...(times !== undefined && { times: timesOf(record, times, lines.length) }),
+    ...(backlog === 'true' && { backlog: true }),
   }
   return batch
 }

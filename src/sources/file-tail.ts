@@ -53,6 +53,8 @@ interface OpenFile {
   splitter: LineSplitter
   head_hash?: string
   retired_at?: number
+  /** Bytes the file held when banstream started: lines up to here are backlog, not live. */
+  backlog_until?: number
 }
 
 interface Followed {
@@ -287,7 +289,10 @@ export class FileTail implements Source {
       head_hash: await headHash(handle),
     }
     followed.current = file
-    if (starting) await this.placeAtStart(followed, file, Number(size))
+    if (starting) {
+      file.backlog_until = Number(size)
+      await this.placeAtStart(followed, file, Number(size))
+    }
   }
 
   /**
@@ -360,6 +365,7 @@ export class FileTail implements Source {
       lines: transcode ? lines.map(transcode) : lines,
       position,
       received_at: this.now(),
+      ...(file.backlog_until !== undefined && position.offset <= file.backlog_until && { backlog: true }),
     }
     try {
       await this.emit!(batch)

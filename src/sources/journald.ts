@@ -57,6 +57,8 @@ export class JournaldSource implements Source {
     restarts: 0,
   }
   private emit: ((batch: LineBatch) => Promise<void>) | undefined
+  /** Entries written before this are backlog (read at start), not live. */
+  private startedAt = Infinity
   private cursor: string | undefined
   private child: Journalctl | undefined
   private running: Promise<void> | undefined
@@ -83,6 +85,7 @@ export class JournaldSource implements Source {
 
   async start(emit: (batch: LineBatch) => Promise<void>): Promise<void> {
     this.emit = emit
+    this.startedAt = this.now()
     const saved = (await this.config.position_store?.load(this.key)) as Partial<JournalPosition> | undefined
     if (typeof saved?.cursor === 'string') this.cursor = saved.cursor
     if (!this.config.journalmatch?.trim()) {
@@ -194,6 +197,7 @@ export class JournaldSource implements Source {
         times: run.map((entry) => entry.time_ms),
         ...(cursor !== undefined && { position: { cursor } satisfies JournalPosition }),
         received_at: this.now(),
+        ...(run.every((entry) => entry.time_ms < this.startedAt) && { backlog: true }),
       })
       this.count.entries += run.length
       this.count.batches++

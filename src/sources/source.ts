@@ -23,6 +23,12 @@ export interface LineBatch {
   times?: number[]
   /** Wall-clock milliseconds when the source read the batch. */
   received_at: number
+  /**
+   * True when every line was already in its file when banstream started: a
+   * backlog read at start rather than a line tailed live (the decide stage
+   * ignores backlog failures older than findtime, as fail2ban does).
+   */
+  backlog?: boolean
 }
 
 /** Counts of what a source read and of the bad input it skipped or cut, by name. */

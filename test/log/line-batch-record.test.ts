@@ -9,13 +9,14 @@ function stored(batch: LineBatch): LogRecord {
   return { ...record, key: record.key, headers: record.headers ?? {}, timestamp: 0, topic: 'lines', partition: 0, offset: 7 }
 }
 
-test('a batch survives the lines record byte for byte, invalid UTF-8, empty lines and all', () => {
+test('a batch survives the lines record byte for byte, invalid UTF-8, empty lines and its backlog mark included', () => {
   const batch: LineBatch = {
     stream: '/var/log/auth.log',
     host: 'mail1',
     lines: [Buffer.from('Nov 22 03:00:01 mail1 sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2'), Buffer.alloc(0), Buffer.from([0xff, 0xfe, 0x41])],
     position: { path: '/var/log/auth.log', dev: '1', ino: '2', offset: 123 },
     received_at: 1_790_000_000_000,
+    backlog: true,
   }
   const back = lineBatchOf(stored(batch))
   assert.deepEqual(back, batch)

@@ -41,6 +41,16 @@ describe('FileTail', () => {
     assert.equal(sink.batches[0]!.host, 'h1')
   })
 
+  test('lines a file held at start are marked backlog; lines appended later are live', async () => {
+    const path = join(dir, 'backlog.log')
+    await writeFile(path, 'old1\nold2\n')
+    const { sink } = await startTail({ paths: [{ pattern: path, start_at: 'head' }] })
+    await waitFor(() => sink.lines().length === 2, 'the existing lines')
+    await appendFile(path, 'new\n')
+    await waitFor(() => sink.lines().length === 3, 'the appended line')
+    assert.deepEqual(sink.batches.map((b) => [b.lines.map(String), b.backlog ?? false]), [[['old1', 'old2'], true], [['new'], false]])
+  })
+
   test('tail starts at the end of a file already there, inside a line at its next line', async () => {
     const path = join(dir, 'tail.log')
     await writeFile(path, 'old\nunfinished')

@@ -49,6 +49,14 @@ test('a failure becomes one FailureDetected of the jail reading the stream, with
   assert.equal(event!.success, undefined)
 })
 
+test('a failure read from a backlog batch is marked backlog, so decide can drop it when older than findtime', async () => {
+  const jails = [{ name: 'sshd', filter: filter('sshd'), logpath: ['/var/log/auth.log'] }]
+  const [backlog] = await run(jails, [batch('/var/log/auth.log', [SSHD_FAIL], { backlog: true })])
+  const [live] = await run(jails, [batch('/var/log/auth.log', [SSHD_FAIL])])
+  assert.equal(backlog!.backlog, true)
+  assert.equal(live!.backlog, undefined)
+})
+
 test('each stream\'s lines go only to the jails whose logpath names it', async () => {
   const jails = [
     { name: 'sshd', filter: filter('sshd'), logpath: ['/var/log/auth.log'] },
