@@ -8,6 +8,8 @@ export interface JailMatchCounts {
   helpers: number
   /** Failures whose host was a name or other text, not an IP address: never emitted, since only an address may reach a firewall. */
   unparseable_host: number
+  /** Failures whose host was a name, handed on to be resolved (usedns = yes|warn). */
+  host_names: number
   /** Multi-line failures still waiting for the line that names their address. */
   pending: number
   /** Failures whose time is outside what a date-time can hold. */
@@ -28,7 +30,7 @@ export class MatchCounters {
   jail(name: string): JailMatchCounts {
     let counts = this.perJail.get(name)
     if (!counts) {
-      counts = { lines: 0, matched: 0, helpers: 0, unparseable_host: 0, pending: 0, invalid_time: 0 }
+      counts = { lines: 0, matched: 0, helpers: 0, unparseable_host: 0, host_names: 0, pending: 0, invalid_time: 0 }
       this.perJail.set(name, counts)
     }
     return counts

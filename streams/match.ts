@@ -29,7 +29,16 @@ export interface MatchJail {
 export interface MatchOptions {
   /** Where the stage counts what it saw; read them from outside. A private set is used when absent. */
   readonly counters?: MatchCounters
+  /**
+   * Takes the failures whose host is a name, for jails with `usedns = yes|warn`: the caller resolves
+   * the name (I/O, outside this stage) and emits one failure per address. Without it they are counted
+   * as `unparseable_host` and dropped.
+   */
+  readonly onHostName?: (failure: HostNameFailure) => void
 }
+
+/** A failure whose host is a name still to be resolved: a FailureDetected without its address. */
+export type HostNameFailure = Omit<FailureDetected, 'ip'> & { readonly host_name: string }
 
 /**
  * The match stage: finds failures in batches of raw lines and emits one
@@ -41,7 +50,7 @@ export function match(jails: readonly MatchJail[], options: MatchOptions = {}): 
   const routes = new JailRoutes(jails)
   const counters = options.counters ?? new MatchCounters()
   return (batches) => new Observable<FailureDetected>((subscriber) => {
-    const stage = new MatchStage(routes, counters)
+    const stage = new MatchStage(routes, counters, options.onHostName)
     return batches.subscribe({
       next: (batch) => { for (const event of stage.process(batch)) subscriber.next(event) },
       error: (error: unknown) => subscriber.error(error),
@@ -93,7 +102,7 @@ class MatchStage {
   private readonly streams = new Map<string, StreamState | null>()
   private readonly counts: JailMatchCounts[]
 
-  constructor(private readonly routes: JailRoutes, private readonly counters: MatchCounters) {
+  constructor(private readonly routes: JailRoutes, private readonly counters: MatchCounters, private readonly onHostName?: (failure: HostNameFailure) => void) {
     this.counts = routes.jails.map((j) => counters.jail(j.name))
   }
 
@@ -151,7 +160,9 @@ class MatchStage {
       return undefined
     }
     const who = addressOf(failure)
-    if (!who) {
+    const filter = this.routes.jails[j]!.filter
+    const resolvable = !who && this.onHostName !== undefined && (filter.useDns === 'yes' || filter.useDns === 'warn')
+    if (!who && !resolvable) {
       counts.unparseable_host++
       return undefined
     }
@@ -162,15 +173,12 @@ class MatchStage {
     }
     const jail = this.routes.jails[j]!.name
     const user = failure.fields['user']
-    counts.matched++
-    return {
-      type: 'FailureDetected',
+    const event = {
+      type: 'FailureDetected' as const,
       event_id: eventId('FailureDetected', batch.host, batch.stream, position, index, nth, jail),
       jail,
-      ip: who.ip,
       host: batch.host,
       ...(user !== undefined && { user }),
-      ...(who.fid !== undefined && { fid: who.fid }),
       matches: failure.matches,
       occurred_at: occurredAt,
       source: batch.stream,
@@ -178,6 +186,13 @@ class MatchStage {
       ...(gained && { success: true }),
       ...(batch.backlog && { backlog: true }),
     }
+    if (!who) {
+      counts.host_names++
+      this.onHostName!({ ...event, host_name: failure.host })
+      return undefined
+    }
+    counts.matched++
+    return { ...event, ip: who.ip, ...(who.fid !== undefined && { fid: who.fid }) }
   }
 }
 

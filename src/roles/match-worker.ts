@@ -1,7 +1,9 @@
 import { Subject } from 'rxjs'
+import { eventId } from '../../schemas/events/event-id.js'
 import type { FailureDetected } from '../../schemas/events/failure-detected.js'
 import { partitionKey, Topics } from '../../schemas/topics.js'
-import { match, MatchCounters, type MatchJail } from '../../streams/match.js'
+import { match, MatchCounters, type HostNameFailure, type MatchJail } from '../../streams/match.js'
+import type { HostResolver } from '../ignore/host-resolver.js'
 import { lineBatchOf, LineRecordError } from '../log/line-batch-record.js'
 import type { Log, LogProblem, LogRecord, Subscription } from '../log/log.js'
 import type { LineBatch } from '../sources/source.js'
@@ -10,6 +12,10 @@ export interface MatchWorkerOptions {
   readonly log: Log
   readonly jails: readonly MatchJail[]
   readonly counters?: MatchCounters
+  /** Resolves the host names that jails with `usedns = yes|warn` capture; without it such failures are dropped. */
+  readonly resolver?: HostResolver
+  /** Told what DNS said for `usedns = warn` jails, and of names that did not resolve (fail2ban's warnings). */
+  readonly warn?: (message: string) => void
   readonly report: (problem: LogProblem) => void
 }
 
@@ -24,6 +30,8 @@ export class MatchWorker {
   readonly counters: MatchCounters
   private input = new Subject<LineBatch>()
   private found: FailureDetected[] = []
+  private named: HostNameFailure[] = []
+  private useDns = new Map<string, string>()
   private subscription: Subscription | undefined
 
   private constructor(private readonly options: MatchWorkerOptions) {
@@ -50,11 +58,14 @@ export class MatchWorker {
   }
 
   private wire(jails: readonly MatchJail[]): void {
-    this.input.pipe(match(jails, { counters: this.counters })).subscribe((failure) => this.found.push(failure))
+    this.useDns = new Map(jails.map((j) => [j.name, j.filter.useDns]))
+    const onHostName = this.options.resolver ? (failure: HostNameFailure) => { this.named.push(failure) } : undefined
+    this.input.pipe(match(jails, { counters: this.counters, ...(onHostName && { onHostName }) })).subscribe((failure) => this.found.push(failure))
   }
 
   private async process(records: readonly LogRecord[]): Promise<void> {
     this.found = []
+    this.named = []
     for (const record of records) {
       let batch: LineBatch
       try {
@@ -67,10 +78,19 @@ export class MatchWorker {
       // A batch without a resume token (syslog) is named by its place in `lines`, which a redelivery keeps.
       this.input.next(batch.position === undefined ? { ...batch, position: { lines: [record.partition, record.offset] } } : batch)
     }
+    for (const failure of this.named) this.found.push(...(await this.resolved(failure)))
     if (this.found.length === 0) return
     await this.options.log.append(Topics.failures.name, this.found.map((failure) => ({
       key: Buffer.from(partitionKey(failure.ip)),
       value: Buffer.from(JSON.stringify(failure)),
     })))
+  }
+
+  /** fail2ban's textToIp: a name stands for every address it resolves to, each counted as a failure. */
+  private async resolved({ host_name: name, ...failure }: HostNameFailure): Promise<FailureDetected[]> {
+    const { addresses, error } = await this.options.resolver!.resolve(name)
+    if (error !== undefined) this.options.warn?.(`[${failure.jail}] Unable to find a corresponding IP address for ${name}: ${error}`)
+    else if (this.useDns.get(failure.jail) === 'warn') this.options.warn?.(`[${failure.jail}] Determined IP using DNS Lookup: ${name} = ${addresses.join(', ')}`)
+    return addresses.map((ip) => ({ ...failure, ip, event_id: eventId(failure.event_id, ip) }))
   }
 }

@@ -5,6 +5,7 @@ import { Topics } from '../../schemas/topics.js'
 import type { DecideInput, DecideOutput } from '../../streams/decide.js'
 import { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import { buildControlApi, DEFAULT_CONTROL_PORT } from '../api/control/build-control-api.js'
+import { HostResolver } from '../ignore/host-resolver.js'
 import { ignoreCommandsOf, type IgnoreCommand } from '../ignore/ignore-command.js'
 import { resolveJailPolicies } from '../ignore/resolve-policies.js'
 import { EmbeddedLog, type FsyncPolicy } from '../log/embedded-log.js'
@@ -96,7 +97,7 @@ export class RunRole {
       ignored: (failure) => role!.ignoredByCommand(ignoreCommands, failure),
       onOutputs: (input, outputs, ignored) => role!.decided(input, outputs, ignored),
     })
-    parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), report })
+    parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), resolver: new HostResolver(), warn: (message) => note('warn', message), report })
     parts.decisionLog = DecisionLogWorker.start({ log, fail2banLog, actionsOf: (jail) => role!.jails.find((j) => j.config.name === jail)?.actions ?? [], report })
     await role.startSources()
     await role.listen()
