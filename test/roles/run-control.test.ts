@@ -27,13 +27,14 @@ filter = dovecot
 logpath = ${dir}/missing/mail.log
 `
 
-async function startRole(t: TestContext) {
+async function startRole(t: TestContext, jailLocal = '') {
   const dir = await mkdtemp(join(tmpdir(), 'banstream-run-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
   const config = join(dir, 'config')
   await mkdir(config)
   await symlink(resolve(packageRoot(), 'config', 'filter.d'), join(config, 'filter.d'))
   await writeFile(join(config, 'jail.conf'), JAIL_CONF(dir))
+  await writeFile(join(config, 'jail.local'), jailLocal.replaceAll('$DIR', dir))
   await writeFile(join(dir, 'auth.log'), '')
   const notes: string[] = []
   const role = await RunRole.start({
@@ -108,4 +109,19 @@ test('reload reads the configuration again: a jail added to jail.conf runs', asy
   const reloaded = await api(url, 'POST', '/v1/reload')
   assert.equal(reloaded.status, 200)
   assert.deepEqual(await role.control.jails(), ['sshd', 'dovecot', 'postfix'])
+})
+
+test('a jail\'s ignorecommand is asked about each failing address, without a shell: exit 0 keeps it from being counted', async (t) => {
+  const script = join(await mkdtemp(join(tmpdir(), 'banstream-ignorecmd-')), 'trusted.sh')
+  t.after(() => rm(join(script, '..'), { recursive: true, force: true }))
+  await writeFile(script, '#!/bin/sh\n[ "$1" = 192.0.2.50 ]\n', { mode: 0o755 })
+  const { dir, role } = await startRole(t, `[sshd]\nignorecommand = ${script} <ip>\n`)
+  for (let n = 0; n < 3; n++) await appendFile(join(dir, 'auth.log'), failedPassword('192.0.2.50', n) + failedPassword('192.0.2.51', n))
+  const status = await eventually(async () => {
+    const s = await role.control.status('sshd')
+    return s && s.actions.currently_banned === 1 ? s : undefined
+  }, 'the ban of the address the command does not vouch for')
+  assert.deepEqual(status.actions.banned_ip_list, ['192.0.2.51'])
+  const ignored = async () => (await readFile(join(dir, 'data', 'banstream.log'), 'utf8')).match(/\[sshd\] Ignore 192\.0\.2\.50 by command/g)?.length
+  assert.equal(await eventually(async () => ((await ignored()) === 3 ? 3 : undefined), 'three Ignore lines'), 3)
 })
