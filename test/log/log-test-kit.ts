@@ -5,10 +5,25 @@ import type { TestContext } from 'node:test'
 import { EmbeddedLog, type EmbeddedLogOptions } from '../../src/log/embedded-log.js'
 import type { Log, LogProblem, LogRecord, SubscribeOptions } from '../../src/log/log.js'
 
-/** A fresh data dir, removed after the test. */
+/** What must be closed before a test's temp dirs go: after-hooks run in registration order, dirs are made first. */
+const closers = new WeakMap<TestContext, (() => Promise<void>)[]>()
+
+/** Closes `close` after the test, before its temp dirs are removed. */
+export function closeAfter(t: TestContext, close: () => Promise<void>): void {
+  const list = closers.get(t)
+  if (list) list.push(close)
+  else t.after(close)
+}
+
+/** A fresh data dir, removed after the test once what uses it is closed. */
 export async function tempDataDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'banstream-log-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  if (!closers.has(t)) closers.set(t, [])
+  t.after(async () => {
+    // The last opened is closed first: a worker before the log it reads.
+    for (const close of closers.get(t)?.splice(0).reverse() ?? []) await close()
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 })
+  })
   return dir
 }
 
@@ -16,7 +31,7 @@ export async function tempDataDir(t: TestContext): Promise<string> {
 export async function openLog(t: TestContext, options: Partial<EmbeddedLogOptions> & { dataDir: string }): Promise<{ log: EmbeddedLog; problems: LogProblem[] }> {
   const problems: LogProblem[] = []
   const log = await EmbeddedLog.open({ fsync: 'never', report: (p) => problems.push(p), ...options })
-  t.after(() => log.close())
+  closeAfter(t, () => log.close())
   return { log, problems }
 }
 

@@ -7,7 +7,7 @@ import { eventId } from '../../schemas/events/event-id.js'
 import type { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { readToEnd } from '../../src/log/read-to-end.js'
 import { BanBook } from '../../src/roles/ban-book.js'
-import { openLog, tempDataDir } from '../log/log-test-kit.js'
+import { closeAfter, openLog, tempDataDir } from '../log/log-test-kit.js'
 
 async function setup(t: TestContext) {
   const dir = await tempDataDir(t)
@@ -47,7 +47,7 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
 test('a ban is lifted when it ends on the wall clock, at its end time', async (t) => {
   const { log, problems } = await setup(t)
   const book = await BanBook.start({ log, report: (p) => problems.push(p) })
-  t.after(() => book.stop())
+  closeAfter(t, () => book.stop())
   const issued = ban('192.0.2.1', Date.now(), 1)
   await append(log, [issued, ban('192.0.2.2', Date.now(), -1)])
   await book.folded(issued.event_id)
@@ -68,7 +68,7 @@ test('a restart lifts at once a ban that ended while down, and never lifts one t
   await until(async () => (await lifts(log)).length === 2, 'both lifts')
   await first.stop()
   const second = await BanBook.start({ log, report: (p) => problems.push(p) })
-  t.after(() => second.stop())
+  closeAfter(t, () => second.stop())
   await new Promise((resolve) => setTimeout(resolve, 100))
   assert.equal((await lifts(log)).length, 2)
   assert.deepEqual(second.bans(), [])

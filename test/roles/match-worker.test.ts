@@ -9,7 +9,7 @@ import type { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { lineBatchRecord } from '../../src/log/line-batch-record.js'
 import { readToEnd } from '../../src/log/read-to-end.js'
 import { MatchWorker } from '../../src/roles/match-worker.js'
-import { openLog, tempDataDir } from '../log/log-test-kit.js'
+import { closeAfter, openLog, tempDataDir } from '../log/log-test-kit.js'
 
 const NOW = Date.parse('2026-11-22T12:00:00Z') / 1000
 const sshd = (useDns: UseDns) => compileFilter(loadFilter(join(process.cwd(), 'config/filter.d'), 'sshd'), { useDns, now: () => NOW, timezone: 'UTC' })
@@ -38,7 +38,7 @@ const lines = (text: string[]) => lineBatchRecord({
 test('lines in, failures (and successes, marked) out', async (t) => {
   const { log, problems } = await setup(t)
   const worker = MatchWorker.start({ log, jails: [{ name: 'sshd', filter: sshd('no'), logpath: ['/var/log/auth.log'] }], report: (p) => problems.push(p) })
-  t.after(() => worker.stop())
+  closeAfter(t, () => worker.stop())
   await log.append('lines', [lines([
     'Nov 22 11:59:58 mx1 sshd[1]: Failed password for root from 192.0.2.7 port 22 ssh2',
     'Nov 22 11:59:59 mx1 sshd[2]: Accepted password for alice from 198.51.100.1 port 22 ssh2',
@@ -64,7 +64,7 @@ test('usedns = yes: a host name stands for every address it resolves to; with us
       { name: 'sshd-nodns', filter: sshd('no'), logpath: ['/var/log/auth.log'] },
     ],
   })
-  t.after(() => worker.stop())
+  closeAfter(t, () => worker.stop())
   await log.append('lines', [lines(['Nov 22 11:59:58 mx1 sshd[1]: Failed password for root from attacker.example.net port 22 ssh2'])])
   const out = await failuresWhen(log, 2)
   assert.deepEqual(out.map((f) => [f.jail, f.ip]), [['sshd-dns', '203.0.113.5'], ['sshd-dns', '2001:db8::5']])
@@ -77,7 +77,7 @@ test('usedns = yes: a host name stands for every address it resolves to; with us
 test('a lines record that is not a line batch is reported and the next one is matched', async (t) => {
   const { log, problems } = await setup(t)
   const worker = MatchWorker.start({ log, jails: [{ name: 'sshd', filter: sshd('no'), logpath: ['/var/log/auth.log'] }], report: (p) => problems.push(p) })
-  t.after(() => worker.stop())
+  closeAfter(t, () => worker.stop())
   await log.append('lines', [{ key: null, value: Buffer.from('garbage') }, lines(['Nov 22 11:59:58 mx1 sshd[1]: Failed password for root from 192.0.2.7 port 22 ssh2'])])
   assert.equal((await failuresWhen(log, 1)).length, 1)
   assert.equal(problems.length, 1)

@@ -29,7 +29,11 @@ logpath = ${dir}/missing/mail.log
 
 async function startRole(t: TestContext, jailLocal = '') {
   const dir = await mkdtemp(join(tmpdir(), 'banstream-run-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  let role: RunRole | undefined
+  t.after(async () => {
+    await role?.stop()
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 })
+  })
   const config = join(dir, 'config')
   await mkdir(config)
   await symlink(resolve(packageRoot(), 'config', 'filter.d'), join(config, 'filter.d'))
@@ -37,11 +41,10 @@ async function startRole(t: TestContext, jailLocal = '') {
   await writeFile(join(config, 'jail.local'), jailLocal.replaceAll('$DIR', dir))
   await writeFile(join(dir, 'auth.log'), '')
   const notes: string[] = []
-  const role = await RunRole.start({
+  role = await RunRole.start({
     configDir: config, dataDir: join(dir, 'data'), control: { port: 0 }, fsync: 'never',
     note: (level, message) => notes.push(`${level}: ${message}`),
   })
-  t.after(() => role.stop())
   return { dir, config, role, notes, url: role.controlUrl! }
 }
 
