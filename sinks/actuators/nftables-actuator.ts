@@ -1,0 +1,367 @@
+import { contains, formatAddress, parseAddress, type Address } from '../../schemas/events/address.js'
+import type { BanIssued } from '../../schemas/events/ban-issued.js'
+import type { BanLifted } from '../../schemas/events/ban-lifted.js'
+import type { Decision } from '../../schemas/events/decision.js'
+import {
+  banScript, nftablesElement, nftablesTable, parseSetListing, reconcileScript, setupScript, teardownScript, unbanScript,
+  flushScript, NftablesInputError, type NftablesBan, type NftablesJail, type NftablesReconcilePlan, type NftablesTable,
+} from './nftables-commands.js'
+import { runCommand, type CommandResult } from './run-command.js'
+
+export interface NftablesActuatorOptions {
+  /** The jails with an nftables action on this host; decisions of other jails fail. */
+  readonly jails: readonly NftablesJail[]
+  /** Table, chain and hook; defaults as DEFAULT_NFTABLES_TABLE. */
+  readonly table?: Partial<NftablesTable>
+  /** Put before every command, e.g. `['ip', 'netns', 'exec', 'fw']` to act inside a network namespace. */
+  readonly command_prefix?: readonly string[]
+  /** The nft program. Default `nft`. */
+  readonly nft?: string
+  /** The conntrack program that ends a banned address's flows; null = leave flows alone. Default `conntrack`. */
+  readonly conntrack?: string | null
+  /** Wall clock in epoch milliseconds, for the time a ban has left. Default Date.now. */
+  readonly now?: () => number
+  /** How long one command may run before it is killed and counted as failed. Default 30 s. */
+  readonly command_timeout_ms?: number
+}
+
+/** What became of one decision on this host (the fields of an Actuation event). */
+export interface NftablesOutcome {
+  readonly decision_event_id: string
+  readonly jail: string
+  readonly ip: string
+  /**
+   * 'applied': the ban is in the set; 'removed': the address is out of it;
+   * 'failed': see error; 'skipped': a ban already past its expiry, not added.
+   */
+  readonly outcome: 'applied' | 'removed' | 'failed' | 'skipped'
+  /** Why it failed (nft's own message) or was skipped. */
+  readonly error?: string
+  /** A side step that went wrong without undoing the outcome (ending the address's flows). */
+  readonly warning?: string
+}
+
+/** Whether a whole-table step (setup, reconcile, flush, teardown) worked. */
+export type NftablesResult = { readonly ok: true } | NftablesFailure
+export interface NftablesFailure { readonly ok: false; readonly error: string }
+
+export type NftablesReconcileResult = NftablesResult & { readonly added: number; readonly removed: number }
+
+interface Pending<T> {
+  readonly decision: T
+  readonly set: string
+  readonly text: string
+}
+
+type BanPending = Pending<BanIssued> & { readonly expires_ms: number | null }
+
+const ENFILE = 'Too many open files in system'
+
+/**
+ * The nftables backend: keeps one table's per-jail sets equal to the bans.
+ *
+ * Obligations: idempotent (a ban of a banned address sets its new time, an
+ * unban of an absent one succeeds); never throws from apply/lift/actuate but
+ * reports an outcome per decision; many decisions go to nft in one `nft -f -`
+ * transaction, and when it fails the batch is split until each failing
+ * decision carries nft's error; nft and conntrack run from an argv array,
+ * never a shell, and only re-serialised addresses reach them. Calls run one
+ * at a time in the order they were made.
+ */
+export class NftablesActuator {
+  private readonly table: NftablesTable
+  private readonly jails: ReadonlyMap<string, NftablesJail>
+  private readonly prefix: readonly string[]
+  private readonly nft: string
+  private readonly conntrack: string | null
+  private readonly now: () => number
+  private readonly timeoutMs: number
+  // Expiry (ms, null = permanent) of what this process put in each set, so a
+  // repeated or reordered ban never shortens a longer one still in force.
+  private readonly book = new Map<string, number | null>()
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(options: NftablesActuatorOptions) {
+    this.table = nftablesTable(options.table)
+    this.jails = new Map(options.jails.map((j) => [j.jail, j]))
+    this.prefix = options.command_prefix ?? []
+    this.nft = options.nft ?? 'nft'
+    this.conntrack = options.conntrack === undefined ? 'conntrack' : options.conntrack
+    this.now = options.now ?? Date.now
+    this.timeoutMs = options.command_timeout_ms ?? 30_000
+  }
+
+  /** Creates the table, chain and sets if missing and rewrites the rules (elements stay). */
+  setup(): Promise<NftablesResult> {
+    return this.serial(() => this.setupNow())
+  }
+
+  /** Bans each address in its jail's set for the time its ban has left. */
+  apply(bans: readonly BanIssued[]): Promise<NftablesOutcome[]> {
+    return this.serial(() => this.applyNow(bans))
+  }
+
+  /** Takes each address out of its jail's set. */
+  lift(lifts: readonly BanLifted[]): Promise<NftablesOutcome[]> {
+    return this.serial(() => this.liftNow(lifts))
+  }
+
+  /** Carries out decisions in order: each run of bans, or of unbans, is one transaction. */
+  actuate(decisions: readonly Decision[]): Promise<NftablesOutcome[]> {
+    return this.serial(async () => {
+      const outcomes: NftablesOutcome[] = []
+      for (let i = 0; i < decisions.length;) {
+        const type = decisions[i]!.type
+        let j = i
+        while (j < decisions.length && decisions[j]!.type === type) j++
+        const run = decisions.slice(i, j)
+        outcomes.push(...(type === 'BanIssued'
+          ? await this.applyNow(run as BanIssued[])
+          : await this.liftNow(run as BanLifted[])))
+        i = j
+      }
+      return outcomes
+    })
+  }
+
+  /** The drift between the sets and `active` (the bans in force), without changing anything. */
+  check(active: Iterable<BanIssued>): Promise<NftablesReconcilePlan | NftablesFailure> {
+    return this.serial(async () => {
+      const drift = await this.checkNow(active)
+      return 'plan' in drift ? drift.plan : drift
+    })
+  }
+
+  /**
+   * Makes the firewall equal to `active`: the table and rules are set up again,
+   * missing bans added with the time they have left, expired ones skipped,
+   * elements no ban asks for removed. Repairs a flushed or deleted table.
+   */
+  reconcile(active: Iterable<BanIssued>): Promise<NftablesReconcileResult> {
+    return this.serial(async () => {
+      const setup = await this.setupNow()
+      if (!setup.ok) return { ...setup, added: 0, removed: 0 }
+      const drift = await this.checkNow(active)
+      if (!('plan' in drift)) return { ...drift, added: 0, removed: 0 }
+      const { plan, expiries } = drift
+      if (plan.script !== '') {
+        const result = await this.runNft(plan.script)
+        if (result.code !== 0) return { ok: false, error: nftError(result), added: 0, removed: 0 }
+        await this.endFlows(plan.add.map((b) => b.ip))
+      }
+      this.book.clear()
+      for (const [key, expires] of expiries) this.book.set(key, expires)
+      return { ok: true, added: plan.add.length, removed: plan.remove.length }
+    })
+  }
+
+  /** Empties every jail's sets; the rules stay. */
+  flush(): Promise<NftablesResult> {
+    return this.serial(async () => {
+      const result = await this.runScript(flushScript(this.table, [...this.jails.values()]))
+      if (result.ok) this.book.clear()
+      return result
+    })
+  }
+
+  /** Removes the table with everything in it. */
+  teardown(): Promise<NftablesResult> {
+    return this.serial(async () => {
+      const result = await this.runScript(teardownScript(this.table))
+      if (result.ok) this.book.clear()
+      return result
+    })
+  }
+
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(step)
+    this.queue = next.catch(() => undefined)
+    return next
+  }
+
+  private async setupNow(): Promise<NftablesResult> {
+    return this.runScript(setupScript(this.table, [...this.jails.values()]))
+  }
+
+  private async applyNow(bans: readonly BanIssued[]): Promise<NftablesOutcome[]> {
+    const outcomes = new Map<BanIssued, NftablesOutcome>()
+    const pending: BanPending[] = []
+    const now = this.now()
+    for (const ban of bans) {
+      const target = this.locate(ban)
+      if ('error' in target) { outcomes.set(ban, outcome(ban, 'failed', target.error)); continue }
+      const booked = this.book.get(bookKey(target))
+      const asked = ban.expires_at === null ? null : Date.parse(ban.expires_at)
+      const expires = booked === null || asked === null ? null : Math.max(asked, booked ?? asked)
+      if (expires !== null && expires <= now) {
+        outcomes.set(ban, outcome(ban, 'skipped', `the ban expired at ${ban.expires_at}`))
+        continue
+      }
+      pending.push({ decision: ban, ...target, expires_ms: expires })
+    }
+    const applied = await this.inBatches(pending, (batch) => banScript(this.table, batch.map((p) => ({
+      jail: p.decision.jail, ip: p.text, timeout_secs: p.expires_ms === null ? null : Math.ceil((p.expires_ms - now) / 1000),
+    }))), outcomes, 'applied')
+    for (const p of applied) this.book.set(bookKey(p), p.expires_ms)
+    const warning = await this.endFlows(applied.map((p) => p.text))
+    return bans.map((b) => {
+      const o = outcomes.get(b)!
+      return warning && o.outcome === 'applied' ? { ...o, warning } : o
+    })
+  }
+
+  private async liftNow(lifts: readonly BanLifted[]): Promise<NftablesOutcome[]> {
+    const outcomes = new Map<BanLifted, NftablesOutcome>()
+    const pending: Pending<BanLifted>[] = []
+    for (const lift of lifts) {
+      const target = this.locate(lift)
+      if ('error' in target) outcomes.set(lift, outcome(lift, 'failed', target.error))
+      else pending.push({ decision: lift, ...target })
+    }
+    const removed = await this.inBatches(pending, (batch) => unbanScript(this.table, batch.map((p) => ({ jail: p.decision.jail, ip: p.text }))), outcomes, 'removed')
+    for (const p of removed) this.book.delete(bookKey(p))
+    return lifts.map((l) => outcomes.get(l)!)
+  }
+
+  private async checkNow(active: Iterable<BanIssued>): Promise<{ plan: NftablesReconcilePlan; expiries: Map<string, number | null> } | NftablesFailure> {
+    const listing = await this.runNft(`list table inet ${this.table.table}\n`, ['-j'])
+    if (listing.code !== 0) return { ok: false, error: nftError(listing) }
+    const now = this.now()
+    const latest = new Map<string, { ban: BanIssued; text: string; expires: number | null }>()
+    for (const ban of active) {
+      const target = this.locate(ban)
+      if ('error' in target) continue
+      const key = bookKey(target)
+      const expires = ban.expires_at === null ? null : Date.parse(ban.expires_at)
+      const seen = latest.get(key)
+      if (seen && (seen.expires === null || (expires !== null && expires <= seen.expires))) continue
+      latest.set(key, { ban, text: target.text, expires })
+    }
+    const expiries = new Map<string, number | null>()
+    const desired: NftablesBan[] = []
+    for (const [key, { ban, text, expires }] of latest) {
+      if (expires !== null && expires <= now) continue
+      expiries.set(key, expires)
+      desired.push({ jail: ban.jail, ip: text, timeout_secs: expires === null ? null : Math.ceil((expires - now) / 1000) })
+    }
+    try {
+      return { plan: reconcileScript(this.table, [...this.jails.values()], parseSetListing(listing.stdout), desired), expiries }
+    } catch (err) {
+      if (err instanceof NftablesInputError || err instanceof SyntaxError) return { ok: false, error: err.message }
+      throw err
+    }
+  }
+
+  private locate(decision: Decision): { set: string; text: string } | { error: string } {
+    if (!this.jails.has(decision.jail)) return { error: `jail ${decision.jail} has no nftables action on this host` }
+    try {
+      return nftablesElement(decision.jail, decision.ip)
+    } catch (err) {
+      if (err instanceof NftablesInputError) return { error: err.message }
+      throw err
+    }
+  }
+
+  /**
+   * Runs the script of all `pending` in one transaction; when nft refuses it,
+   * sets the table up again if it vanished and otherwise halves the batch
+   * until each failing decision is alone with nft's error. Returns those done.
+   */
+  private async inBatches<D extends Decision, P extends Pending<D>>(
+    pending: readonly P[],
+    script: (batch: readonly P[]) => string,
+    outcomes: Map<D, NftablesOutcome>,
+    done: 'applied' | 'removed',
+  ): Promise<P[]> {
+    const succeeded: P[] = []
+    let repaired = false
+    const attempt = async (batch: readonly P[]): Promise<void> => {
+      if (batch.length === 0) return
+      let result = await this.runNft(script(batch))
+      if (result.code !== 0 && !repaired && /No such file or directory/.test(result.stderr)) {
+        repaired = true
+        if ((await this.setupNow()).ok) result = await this.runNft(script(batch))
+      }
+      if (result.code === 0) {
+        for (const p of batch) outcomes.set(p.decision, outcome(p.decision, done))
+        succeeded.push(...batch)
+        return
+      }
+      if (batch.length === 1) {
+        outcomes.set(batch[0]!.decision, outcome(batch[0]!.decision, 'failed', nftError(result, batch[0]!.set)))
+        return
+      }
+      const half = Math.ceil(batch.length / 2)
+      await attempt(batch.slice(0, half))
+      await attempt(batch.slice(half))
+    }
+    await attempt(pending)
+    return succeeded
+  }
+
+  /**
+   * Ends the established flows (conntrack entries) from the banned addresses,
+   * so that a flow an earlier rule accepts as established (a SIP dialogue over
+   * UDP) stops too. One listing per family finds the flows; only their sources
+   * are deleted. Returns a warning when conntrack failed.
+   */
+  private async endFlows(banned: readonly string[]): Promise<string | undefined> {
+    if (this.conntrack === null || banned.length === 0) return undefined
+    const exact = new Set<string>()
+    const networks: Address[] = []
+    for (const text of banned) {
+      const a = parseAddress(text)
+      if (!a) continue
+      if (a.prefix === (a.family === 4 ? 32 : 128)) exact.add(formatAddress(a))
+      else networks.push(a)
+    }
+    const problems: string[] = []
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const listing = await this.run([this.conntrack, '-L', '-f', family])
+      if (listing.code !== 0) { problems.push(listing.stderr.trim()); continue }
+      const sources = new Set<string>()
+      for (const line of listing.stdout.split('\n')) {
+        const src = /\bsrc=(\S+)/.exec(line)?.[1]
+        const a = src === undefined ? null : parseAddress(src)
+        if (!a) continue
+        const text = formatAddress(a)
+        if (exact.has(text) || networks.some((n) => contains(n, a))) sources.add(text)
+      }
+      for (const src of sources) {
+        const deleted = await this.run([this.conntrack, '-D', '-f', family, '-s', src])
+        // Exit 1 with "0 flow entries" is a flow that ended between the listing and now.
+        if (deleted.code !== 0 && !/\b0 flow entries/.test(deleted.stderr)) problems.push(deleted.stderr.trim())
+      }
+    }
+    return problems.length === 0 ? undefined : `ending flows failed: ${problems.join('; ')}`
+  }
+
+  private async runScript(script: string): Promise<NftablesResult> {
+    const result = await this.runNft(script)
+    return result.code === 0 ? { ok: true } : { ok: false, error: nftError(result) }
+  }
+
+  private runNft(script: string, flags: readonly string[] = []): Promise<CommandResult> {
+    return this.run([this.nft, ...flags, '-f', '-'], script)
+  }
+
+  private run(argv: readonly string[], input = ''): Promise<CommandResult> {
+    return runCommand([...this.prefix, ...argv], input, this.timeoutMs)
+  }
+}
+
+function bookKey(target: { set: string; text: string }): string {
+  return `${target.set} ${target.text}`
+}
+
+function outcome(decision: Decision, kind: NftablesOutcome['outcome'], error?: string): NftablesOutcome {
+  return {
+    decision_event_id: decision.event_id, jail: decision.jail, ip: decision.ip, outcome: kind,
+    ...(error === undefined ? {} : { error }),
+  }
+}
+
+function nftError(result: CommandResult, set?: string): string {
+  const text = result.stderr.trim() || `nft exited with code ${result.code}`
+  return set !== undefined && text.includes(ENFILE) ? `set ${set} is full: ${text}` : text
+}

@@ -1,0 +1,46 @@
+import { spawn } from 'node:child_process'
+
+/** How a command ended: its exit code (null when it could not start or was killed) and its output. */
+export interface CommandResult {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Runs argv (no shell), writing `input` to its stdin. Never rejects: a
+ * command that cannot start or outlives `timeout_ms` (then killed) ends with
+ * code null and the reason in stderr.
+ */
+export function runCommand(argv: readonly string[], input = '', timeout_ms = 30_000): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const [file, ...args] = argv
+    if (!file) {
+      resolve({ code: null, stdout: '', stderr: 'empty command' })
+      return
+    }
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    const stdout: Buffer[] = []
+    const stderr: Buffer[] = []
+    let failure: string | undefined
+    const timer = setTimeout(() => {
+      failure = `${file} timed out after ${timeout_ms} ms`
+      child.kill('SIGKILL')
+    }, timeout_ms)
+    child.stdout.on('data', (b: Buffer) => stdout.push(b))
+    child.stderr.on('data', (b: Buffer) => stderr.push(b))
+    child.on('error', (err) => { failure ??= `${file}: ${err.message}` })
+    // A command that exits without reading its stdin closes the pipe under us; its exit says why.
+    child.stdin.on('error', () => {})
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      const err = Buffer.concat(stderr).toString('utf8')
+      resolve({
+        code: failure ? null : code,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: failure ? [err, failure].filter((s) => s !== '').join('\n') : err,
+      })
+    })
+    child.stdin.end(input)
+  })
+}
