@@ -1,0 +1,95 @@
+import { parseAddress } from '../events/address.js'
+import type { Column } from './columns.js'
+import { TIME_TYPE } from './columns.js'
+
+/** A row as inserted (JSONEachRow): column name to JSON value. */
+export type Row = Record<string, unknown>
+
+/** Thrown when an event cannot become a row (its `ip` is no address); the event is bad input, not a store fault. */
+export class UnstorableEventError extends Error {
+  readonly code = 'BANSTREAM_ERR_UNSTORABLE_EVENT'
+  constructor(message: string) {
+    super(message)
+    this.name = 'UnstorableEventError'
+  }
+}
+
+/**
+ * The text ClickHouse reads for a DateTime64(3, 'UTC') value, from an RFC 3339
+ * time with any offset: `2026-11-22 09:00:00.123`. Query parameters of that
+ * type take the same text (ClickHouse does not read the `T`/`Z` form there).
+ */
+export function clickHouseTime(rfc3339: string): string {
+  const ms = Date.parse(rfc3339)
+  if (Number.isNaN(ms)) throw new UnstorableEventError(`not a time: ${JSON.stringify(rfc3339)}`)
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+}
+
+/** The 16 bytes and IPv6 prefix of an address or network as the table keeps it (IPv4 mapped). */
+function stored16(ip: string): { bytes: Uint8Array; prefix: number } {
+  const address = parseAddress(ip)
+  if (!address) throw new UnstorableEventError(`not an address or network: ${JSON.stringify(ip)}`)
+  if (address.family === 6) return { bytes: address.bytes, prefix: address.prefix }
+  const bytes = new Uint8Array(16)
+  bytes[10] = 0xff
+  bytes[11] = 0xff
+  bytes.set(address.bytes, 12)
+  return { bytes, prefix: 96 + address.prefix }
+}
+
+function ipv6Text(bytes: Uint8Array): string {
+  const groups: string[] = []
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16))
+  return groups.join(':')
+}
+
+/**
+ * An address or network as the table keeps it: IPv6 text (IPv4 mapped to
+ * ::ffff:a.b.c.d) and the prefix length in IPv6 terms.
+ */
+export function storedAddress(ip: string): { ip: string; ip_prefix: number } {
+  const { bytes, prefix } = stored16(ip)
+  return { ip: ipv6Text(bytes), ip_prefix: prefix }
+}
+
+/**
+ * The first and last stored `ip` of a network (or of one address), for
+ * `ip BETWEEN {from:IPv6} AND {to:IPv6}`: a range of the sorting key, so a
+ * subnet query reads only the granules of that subnet.
+ */
+export function storedRange(cidr: string): { from: string; to: string } {
+  const { bytes, prefix } = stored16(cidr)
+  const last = Uint8Array.from(bytes)
+  for (let bit = prefix; bit < 128; bit++) last[bit >> 3] = last[bit >> 3]! | (0x80 >> (bit & 7))
+  return { from: ipv6Text(bytes), to: ipv6Text(last) }
+}
+
+/**
+ * SQL for the event's text form of a stored address: `192.0.2.1`,
+ * `192.0.2.0/24`, `2001:db8::/64`, from the `ip` and `ip_prefix` columns.
+ */
+export const IP_TEXT_SQL = "if(ip_prefix >= 96 AND startsWith(toString(ip), '::ffff:') AND position(toString(ip), '.') > 0, " +
+  "concat(substring(toString(ip), 8), if(ip_prefix = 128, '', concat('/', toString(ip_prefix - 96)))), " +
+  "concat(toString(ip), if(ip_prefix = 128, '', concat('/', toString(ip_prefix)))))"
+
+/**
+ * The row of an event for a table with these columns: fields copied by name,
+ * times in ClickHouse's text form, `ip` split into address and prefix. Fields
+ * the event lacks are left out, so the column default applies (NULL, empty, false).
+ */
+export function eventRow(event: Readonly<Record<string, unknown>>, columns: readonly Column[]): Row {
+  const row: Row = {}
+  for (const column of columns) {
+    if (column.name === 'ip_prefix') continue
+    const value = event[column.name]
+    if (value === undefined || value === null) continue
+    if (column.name === 'ip') {
+      Object.assign(row, storedAddress(String(value)))
+    } else if (column.type === TIME_TYPE || column.type === `Nullable(${TIME_TYPE})`) {
+      row[column.name] = clickHouseTime(String(value))
+    } else {
+      row[column.name] = value
+    }
+  }
+  return row
+}

@@ -1,0 +1,212 @@
+import type { TSchema } from '@sinclair/typebox'
+import { Actuation } from '../events/actuation.js'
+import { Decision } from '../events/decision.js'
+import { FailureDetected } from '../events/failure-detected.js'
+import { columnsOf, TIME_TYPE, type Column } from './columns.js'
+
+/**
+ * How long history is kept, in days; 0 keeps it forever. Applied as table TTLs:
+ * ClickHouse drops expired rows when it merges parts (and whole monthly
+ * partitions once all their rows expired), so disk use follows the setting
+ * within a merge cycle rather than to the minute.
+ */
+export interface Retention {
+  /** Failures (the bulk of the history). */
+  readonly failures_days: number
+  /** Bans and unbans. */
+  readonly decisions_days: number
+  /** What the actuators did. */
+  readonly actuations_days: number
+  /** The per-hour and per-IP-per-day failure aggregates; small, so they may outlive the failures. */
+  readonly aggregates_days: number
+}
+
+export const DEFAULT_RETENTION: Retention = {
+  failures_days: 90,
+  decisions_days: 730,
+  actuations_days: 90,
+  aggregates_days: 730,
+}
+
+export type EventTableName = 'failures' | 'decisions' | 'actuations'
+
+/** A table holding the events of one topic, one row per event. */
+export interface EventTable {
+  readonly name: EventTableName
+  /** The event schema the columns are generated from. */
+  readonly schema: TSchema
+  readonly columns: readonly Column[]
+  /** The sorting key; ends with event_id, the deduplication key (see eventTableDdl). */
+  readonly orderBy: readonly string[]
+  /** Data-skipping indexes, for filters that are not a prefix of the sorting key. */
+  readonly indexes: readonly string[]
+  readonly retention: keyof Pick<Retention, 'failures_days' | 'decisions_days' | 'actuations_days'>
+  readonly comment: string
+}
+
+/*
+ * Sorting keys: every table starts with (ip, occurred_at), so the history of
+ * one address is a contiguous range read, and a subnet (CIDR) is a range of
+ * `ip` too, since IPv4 is mapped into IPv6. Monthly partitions by occurred_at
+ * prune time ranges; set indexes on jail and host skip granules for the
+ * by-jail and by-host filters; counts per jail and hour come from the
+ * failures_hourly aggregate rather than from scanning failures.
+ */
+export const EVENT_TABLES: readonly EventTable[] = [
+  {
+    name: 'failures',
+    schema: FailureDetected,
+    columns: columnsOf(FailureDetected),
+    orderBy: ['ip', 'occurred_at', 'event_id'],
+    indexes: ['INDEX jail_idx jail TYPE set(1024) GRANULARITY 4', 'INDEX host_idx host TYPE set(1024) GRANULARITY 4',
+      'INDEX user_idx user TYPE bloom_filter GRANULARITY 4'],
+    retention: 'failures_days',
+    comment: 'FailureDetected events of the failures topic, one row per event_id (deduplicated on merge; read with FINAL).',
+  },
+  {
+    name: 'decisions',
+    schema: Decision,
+    columns: columnsOf(Decision),
+    orderBy: ['ip', 'occurred_at', 'event_id'],
+    indexes: ['INDEX jail_idx jail TYPE set(1024) GRANULARITY 4'],
+    retention: 'decisions_days',
+    comment: 'BanIssued and BanLifted events of the decisions topic, one row per event_id (deduplicated on merge; read with FINAL).',
+  },
+  {
+    name: 'actuations',
+    schema: Actuation,
+    columns: columnsOf(Actuation),
+    orderBy: ['ip', 'occurred_at', 'event_id'],
+    indexes: ['INDEX host_idx host TYPE set(1024) GRANULARITY 4'],
+    retention: 'actuations_days',
+    comment: 'Actuation events of the actuations topic, one row per event_id (deduplicated on merge; read with FINAL).',
+  },
+]
+
+/** The table of a name. */
+export function eventTable(name: EventTableName): EventTable {
+  const table = EVENT_TABLES.find((t) => t.name === name)
+  if (!table) throw new Error(`no event table ${name}`)
+  return table
+}
+
+/** A string literal of our own text (comments), never of user input: user values are bound as query parameters. */
+function literal(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+}
+
+function ttlClause(timeExpression: string, days: number): string {
+  return days > 0 ? `\nTTL ${timeExpression} + INTERVAL ${Math.floor(days)} DAY` : ''
+}
+
+/**
+ * CREATE TABLE for an event table.
+ *
+ * Deduplication: ReplacingMergeTree with event_id at the end of the sorting
+ * key. A duplicate reaches the table two ways: the sink re-inserts a batch
+ * whose offsets it could not commit before a crash (and the redelivered batch
+ * may be cut differently), and an upstream stage re-emits an event with the
+ * same id at a new log offset after its own crash. insert_deduplication_token
+ * catches only the first (a byte-identical block retried, within a window),
+ * so it is not enough. The other sorting-key columns (ip, occurred_at) are
+ * fields of the event, so a duplicate has the whole key equal and the two rows
+ * collapse into one when their parts merge. Until then both rows are on disk:
+ * queries that count read with FINAL (or count uniqExact(event_id)).
+ */
+export function eventTableDdl(table: EventTable, retention: Retention): string {
+  const lines = [
+    ...table.columns.map((c) => `    ${c.name} ${c.type}${c.type === 'Bool' ? ' DEFAULT false' : ''}${c.comment ? ` COMMENT ${literal(c.comment)}` : ''}`),
+    ...table.indexes.map((i) => `    ${i}`),
+  ]
+  return `CREATE TABLE IF NOT EXISTS ${table.name}
+(
+${lines.join(',\n')}
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (${table.orderBy.join(', ')})${ttlClause('toDateTime(occurred_at)', retention[table.retention])}
+COMMENT ${literal(table.comment)}`
+}
+
+/** An aggregate of failures kept up to date by a materialized view on every insert into failures. */
+export interface AggregateTable {
+  readonly name: string
+  readonly ddl: (retention: Retention) => string
+  /** The materialized view that feeds it; created after the table. */
+  readonly view: string
+}
+
+/*
+ * Aggregates count failures with uniqExact(event_id), not count(): a view sees
+ * every inserted row, duplicates included (they collapse in failures only at a
+ * merge), so a plain count would count a redelivered failure twice. Lines that
+ * report a success are not failures and are left out. first_seen and last_seen
+ * are min and max, which duplicates do not change.
+ */
+export const AGGREGATE_TABLES: readonly AggregateTable[] = [
+  {
+    name: 'failures_hourly',
+    ddl: (retention) => `CREATE TABLE IF NOT EXISTS failures_hourly
+(
+    hour DateTime('UTC') COMMENT 'The hour (UTC) the failures occurred in.',
+    jail LowCardinality(String),
+    host LowCardinality(String),
+    failures AggregateFunction(uniqExact, UUID) COMMENT 'Failures: uniqExactMerge(failures).',
+    ips AggregateFunction(uniq, IPv6) COMMENT 'Distinct addresses (approximate): uniqMerge(ips).'
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(hour)
+ORDER BY (hour, jail, host)${ttlClause('hour', retention.aggregates_days)}
+COMMENT 'Failures per hour, jail and host; fed by failures_hourly_mv.'`,
+    view: `CREATE MATERIALIZED VIEW IF NOT EXISTS failures_hourly_mv TO failures_hourly AS
+SELECT toStartOfHour(occurred_at) AS hour, jail, host, uniqExactState(event_id) AS failures, uniqState(ip) AS ips
+FROM failures
+WHERE NOT success
+GROUP BY hour, jail, host`,
+  },
+  {
+    name: 'failures_ip_daily',
+    ddl: (retention) => `CREATE TABLE IF NOT EXISTS failures_ip_daily
+(
+    day Date COMMENT 'The day (UTC) the failures occurred on.',
+    ip IPv6,
+    ip_prefix UInt8,
+    jail LowCardinality(String),
+    failures AggregateFunction(uniqExact, UUID) COMMENT 'Failures: uniqExactMerge(failures).',
+    first_seen SimpleAggregateFunction(min, ${TIME_TYPE}),
+    last_seen SimpleAggregateFunction(max, ${TIME_TYPE})
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, ip, ip_prefix, jail)${ttlClause('day', retention.aggregates_days)}
+COMMENT 'Failures per day, address and jail (top attackers of a range); fed by failures_ip_daily_mv.'`,
+    view: `CREATE MATERIALIZED VIEW IF NOT EXISTS failures_ip_daily_mv TO failures_ip_daily AS
+SELECT toDate(occurred_at) AS day, ip, ip_prefix, jail, uniqExactState(event_id) AS failures,
+    min(occurred_at) AS first_seen, max(occurred_at) AS last_seen
+FROM failures
+WHERE NOT success
+GROUP BY day, ip, ip_prefix, jail`,
+  },
+]
+
+/** Every statement that creates the store's tables and views, in order; each is a no-op when its object exists. */
+export function createStatements(retention: Retention = DEFAULT_RETENTION): string[] {
+  return [
+    ...EVENT_TABLES.map((t) => eventTableDdl(t, retention)),
+    ...AGGREGATE_TABLES.flatMap((a) => [a.ddl(retention), a.view]),
+  ]
+}
+
+/**
+ * The TTL of each table under a retention, for tables that already exist
+ * (CREATE ... IF NOT EXISTS leaves an existing table's TTL as it was):
+ * `ttl` null means keep forever.
+ */
+export function retentionTtls(retention: Retention): { table: string; ttl: string | null }[] {
+  const ttl = (expression: string, days: number) => (days > 0 ? `${expression} + INTERVAL ${Math.floor(days)} DAY` : null)
+  return [
+    ...EVENT_TABLES.map((t) => ({ table: t.name, ttl: ttl('toDateTime(occurred_at)', retention[t.retention]) })),
+    { table: 'failures_hourly', ttl: ttl('hour', retention.aggregates_days) },
+    { table: 'failures_ip_daily', ttl: ttl('day', retention.aggregates_days) },
+  ]
+}

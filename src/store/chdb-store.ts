@@ -1,0 +1,90 @@
+import { Session } from 'chdb'
+import { jsonEachRow, parseJsonEachRow, STORE_SETTINGS, StoreError, tableIdentifier, type QueryParams, type Row, type Store } from './store.js'
+
+/** The result of a query in a chosen output format, with ClickHouse's read counters. */
+export interface FormattedResult {
+  readonly body: Uint8Array
+  readonly rowsRead: number
+  readonly bytesRead: number
+  readonly elapsedSecs: number
+}
+
+/** What an insert of formatted data wrote (materialized-view writes included, as ClickHouse counts them). */
+export interface InsertedSummary {
+  readonly rowsWritten: number
+  readonly bytesWritten: number
+}
+
+/** The formats a formatted insert accepts (chdb's raw insert formats). */
+export type InsertFormat = 'JSONEachRow' | 'JSONCompactEachRow' | 'CSV' | 'CSVWithNames' | 'TSV' | 'TabSeparated' | 'TSVWithNames' | 'TabSeparatedWithNames'
+
+function storeError(error: unknown): StoreError {
+  if (error instanceof StoreError) return error
+  const e = error as { message?: unknown; clickhouseCode?: unknown }
+  const code = typeof e?.clickhouseCode === 'number' ? e.clickhouseCode : undefined
+  return new StoreError(String(e?.message ?? error), code, { cause: error })
+}
+
+/**
+ * The store embedded in this process: ClickHouse (chDB) over files under a
+ * data dir. chDB allows one data dir per process at a time; a second store
+ * on the same dir shares its engine.
+ */
+export class ChdbStore implements Store {
+  private constructor(private readonly session: Session) {}
+
+  /** Opens (creating when needed) the database under `dataDir`. */
+  static open(dataDir: string): ChdbStore {
+    try {
+      const settings = Object.entries(STORE_SETTINGS).map(([name, value]) => `--${name}=${value}`)
+      return new ChdbStore(new Session(dataDir, { connectionArgs: settings }))
+    } catch (error) {
+      throw storeError(error)
+    }
+  }
+
+  async insert(table: string, rows: readonly Row[]): Promise<void> {
+    if (rows.length === 0) return
+    await this.insertFormatted(tableIdentifier(table), undefined, 'JSONEachRow', Buffer.from(jsonEachRow(rows)))
+  }
+
+  async query<T = Row>(sql: string, params: QueryParams = {}): Promise<T[]> {
+    const result = await this.execute(sql, params, 'JSONEachRow')
+    return parseJsonEachRow<T>(Buffer.from(result.body).toString('utf8'))
+  }
+
+  async command(sql: string): Promise<void> {
+    await this.execute(sql, {}, 'TabSeparated')
+  }
+
+  /**
+   * Runs any SQL with bound parameters and returns the output in `format`
+   * (a FORMAT clause in the SQL wins). The test HTTP front serves the
+   * ClickHouse protocol with it.
+   */
+  async execute(sql: string, params: QueryParams, format: string): Promise<FormattedResult> {
+    try {
+      const result = Object.keys(params).length === 0
+        ? await this.session.queryAsync(sql, { format })
+        : await this.session.queryBindAsync(sql, params, { format })
+      return { body: result.bytes(), rowsRead: result.rowsRead, bytesRead: result.bytesRead, elapsedSecs: result.elapsed }
+    } catch (error) {
+      throw storeError(error)
+    }
+  }
+
+  /** Inserts data already in a format: the bytes go to ClickHouse's parser unchanged. */
+  async insertFormatted(table: string, columns: readonly string[] | undefined, format: InsertFormat, body: Buffer): Promise<InsertedSummary> {
+    if (body.length === 0) return { rowsWritten: 0, bytesWritten: 0 }
+    try {
+      const summary = await this.session.insert({ table: tableIdentifier(table), values: body, format, ...(columns ? { columns } : {}) })
+      return { rowsWritten: summary.rowsWritten, bytesWritten: summary.bytesWritten }
+    } catch (error) {
+      throw storeError(error)
+    }
+  }
+
+  async close(): Promise<void> {
+    this.session.close()
+  }
+}

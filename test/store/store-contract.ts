@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { eventRow, IP_TEXT_SQL, storedRange } from '../../schemas/clickhouse/rows.js'
+import { DEFAULT_RETENTION, eventTable } from '../../schemas/clickhouse/tables.js'
+import type { Actuation } from '../../schemas/events/actuation.js'
+import type { BanIssued } from '../../schemas/events/ban-issued.js'
+import type { BanLifted } from '../../schemas/events/ban-lifted.js'
+import { eventId } from '../../schemas/events/event-id.js'
+import type { FailureDetected } from '../../schemas/events/failure-detected.js'
+import { migrateStore } from '../../src/store/migrate.js'
+import { StoreError, type Store } from '../../src/store/store.js'
+
+export function failure(n: number, over: Partial<FailureDetected> = {}): FailureDetected {
+  return {
+    type: 'FailureDetected',
+    event_id: eventId('failures-test', n),
+    jail: 'sshd',
+    ip: '192.0.2.1',
+    host: 'mx1',
+    matches: [`line ${n}`],
+    occurred_at: new Date(Date.UTC(2026, 10, 22, 9, 0, n)).toISOString(),
+    source: '/var/log/auth.log',
+    regex_index: 0,
+    ...over,
+  }
+}
+
+const failuresTable = eventTable('failures')
+
+/** Injection attempts: each must reach ClickHouse as a value, never as SQL. */
+const HOSTILE = [
+  "' OR 1=1 --",
+  "x'); DROP TABLE failures; --",
+  'a\\\' OR \'1\'=\'1',
+  '}{ip:String} OR 1=1',
+  'line\nbreak\ttab\\n',
+  '\\',
+  "'",
+  '\u0000nul',
+  'ünïcödé ✓',
+  '',
+]
+
+/**
+ * The store contract, run against each driver: `open` gives a store over an
+ * empty database (the driver's own), `close` releases what open started.
+ */
+export function storeContract(driver: string, open: () => Promise<Store>, close: () => Promise<void>): void {
+  describe(`store contract: ${driver}`, () => {
+    let store: Store
+    before(async () => {
+      store = await open()
+      await migrateStore(store)
+    })
+    after(close)
+
+    it('creates its tables and views, and creating them again changes nothing', async () => {
+      await migrateStore(store)
+      const names = (await store.query<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name'))
+        .map((r) => r.name)
+      for (const name of ['actuations', 'decisions', 'failures', 'failures_hourly', 'failures_hourly_mv', 'failures_ip_daily', 'failures_ip_daily_mv']) {
+        assert.ok(names.includes(name), `${name} in ${names.join(', ')}`)
+      }
+    })
+
+    it('returns inserted failures by address, with the address in its event form', async () => {
+      await store.insert('failures', [failure(1, { ip: '198.51.100.7', user: 'root' }), failure(2, { ip: '198.51.100.7' })].map((f) => eventRow(f, failuresTable.columns)))
+      const rows = await store.query<{ ip: string; ip_text: string; user: string | null; occurred_at: string; matches: string[] }>(
+        `SELECT ip, ${IP_TEXT_SQL} AS ip_text, user, occurred_at, matches FROM failures FINAL WHERE ip = {ip:IPv6} ORDER BY occurred_at`,
+        { ip: '198.51.100.7' })
+      assert.deepEqual(rows, [
+        { ip: '::ffff:198.51.100.7', ip_text: '198.51.100.7', user: 'root', occurred_at: '2026-11-22 09:00:01.000', matches: ['line 1'] },
+        { ip: '::ffff:198.51.100.7', ip_text: '198.51.100.7', user: null, occurred_at: '2026-11-22 09:00:02.000', matches: ['line 2'] },
+      ])
+    })
+
+    it('keeps networks with their prefix and finds addresses inside a subnet by range', async () => {
+      await store.insert('failures', [
+        failure(10, { ip: '203.0.113.5' }), failure(11, { ip: '203.0.113.250' }), failure(12, { ip: '203.0.114.1' }),
+        failure(13, { ip: '2001:db8:1:2::/64' }), failure(14, { ip: '2001:db8:1:3::9' }),
+      ].map((f) => eventRow(f, failuresTable.columns)))
+      const inSubnet = async (cidr: string) => (await store.query<{ ip_text: string }>(
+        `SELECT ${IP_TEXT_SQL} AS ip_text FROM failures FINAL WHERE ip BETWEEN {from:IPv6} AND {to:IPv6} ORDER BY ip`, storedRange(cidr)))
+        .map((r) => r.ip_text)
+      assert.deepEqual(await inSubnet('203.0.113.0/24'), ['203.0.113.5', '203.0.113.250'])
+      assert.deepEqual(await inSubnet('2001:db8:1::/48'), ['2001:db8:1:2::/64', '2001:db8:1:3::9'])
+    })
+
+    it('binds hostile strings as values: they come back unchanged and match nothing', async () => {
+      for (const text of HOSTILE) {
+        const [echo] = await store.query<{ s: string }>('SELECT {s:String} AS s', { s: text })
+        assert.equal(echo?.s, text)
+        const rows = await store.query('SELECT event_id FROM failures WHERE jail = {jail:String} OR host = {jail:String}', { jail: text })
+        assert.deepEqual(rows, [], JSON.stringify(text))
+      }
+      const [count] = await store.query<{ n: number }>('SELECT count() AS n FROM failures')
+      assert.ok((count?.n ?? 0) > 0, 'failures survived')
+    })
+
+    it('binds arrays, nulls, numbers and booleans', async () => {
+      const [row] = await store.query<Record<string, unknown>>(
+        'SELECT {a:Array(String)} AS a, {n:Nullable(String)} AS n, {i:UInt32} AS i, {b:Bool} AS b, {ids:Array(UUID)} AS ids',
+        { a: [...HOSTILE, "it's"], n: null, i: 42, b: true, ids: [failure(1).event_id] })
+      assert.deepEqual(row, { a: [...HOSTILE, "it's"], n: null, i: 42, b: true, ids: [failure(1).event_id] })
+    })
+
+    it('refuses a value that is not of the declared type instead of reading part of it', async () => {
+      await assert.rejects(store.query('SELECT {n:UInt8} AS n', { n: '1; DROP TABLE failures' }),
+        (e: unknown) => e instanceof StoreError && e.clickhouseCode === 457)
+    })
+
+    it('counts a redelivered failure once, in the table and in the aggregates', async () => {
+      const batch = [failure(20, { ip: '192.0.2.77', jail: 'postfix' }), failure(21, { ip: '192.0.2.77', jail: 'postfix' })]
+        .map((f) => eventRow(f, failuresTable.columns))
+      await store.insert('failures', batch)
+      await store.insert('failures', batch)
+      await store.insert('failures', [batch[1]!])
+      const [table] = await store.query<{ n: number }>("SELECT count() AS n FROM failures FINAL WHERE jail = 'postfix'")
+      assert.equal(table?.n, 2)
+      const [hourly] = await store.query<{ n: number }>(
+        "SELECT uniqExactMerge(failures) AS n FROM failures_hourly WHERE jail = {jail:String}", { jail: 'postfix' })
+      assert.equal(hourly?.n, 2)
+      const top = await store.query<{ ip: string; n: number }>(
+        `SELECT toString(ip) AS ip, uniqExactMerge(failures) AS n FROM failures_ip_daily
+         WHERE day BETWEEN {from:Date} AND {to:Date} AND jail = 'postfix' GROUP BY ip ORDER BY n DESC`,
+        { from: '2026-11-16', to: '2026-11-22' })
+      assert.deepEqual(top, [{ ip: '::ffff:192.0.2.77', n: 2 }])
+    })
+
+    it('keeps success lines out of the failure aggregates', async () => {
+      await store.insert('failures', [failure(30, { jail: 'dovecot', success: true }), failure(31, { jail: 'dovecot' })]
+        .map((f) => eventRow(f, failuresTable.columns)))
+      const [hourly] = await store.query<{ n: number }>("SELECT uniqExactMerge(failures) AS n FROM failures_hourly WHERE jail = 'dovecot'")
+      assert.equal(hourly?.n, 1)
+    })
+
+    it('stores bans, unbans and actuations in their tables', async () => {
+      const ban: BanIssued = {
+        type: 'BanIssued', event_id: eventId('ban', 1), cause_event_id: failure(2).event_id, jail: 'sshd', ip: '2001:db8::/64',
+        failures: 5, ban_time_secs: 600, ban_count: 1, expires_at: '2026-11-22T09:10:00.000Z', occurred_at: '2026-11-22T09:00:00.000Z',
+        reason: 'threshold', matches: ['a', 'b'],
+      }
+      const lift: BanLifted = {
+        type: 'BanLifted', event_id: eventId('lift', 1), ban_event_id: ban.event_id, jail: 'sshd', ip: '2001:db8::/64',
+        occurred_at: '2026-11-22T09:10:00.000Z', reason: 'expired',
+      }
+      const acted: Actuation = {
+        type: 'Actuation', event_id: eventId('act', 1), decision_event_id: ban.event_id, host: 'mx1', jail: 'sshd', ip: '2001:db8::/64',
+        backend: 'nftables', action: 'nftables[name=sshd]', outcome: 'failed', error: "nft: can't", occurred_at: '2026-11-22T09:00:01+01:00',
+      }
+      await store.insert('decisions', [eventRow(ban, eventTable('decisions').columns), eventRow(lift, eventTable('decisions').columns)])
+      await store.insert('actuations', [eventRow(acted, eventTable('actuations').columns)])
+      const decisions = await store.query(
+        `SELECT type, ${IP_TEXT_SQL} AS ip_text, reason, expires_at, ban_event_id, failures, matches FROM decisions FINAL
+         WHERE ip BETWEEN {from:IPv6} AND {to:IPv6} ORDER BY occurred_at`, storedRange('2001:db8::/32'))
+      assert.deepEqual(decisions, [
+        { type: 'BanIssued', ip_text: '2001:db8::/64', reason: 'threshold', expires_at: '2026-11-22 09:10:00.000', ban_event_id: null, failures: 5, matches: ['a', 'b'] },
+        { type: 'BanLifted', ip_text: '2001:db8::/64', reason: 'expired', expires_at: null, ban_event_id: ban.event_id, failures: null, matches: [] },
+      ])
+      const actuations = await store.query('SELECT host, outcome, error, occurred_at FROM actuations FINAL WHERE host = {host:String}', { host: 'mx1' })
+      assert.deepEqual(actuations, [{ host: 'mx1', outcome: 'failed', error: "nft: can't", occurred_at: '2026-11-22 08:00:01.000' }])
+    })
+
+    it('reports ClickHouse error codes: syntax error, unknown table', async () => {
+      await assert.rejects(store.query('SELEC 1'), (e: unknown) => e instanceof StoreError && e.clickhouseCode === 62)
+      await assert.rejects(store.query('SELECT * FROM no_such_table'), (e: unknown) => e instanceof StoreError && e.clickhouseCode === 60)
+      await assert.rejects(store.insert('failures', [{ event_id: 'not-a-uuid', ip: '::1' }]), (e: unknown) => e instanceof StoreError)
+    })
+
+    it('refuses a table name that is not an identifier', async () => {
+      await assert.rejects(store.insert('failures; DROP TABLE failures', [{}]), StoreError)
+    })
+
+    it('sets the TTL of existing tables to the retention, and removes it for 0 days', async () => {
+      const ttlOf = async (table: string) => (await store.query<{ engine_full: string }>(
+        'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {t:String}', { t: table }))[0]?.engine_full ?? ''
+      await migrateStore(store, { ...DEFAULT_RETENTION, failures_days: 7, actuations_days: 0 })
+      assert.match(await ttlOf('failures'), /TTL toDateTime\(occurred_at\) \+ toIntervalDay\(7\)/)
+      assert.doesNotMatch(await ttlOf('actuations'), / TTL /)
+      await migrateStore(store)
+      assert.match(await ttlOf('failures'), /toIntervalDay\(90\)/)
+      assert.match(await ttlOf('actuations'), /toIntervalDay\(90\)/)
+    })
+  })
+}
