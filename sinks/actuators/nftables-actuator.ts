@@ -224,7 +224,8 @@ export class NftablesActuator {
   }
 
   private async checkNow(active: Iterable<BanIssued>): Promise<{ plan: NftablesReconcilePlan; expiries: Map<string, number | null> } | NftablesFailure> {
-    const listing = await this.runNft(`list table inet ${this.table.table}\n`, ['-j'])
+    // As arguments: with -j, nft reads -f input as JSON from /dev/stdin, which a socket pair cannot open.
+    const listing = await this.run([this.nft, '-j', 'list', 'table', 'inet', this.table.table])
     if (listing.code !== 0) return { ok: false, error: nftError(listing) }
     const now = this.now()
     const latest = new Map<string, { ban: BanIssued; text: string; expires: number | null }>()
@@ -341,8 +342,8 @@ export class NftablesActuator {
     return result.code === 0 ? { ok: true } : { ok: false, error: nftError(result) }
   }
 
-  private runNft(script: string, flags: readonly string[] = []): Promise<CommandResult> {
-    return this.run([this.nft, ...flags, '-f', '-'], script)
+  private runNft(script: string): Promise<CommandResult> {
+    return this.run([this.nft, '-f', '-'], script)
   }
 
   private run(argv: readonly string[], input = ''): Promise<CommandResult> {

@@ -172,7 +172,8 @@ function parsePorts(jail: string, text: string, services: ServiceTable): readonl
   for (const raw of text.split(',')) {
     const item = raw.trim()
     if (item === '') continue
-    const m = /^([^:-]+)[:-]([^:-]+)$/.exec(item)
+    // fail2ban writes ranges a:b; a-b is read too, but only between numbers, as service names hold '-'.
+    const m = /^([^:]+):([^:]+)$/.exec(item) ?? /^(\d+)-(\d+)$/.exec(item)
     const from = parsePort(jail, m ? m[1]!.trim() : item, services)
     const to = m ? parsePort(jail, m[2]!.trim(), services) : from
     if (from > to) throw new NftablesInputError(`jail ${jail}: port range ${JSON.stringify(item)} runs backwards`)

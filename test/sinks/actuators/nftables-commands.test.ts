@@ -14,6 +14,7 @@ const services = parseServices([
   'submission\t587/tcp',
   'sip\t\t5060/tcp',
   'sip\t\t5060/udp',
+  'git-daemon\t9418/tcp',
 ].join('\n'))
 const table = DEFAULT_NFTABLES_TABLE
 const sshd = nftablesJail('sshd', { port: 'ssh', protocol: 'tcp' }, services)
@@ -228,6 +229,7 @@ describe('nftables command generation', () => {
     assert.equal(services.get('imap'), 143)
     assert.equal(services.get('ssmtp'), 465)
     assert.equal(services.get('sip'), 5060)
+    assert.deepEqual(nftablesJail('git', { port: 'git-daemon,ssh:git-daemon' }, services).ports, [{ from: 22, to: 9418 }])
     assert.equal(services.get('#'), undefined)
   })
 })
