@@ -1,0 +1,173 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
+import type { BatchHandler, LogRecord, ProblemReporter, Subscription } from '../log.js'
+
+export interface KafkaSubscriptionSettings {
+  topic: string
+  group: string
+  autoCommit: boolean
+  maxBatchRecords: number
+  maxBatchBytes: number
+  /**
+   * Where to put partitions the first time this subscriber is assigned them
+   * (from `earliest`, `latest` or `{ offsets }`); partitions left out start at
+   * the group's committed offset, or the earliest record without one.
+   */
+  startPositions: () => Promise<Map<number, number>>
+  sessionTimeoutMs: number
+  heartbeatIntervalMs: number
+  fetchMaxWaitMs: number
+  /** Delay before retrying after the `attempt`-th failure (handler or start-up). */
+  retryDelayMs: (attempt: number) => number
+  report: ProblemReporter
+}
+
+export interface KafkaSubscription extends Subscription {
+  readonly topic: string
+  readonly group: string
+  /** Commits through this member of the group; false when it is not running (not joined yet, or closing). */
+  commit(partition: number, nextOffset: number): Promise<boolean>
+}
+
+/**
+ * One member of a Kafka consumer group on one topic. kafkajs fetches; this
+ * hands the fetched records to the handler in slices no larger than asked,
+ * one at a time (partitionsConsumedConcurrently 1: the handler's promise is
+ * the backpressure), retries a failing slice in place, heartbeating while it
+ * waits, and commits after each slice when autoCommit is on.
+ */
+export function startKafkaSubscription(kafka: Kafka, settings: KafkaSubscriptionSettings, handler: BatchHandler, onClosed: () => void): KafkaSubscription {
+  const stop = new AbortController()
+  let consumer: Consumer | undefined
+  /** Joined a generation at least once: commits before that would be dropped by kafkajs. */
+  let joined = false
+  const started = run()
+  let closing: Promise<void> | undefined
+
+  async function run(): Promise<void> {
+    for (let attempt = 1; !stop.signal.aborted; attempt++) {
+      try {
+        const seeks = await settings.startPositions()
+        if (stop.signal.aborted) return
+        consumer = kafka.consumer({
+          groupId: settings.group,
+          allowAutoTopicCreation: false,
+          sessionTimeout: settings.sessionTimeoutMs,
+          heartbeatInterval: settings.heartbeatIntervalMs,
+          maxWaitTimeInMs: settings.fetchMaxWaitMs,
+        })
+        const member = consumer
+        member.on(member.events.GROUP_JOIN, ({ payload }) => {
+          joined = true
+          // Seeks must be queued before the first fetch of the generation, so this runs synchronously in the join.
+          for (const partition of payload.memberAssignment[settings.topic] ?? []) {
+            const offset = seeks.get(partition)
+            if (offset === undefined) continue
+            seeks.delete(partition)
+            member.seek({ topic: settings.topic, partition, offset: String(offset) })
+          }
+        })
+        member.on(member.events.CRASH, ({ payload }) => {
+          settings.report({ kind: 'io-error', topic: settings.topic, reason: `consumer of group ${settings.group} failed: ${payload.error.message}${payload.restart ? '; restarting' : ''}` })
+        })
+        await member.connect()
+        await member.subscribe({ topic: settings.topic, fromBeginning: true })
+        await member.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
+        return
+      } catch (err) {
+        settings.report({ kind: 'io-error', topic: settings.topic, reason: `cannot start consumer of group ${settings.group}: ${(err as Error).message}; retry ${attempt}` })
+        await consumer?.disconnect().catch(() => undefined)
+        consumer = undefined
+        try {
+          await sleep(settings.retryDelayMs(attempt), undefined, { signal: stop.signal })
+        } catch {
+          return
+        }
+      }
+    }
+  }
+
+  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+    const records = batch.messages.map((m) => toLogRecord(settings.topic, batch.partition, m))
+    for (const slice of slices(records, settings.maxBatchRecords, settings.maxBatchBytes)) {
+      const owned = () => !stop.signal.aborted && isRunning() && !isStale()
+      if (!owned()) return
+      if (!(await handleWithRetries(slice, owned, heartbeat))) return
+      const last = slice[slice.length - 1]!.offset
+      resolveOffset(String(last))
+      if (settings.autoCommit) {
+        await commitOffsetsIfNecessary({ topics: [{ topic: settings.topic, partitions: [{ partition: batch.partition, offset: String(last + 1) }] }] })
+      }
+      await heartbeat()
+    }
+  }
+
+  /** True once the handler accepted the slice; false when the partition was lost or the subscription closed first. */
+  async function handleWithRetries(slice: LogRecord[], owned: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+    for (let attempt = 1; owned(); attempt++) {
+      try {
+        await handler(slice)
+        return true
+      } catch (err) {
+        settings.report({ kind: 'handler-failed', topic: settings.topic, partition: slice[0]!.partition, reason: `${(err as Error)?.message ?? String(err)}; retry ${attempt}` })
+      }
+      // Heartbeat through a long backoff so the group does not think this member died; a rebalance error thrown here goes to kafkajs, which rejoins and redelivers from the last resolved offset.
+      const until = Date.now() + settings.retryDelayMs(attempt)
+      while (owned() && Date.now() < until) {
+        try {
+          await sleep(Math.min(until - Date.now(), settings.heartbeatIntervalMs), undefined, { signal: stop.signal })
+        } catch {
+          return false
+        }
+        await heartbeat()
+      }
+    }
+    return false
+  }
+
+  return {
+    topic: settings.topic,
+    group: settings.group,
+    async commit(partition, nextOffset) {
+      if (!joined || consumer === undefined || stop.signal.aborted) return false
+      await consumer.commitOffsets([{ topic: settings.topic, partition, offset: String(nextOffset) }])
+      return true
+    },
+    close() {
+      closing ??= (async () => {
+        stop.abort()
+        await started
+        // kafkajs's disconnect waits for the eachBatch in flight, then leaves the group.
+        await consumer?.disconnect()
+      })().finally(onClosed)
+      return closing
+    },
+  }
+}
+
+export function toLogRecord(topic: string, partition: number, m: KafkaMessage): LogRecord {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(m.headers ?? {})) {
+    // A header repeated in a record arrives as an array; the log's records carry one value per name, the last.
+    const last = Array.isArray(value) ? value[value.length - 1] : value
+    if (last !== undefined) headers[name] = last.toString()
+  }
+  return { topic, partition, offset: Number(m.offset), key: m.key, value: m.value ?? Buffer.alloc(0), headers, timestamp: Number(m.timestamp) }
+}
+
+/** Cuts records into runs of at most maxRecords and maxBytes (key + value); one record always fits. */
+function* slices(records: LogRecord[], maxRecords: number, maxBytes: number): Generator<LogRecord[]> {
+  let current: LogRecord[] = []
+  let bytes = 0
+  for (const record of records) {
+    const size = record.value.length + (record.key?.length ?? 0)
+    if (current.length > 0 && (current.length >= maxRecords || bytes + size > maxBytes)) {
+      yield current
+      current = []
+      bytes = 0
+    }
+    current.push(record)
+    bytes += size
+  }
+  if (current.length > 0) yield current
+}
