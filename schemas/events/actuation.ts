@@ -14,8 +14,8 @@ export const Actuation = Type.Object({
   ip: Type.String({ description: 'The address or network, as in the decision.' }),
   backend: Type.String({ description: "The actuator backend: 'nftables', 'ipset', 'exec', 'webhook', 'mail', or 'dry-run'." }),
   action: Type.String({ description: 'The jail action as jail.conf names it, e.g. nftables[name=sshd, port="ssh"].' }),
-  outcome: Type.Union([Type.Literal('applied'), Type.Literal('removed'), Type.Literal('failed'), Type.Literal('dry-run')], {
-    description: "'applied': the ban is in force on the host; 'removed': the unban is; 'failed': see error; 'dry-run': logged, not applied.",
+  outcome: Type.Union([Type.Literal('applied'), Type.Literal('removed'), Type.Literal('failed'), Type.Literal('skipped'), Type.Literal('dry-run')], {
+    description: "'applied': the ban is in force on the host; 'removed': the unban is; 'failed': see error; 'skipped': a ban already over when it reached the host; 'dry-run': logged, not applied.",
   }),
   error: Type.Optional(Type.String({ description: 'Why it failed, as the backend reported it.' })),
   occurred_at: Type.String({ format: 'date-time', description: 'When the actuator acted (its wall clock).' }),

@@ -17,6 +17,7 @@ interface RunFlags {
   controlBind: string
   controlToken?: string
   fsync: string
+  dryRun?: boolean
 }
 
 /** `banstream run`: every role in one process, until SIGINT or SIGTERM; SIGHUP reloads the configuration. */
@@ -31,6 +32,7 @@ export function runCommand(): Command {
     .option('--control-bind <address>', 'control API address; beyond loopback a token is required', '127.0.0.1')
     .option('--control-token <token>', `bearer token of the control API (default: $${TOKEN_ENV})`)
     .option('--fsync <policy>', "when the log is forced to disk: 'always', 'never', or every N milliseconds", '1000')
+    .option('--dry-run', "log what each jail action would do instead of doing it (the firewall is left alone)")
     .action(async (flags: RunFlags) => {
       const role = await RunRole.start({
         configDir: configDirOf(flags),
@@ -43,6 +45,7 @@ export function runCommand(): Command {
           ...((flags.controlToken ?? process.env[TOKEN_ENV]) ? { token: flags.controlToken ?? process.env[TOKEN_ENV]! } : {}),
         },
         fsync: fsyncOf(flags.fsync),
+        ...(flags.dryRun ? { dryRun: true } : {}),
       })
       process.stderr.write(`banstream: running; control API on ${role.controlUrl ?? 'an unknown address'}\n`)
       await untilStopped(role)

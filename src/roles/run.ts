@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { FailureDetected } from '../../schemas/events/failure-detected.js'
@@ -16,7 +17,8 @@ import { JournaldSource } from '../sources/journald.js'
 import type { LineBatch, Source } from '../sources/source.js'
 import { BanBook } from './ban-book.js'
 import { DecideWorker } from './decide-worker.js'
-import { DecisionLogWorker } from './decision-log-worker.js'
+import { ActuateWorker, nftablesBans } from './actuate-worker.js'
+import { prepareJailActions, type JailActions, type JailActionsOptions } from './jail-actions.js'
 import { LinesPositionStore } from './lines-position-store.js'
 import { MatchWorker } from './match-worker.js'
 import { RunControl } from './run-control.js'
@@ -36,13 +38,21 @@ export interface RunOptions {
   readonly fsync?: FsyncPolicy
   /** How often the decide state is saved (default 5000 ms). */
   readonly snapshotIntervalMs?: number
+  /** Log every jail action instead of running it. */
+  readonly dryRun?: boolean
+  /** How often the firewall is made equal to the bans in force (default 60000 ms); also done at start and reload. */
+  readonly reconcileIntervalMs?: number
+  /** This host's name in actuations (default os.hostname()). */
+  readonly host?: string
+  /** For tests: where nft runs (a network namespace) and which table it keeps. */
+  readonly nftables?: JailActionsOptions['nftables']
   /** Wall clock in milliseconds (default Date.now). */
   readonly now?: () => number
   /** Where notes for the operator go (default: stderr). */
   readonly note?: (level: 'info' | 'warn' | 'error', message: string) => void
 }
 
-const TOPICS = [Topics.lines.name, Topics.failures.name, Topics.decisions.name, Topics.commands.name]
+const TOPICS = [Topics.lines.name, Topics.failures.name, Topics.decisions.name, Topics.commands.name, Topics.actuations.name]
 
 /**
  * `banstream run`: every role in one process over the embedded log. Sources
@@ -54,6 +64,8 @@ const TOPICS = [Topics.lines.name, Topics.failures.name, Topics.decisions.name, 
  */
 export class RunRole {
   private jails: RunJail[] = []
+  private actions: JailActions = { of: () => [] }
+  private reconcileTimer: NodeJS.Timeout | undefined
   private sources: Source[] = []
   private api: FastifyInstance | undefined
   private reloading: Promise<void> = Promise.resolve()
@@ -65,7 +77,7 @@ export class RunRole {
     private readonly positions: LinesPositionStore,
     readonly book: BanBook,
     readonly control: RunControl,
-    private readonly parts: { decide?: DecideWorker; match?: MatchWorker; decisionLog?: DecisionLogWorker },
+    private readonly parts: { decide?: DecideWorker; match?: MatchWorker; actuate?: ActuateWorker },
   ) {}
 
   static async start(options: RunOptions): Promise<RunRole> {
@@ -78,7 +90,7 @@ export class RunRole {
     const fail2banLog = new Fail2banLog({ path: options.logFile ?? join(options.dataDir, 'banstream.log'), now })
     const positions = await LinesPositionStore.open(join(options.dataDir, 'positions.json'), log, streamPositionKey)
     const book = await BanBook.start({ log, now, report })
-    const parts: { decide?: DecideWorker; match?: MatchWorker; decisionLog?: DecisionLogWorker } = {}
+    const parts: { decide?: DecideWorker; match?: MatchWorker; actuate?: ActuateWorker } = {}
     let role: RunRole | undefined
     const control = new RunControl({
       log, book, now,
@@ -89,6 +101,7 @@ export class RunRole {
     role = new RunRole({ ...options, note, now }, log, fail2banLog, positions, book, control, parts)
     const { jails, decideOptions, ignoreCommands } = await role.readConfig()
     role.jails = jails
+    role.actions = await role.prepareActions(jails)
     parts.decide = await DecideWorker.start({
       log, now, report,
       decide: decideOptions,
@@ -98,7 +111,10 @@ export class RunRole {
       onOutputs: (input, outputs, ignored) => role!.decided(input, outputs, ignored),
     })
     parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), resolver: new HostResolver(), warn: (message) => note('warn', message), report })
-    parts.decisionLog = DecisionLogWorker.start({ log, fail2banLog, actionsOf: (jail) => role!.jails.find((j) => j.config.name === jail)?.actions ?? [], report })
+    parts.actuate = ActuateWorker.start({ log, host: role.host, fail2banLog, actions: () => role!.actions, now, report })
+    await role.reconcile()
+    role.reconcileTimer = setInterval(() => void role!.reconcile(), options.reconcileIntervalMs ?? 60_000)
+    role.reconcileTimer.unref()
     await role.startSources()
     await role.listen()
     return role
@@ -118,6 +134,8 @@ export class RunRole {
       const { jails, decideOptions } = await this.readConfig()
       await this.stopSources()
       this.jails = jails
+      this.actions = await this.prepareActions(jails)
+      await this.reconcile()
       this.parts.match!.reconfigure(jails.map((j) => j.match))
       await this.parts.decide!.reconfigure(decideOptions)
       await this.startSources()
@@ -128,11 +146,12 @@ export class RunRole {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.reconcileTimer)
     await this.api?.close()
     await this.stopSources()
     await this.parts.match?.stop()
     await this.parts.decide?.stop()
-    await this.parts.decisionLog?.stop()
+    await this.parts.actuate?.stop()
     await this.book.stop()
     await this.fail2banLog.close()
     await this.log.close()
@@ -148,6 +167,27 @@ export class RunRole {
     const policies = await resolveJailPolicies(jails.map((j) => j.policy), { warn: (message) => note('warn', message) })
     const ignoreCommands = ignoreCommandsOf(jails.map((j) => j.config), { warn: (message) => note('warn', message) })
     return { jails, decideOptions: { jails: policies, live: true }, ignoreCommands }
+  }
+
+  private get host(): string {
+    return this.options.host ?? hostname()
+  }
+
+  private prepareActions(jails: readonly RunJail[]): Promise<JailActions> {
+    return prepareJailActions(jails, {
+      note: this.options.note!,
+      ...(this.options.dryRun ? { dryRun: true } : {}),
+      ...(this.options.nftables ? { nftables: this.options.nftables } : {}),
+    })
+  }
+
+  /** Makes the firewall hold exactly the bans in force: a flush by another tool or a reboot is repaired. */
+  private async reconcile(): Promise<void> {
+    const nftables = this.actions.nftables
+    if (!nftables) return
+    const result = await nftables.reconcile(nftablesBans(this.book.bans(), this.actions, this.host))
+    if (!result.ok) this.options.note!('error', `nftables: reconciling failed: ${result.error}`)
+    else if (result.added + result.removed > 0) this.options.note!('info', `nftables: reconciled (${result.added} added, ${result.removed} removed)`)
   }
 
   private ignoredByCommand(commands: ReadonlyMap<string, IgnoreCommand>, failure: FailureDetected): boolean | Promise<boolean> {

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict'
 import { appendFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { Actuation } from '../../schemas/events/actuation.js'
+import { readToEnd } from '../../src/log/read-to-end.js'
 import { RunRole } from '../../src/roles/run.js'
 import { packageRoot } from '../../src/package-root.js'
 
@@ -42,7 +44,7 @@ async function startRole(t: TestContext, jailLocal = '') {
   await writeFile(join(dir, 'auth.log'), '')
   const notes: string[] = []
   role = await RunRole.start({
-    configDir: config, dataDir: join(dir, 'data'), control: { port: 0 }, fsync: 'never',
+    configDir: config, dataDir: join(dir, 'data'), control: { port: 0 }, fsync: 'never', dryRun: true,
     note: (level, message) => notes.push(`${level}: ${message}`),
   })
   return { dir, config, role, notes, url: role.controlUrl! }
@@ -93,6 +95,12 @@ test('failures appended to a watched log ban the address at maxretry; status sho
   assert.match(log, /\[sshd\] Found 192\.0\.2\.7 - /)
   assert.match(log, /NOTICE {2}\[sshd\] Ban 192\.0\.2\.7\n/)
   assert.match(log, /\[sshd\] dry-run: nftables\[name=sshd, port=ssh\] would ban 192\.0\.2\.7/)
+  const actuations = await eventually(async () => {
+    const found: Actuation[] = []
+    for await (const r of readToEnd(role.log, 'actuations')) found.push(JSON.parse(r.value.toString()) as Actuation)
+    return found.length > 0 ? found : undefined
+  }, 'the actuation')
+  assert.deepEqual(actuations.map((a) => [a.jail, a.ip, a.backend, a.outcome]), [['sshd', '192.0.2.7', 'dry-run', 'dry-run']])
 })
 
 test('manual ban and unban through the control API go through the decide stage and show at once', async (t) => {

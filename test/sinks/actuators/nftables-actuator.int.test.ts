@@ -1,50 +1,25 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { BanIssued } from '../../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../../schemas/events/ban-lifted.js'
 import { NftablesActuator } from '../../../sinks/actuators/nftables-actuator.js'
 import { nftablesJail, parseSetListing } from '../../../sinks/actuators/nftables-commands.js'
 import { runCommand } from '../../../sinks/actuators/run-command.js'
+import { connectFrom, namespacePair, namespaceSkipReason, sh, type NamespacePair } from '../../netns/netns-kit.js'
 
 // A real firewall: a server and a client namespace joined by a veth pair; the
 // actuator runs nft inside the server's namespace and the client tries to connect.
-const id = randomBytes(3).toString('hex')
-const SRV = `bs-srv-${id}`
-const CLI = `bs-cli-${id}`
 const PORT = 2222
 const OTHER_PORT = 2223
-const DROP_WAIT_MS = 800
 
-async function sh(...argv: string[]): Promise<string> {
-  const r = await runCommand(argv, '', 10_000)
-  if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr.trim()}`)
-  return r.stdout
-}
-
-async function skipReason(): Promise<string | false> {
-  if (process.platform !== 'linux') return 'network namespaces need Linux'
-  if (process.getuid?.() !== 0) return 'network namespace tests need root'
-  const probe = `bs-probe-${id}`
-  const added = await runCommand(['ip', 'netns', 'add', probe], '', 5_000)
-  if (added.code !== 0) return `ip netns unavailable: ${added.stderr.trim() || 'ip not found'}`
-  await runCommand(['ip', 'netns', 'del', probe], '', 5_000)
-  const nft = await runCommand(['nft', '--version'], '', 5_000)
-  return nft.code === 0 ? false : `nft unavailable: ${nft.stderr.trim()}`
-}
-
-const skip = await skipReason()
+const skip = await namespaceSkipReason()
 if (skip) console.log(`# skipping the nftables namespace tests: ${skip}`)
+let pair: NamespacePair
+let SRV = ''
+let CLI = ''
 
-/** Connects from the client namespace: 'connected', 'refused' (reject), 'timeout' (drop) or an error code. */
-async function connect(host: string, port = PORT): Promise<string> {
-  const script = `const [h, p, t] = process.argv.slice(1); const done = (r) => { console.log(r); process.exit(0) };
-    setTimeout(() => done('timeout'), Number(t));
-    require('net').connect({ host: h, port: Number(p) }).on('connect', () => done('connected'))
-      .on('error', (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : e.code))`
-  return (await sh('ip', 'netns', 'exec', CLI, process.execPath, '-e', script, host, String(port), String(DROP_WAIT_MS))).trim()
-}
+const connect = (host: string, port = PORT) => connectFrom(pair.client, host, port)
 
 async function until(what: string, check: () => Promise<boolean>, deadline_ms: number): Promise<void> {
   const end = Date.now() + deadline_ms
@@ -80,18 +55,13 @@ describe('nftables actuator in network namespaces', { skip }, () => {
     nftablesJail('sshd', { port: 'bs-test', protocol: 'tcp', blocktype: 'drop' }, services),
     nftablesJail('postfix', { port: String(PORT), protocol: 'tcp', blocktype: 'reject' }, services),
   ]
-  const actuator = new NftablesActuator({ jails, command_prefix: ['ip', 'netns', 'exec', SRV], command_timeout_ms: 10_000 })
+  let actuator: NftablesActuator
 
   before(async () => {
-    await sh('ip', 'netns', 'add', SRV)
-    await sh('ip', 'netns', 'add', CLI)
-    await sh('ip', 'link', 'add', `bs-s-${id}`, 'netns', SRV, 'type', 'veth', 'peer', 'name', `bs-c-${id}`, 'netns', CLI)
-    for (const [ns, dev, n] of [[SRV, `bs-s-${id}`, 1], [CLI, `bs-c-${id}`, 2]] as const) {
-      await sh('ip', '-n', ns, 'addr', 'add', `192.0.2.${n}/24`, 'dev', dev)
-      await sh('ip', '-n', ns, '-6', 'addr', 'add', `2001:db8::${n}/64`, 'dev', dev, 'nodad')
-      await sh('ip', '-n', ns, 'link', 'set', dev, 'up')
-      await sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
-    }
+    pair = await namespacePair()
+    SRV = pair.server
+    CLI = pair.client
+    actuator = new NftablesActuator({ jails, command_prefix: ['ip', 'netns', 'exec', SRV], command_timeout_ms: 10_000 })
     listener = spawn('ip', ['netns', 'exec', SRV, process.execPath, '-e',
       `for (const p of [${PORT}, ${OTHER_PORT}]) require('net').createServer((s) => s.end()).listen(p, '::')`], { stdio: 'ignore' })
     await until('the listener', async () => (await connect('192.0.2.1')) === 'connected', 10_000)
@@ -104,8 +74,7 @@ describe('nftables actuator in network namespaces', { skip }, () => {
       listener.kill('SIGKILL')
       await new Promise((r) => listener!.exitCode !== null || listener!.signalCode !== null ? r(undefined) : listener!.once('exit', r))
     }
-    await runCommand(['ip', 'netns', 'del', SRV], '', 5_000)
-    await runCommand(['ip', 'netns', 'del', CLI], '', 5_000)
+    await pair?.remove()
   })
 
   test('a dropped IPv4 address cannot connect, and can again once unbanned', async () => {

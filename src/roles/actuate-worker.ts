@@ -1,0 +1,111 @@
+import type { Actuation } from '../../schemas/events/actuation.js'
+import type { BanIssued } from '../../schemas/events/ban-issued.js'
+import { Decision } from '../../schemas/events/decision.js'
+import { eventId } from '../../schemas/events/event-id.js'
+import { decodeEvent } from '../../schemas/events/validate.js'
+import { Topics } from '../../schemas/topics.js'
+import type { NftablesOutcome } from '../../sinks/actuators/nftables-actuator.js'
+import type { Fail2banLog } from '../../sinks/fail2ban-log.js'
+import type { Log, LogProblem, Subscription } from '../log/log.js'
+import type { JailActions } from './jail-actions.js'
+
+export interface ActuateWorkerOptions {
+  readonly log: Log
+  /** This host: decisions targeted at another host are not applied here. */
+  readonly host: string
+  readonly fail2banLog: Fail2banLog
+  /** The current jails' actions and, where a jail has an nftables action, the actuator that applies it. */
+  readonly actions: () => JailActions
+  readonly now?: () => number
+  readonly report: (problem: LogProblem) => void
+}
+
+/**
+ * The actuator inside `banstream run`: applies every decision that targets
+ * this host through the jail's actions (nftables now; other actions are a
+ * dry-run that logs what would run), writes fail2ban.log's Ban and Unban
+ * lines, and reports each outcome as an Actuation on `actuations`.
+ * Committed after the actuations are appended: a crash repeats a decision,
+ * which every backend applies idempotently.
+ */
+export class ActuateWorker {
+  private subscription: Subscription | undefined
+  private readonly now: () => number
+
+  private constructor(private readonly options: ActuateWorkerOptions) {
+    this.now = options.now ?? Date.now
+  }
+
+  static start(options: ActuateWorkerOptions): ActuateWorker {
+    const worker = new ActuateWorker(options)
+    worker.subscription = options.log.subscribe({ topic: Topics.decisions.name, group: `actuate-${options.host}` }, async (records) => {
+      const decisions: Decision[] = []
+      for (const record of records) {
+        const decoded = decodeEvent(Decision, record.value)
+        if (decoded.ok) decisions.push(decoded.value)
+        else options.report({ kind: 'corrupt-record', topic: record.topic, partition: record.partition, position: record.offset, reason: decoded.errors.join('; ') })
+      }
+      await worker.actuate(decisions.filter((d) => d.type !== 'BanIssued' || d.target === undefined || d.target === options.host))
+    })
+    return worker
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.close()
+    this.subscription = undefined
+  }
+
+  private async actuate(decisions: readonly Decision[]): Promise<void> {
+    const { fail2banLog, host } = this.options
+    const actions = this.options.actions()
+    const actuations: Actuation[] = []
+    const at = () => new Date(this.now()).toISOString()
+    const actuation = (d: Decision, backend: string, action: string, outcome: Actuation['outcome'], error?: string): Actuation => ({
+      type: 'Actuation',
+      event_id: eventId('Actuation', d.event_id, host, action),
+      decision_event_id: d.event_id,
+      host, jail: d.jail, ip: d.ip, backend, action, outcome,
+      ...(error !== undefined && { error }),
+      occurred_at: at(),
+    })
+
+    const forNftables: Decision[] = []
+    for (const d of decisions) {
+      await (d.type === 'BanIssued' ? fail2banLog.ban(d) : fail2banLog.unban(d))
+      for (const action of actions.of(d.jail)) {
+        if (action.backend === 'nftables' && actions.nftables) {
+          if (!forNftables.includes(d)) forNftables.push(d)
+          continue
+        }
+        await fail2banLog.log('fail2ban.actions', 'INFO', `[${d.jail}] dry-run: ${action.text} would ${d.type === 'BanIssued' ? 'ban' : 'unban'} ${d.ip}`)
+        actuations.push(actuation(d, 'dry-run', action.text, 'dry-run'))
+      }
+    }
+    if (forNftables.length > 0) {
+      const outcomes = await actions.nftables!.actuate(forNftables)
+      for (const [i, outcome] of outcomes.entries()) {
+        const d = forNftables[i]!
+        const action = actions.of(d.jail).find((a) => a.backend === 'nftables')!.text
+        actuations.push(actuation(d, 'nftables', action, outcome.outcome, outcome.error))
+        await this.logOutcome(d, action, outcome)
+      }
+    }
+    if (actuations.length === 0) return
+    await this.options.log.append(Topics.actuations.name, actuations.map((a) => ({ key: Buffer.from(a.host), value: Buffer.from(JSON.stringify(a)) })))
+  }
+
+  private async logOutcome(d: Decision, action: string, outcome: NftablesOutcome): Promise<void> {
+    const log = this.options.fail2banLog
+    if (outcome.outcome === 'failed') {
+      await log.log('fail2ban.actions', 'ERROR', `Failed to execute ${d.type === 'BanIssued' ? 'ban' : 'unban'} jail '${d.jail}' action '${action}': ${outcome.error ?? 'unknown error'}`)
+    } else if (outcome.warning !== undefined) {
+      await log.log('fail2ban.actions', 'WARNING', `[${d.jail}] ${d.ip}: ${outcome.warning}`)
+    }
+  }
+}
+
+/** The bans in force that the nftables actuator must hold: those of jails with an nftables action, targeting this host. */
+export function nftablesBans(bans: readonly BanIssued[], actions: JailActions, host: string): BanIssued[] {
+  return bans.filter((b) => (b.target === undefined || b.target === host) && actions.of(b.jail).some((a) => a.backend === 'nftables'))
+}
+
