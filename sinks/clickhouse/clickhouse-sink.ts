@@ -1,0 +1,265 @@
+import type { TSchema } from '@sinclair/typebox'
+import { eventRow, UnstorableEventError, type Row } from '../../schemas/clickhouse/rows.js'
+import { eventTable, type EventTable, type EventTableName } from '../../schemas/clickhouse/tables.js'
+import { Actuation } from '../../schemas/events/actuation.js'
+import { Decision } from '../../schemas/events/decision.js'
+import { FailureDetected } from '../../schemas/events/failure-detected.js'
+import { decodeEvent } from '../../schemas/events/validate.js'
+import { Topics } from '../../schemas/topics.js'
+
+/** A record as the sink reads it (src/log's LogRecord has these fields and more). */
+export interface SinkRecord {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+  readonly value: Buffer
+}
+
+/** What the sink needs of the log (src/log's Log): manual commits, so an offset moves only past stored rows. */
+export interface SinkLog {
+  subscribe(
+    opts: { topic: string; group: string; autoCommit: boolean; maxBatchRecords?: number },
+    handler: (batch: SinkRecord[]) => Promise<void>,
+  ): { close(): Promise<void> }
+  commit(group: string, topic: string, partition: number, nextOffset: number): Promise<void>
+}
+
+/** What the sink needs of the store (src/store's Store). */
+export interface SinkStore {
+  insert(table: string, rows: readonly Row[]): Promise<void>
+}
+
+export interface SinkTimers {
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+/** Something the sink skipped or retried instead of stopping. */
+export interface SinkProblem {
+  kind:
+    | 'bad-event' // a record that is no valid event of its topic, or whose ip is no address; skipped
+    | 'insert-failed' // the store refused or could not be reached; retried after a backoff
+    | 'commit-failed' // the rows are stored but the offset could not be committed; retried
+  topic?: string
+  partition?: number
+  offset?: number
+  reason: string
+}
+
+export interface ClickHouseSinkOptions {
+  readonly log: SinkLog
+  readonly store: SinkStore
+  /** Consumer group whose offsets mark what is stored (default `store`). */
+  readonly group?: string
+  /** Insert once this many rows are waiting (default 10000); delivery waits while they are being stored. */
+  readonly max_batch_rows?: number
+  /** Insert rows at the latest this long after the first of them arrived (default 1000). */
+  readonly max_batch_delay_ms?: number
+  /** First wait after a failed insert or commit (default 100); doubles per failure. */
+  readonly initial_backoff_ms?: number
+  /** Longest wait between retries (default 30000). */
+  readonly max_backoff_ms?: number
+  readonly timers?: SinkTimers
+  readonly onProblem?: (problem: SinkProblem) => void
+}
+
+export interface SinkStats {
+  /** Rows stored per table (a redelivered event counts again; the table keeps it once). */
+  readonly inserted: Readonly<Record<EventTableName, number>>
+  readonly skipped: number
+  readonly retries: number
+}
+
+interface Source {
+  readonly topic: string
+  readonly table: EventTable
+  readonly schema: TSchema
+}
+
+const SOURCES: readonly Source[] = [
+  { topic: Topics.failures.name, table: eventTable('failures'), schema: FailureDetected },
+  { topic: Topics.decisions.name, table: eventTable('decisions'), schema: Decision },
+  { topic: Topics.actuations.name, table: eventTable('actuations'), schema: Actuation },
+]
+
+/** Rows waiting to be stored, and the offsets that storing them completes. */
+interface Pending {
+  rows: Map<EventTableName, Row[]>
+  count: number
+  /** `topic\0partition` → the next offset to commit once the rows are stored. */
+  offsets: Map<string, { topic: string; partition: number; next: number }>
+}
+
+function emptyPending(): Pending {
+  return { rows: new Map(), count: 0, offsets: new Map() }
+}
+
+class Closed extends Error {}
+
+/**
+ * Stores every event of the failures, decisions and actuations topics in their
+ * ClickHouse tables. Obligations: an offset is committed only after the rows
+ * of every record below it are stored, so a crash loses nothing (the
+ * uncommitted tail is delivered again); a redelivered event carries its id,
+ * and the tables keep one row per id (see schemas/clickhouse/tables.ts), so
+ * nothing is counted twice; while the store is down, inserts are retried
+ * with a growing backoff and delivery waits, so nothing piles up in memory
+ * beyond one batch; a bad record is reported and skipped, never retried.
+ */
+export class ClickHouseSink {
+  private pending = emptyPending()
+  private flushing: Promise<void> = Promise.resolve()
+  private delayTimer: unknown = undefined
+  private closed = false
+  /** Set when a batch could not be stored while closing: no later batch may commit past it. */
+  private abandoned = false
+  private wakeRetry: (() => void) | undefined
+  private readonly inserted: Record<EventTableName, number> = { failures: 0, decisions: 0, actuations: 0 }
+  private skipped = 0
+  private retries = 0
+  private readonly group: string
+  private readonly maxRows: number
+  private readonly maxDelayMs: number
+  private readonly timers: SinkTimers
+  private subscriptions: { close(): Promise<void> }[] = []
+
+  private constructor(private readonly options: ClickHouseSinkOptions) {
+    this.group = options.group ?? 'store'
+    this.maxRows = options.max_batch_rows ?? 10_000
+    this.maxDelayMs = options.max_batch_delay_ms ?? 1000
+    this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) }
+  }
+
+  /** Subscribes to the three topics (from the group's committed offsets) and starts storing. */
+  static start(options: ClickHouseSinkOptions): ClickHouseSink {
+    const sink = new ClickHouseSink(options)
+    sink.subscriptions = SOURCES.map((source) => options.log.subscribe(
+      { topic: source.topic, group: sink.group, autoCommit: false, maxBatchRecords: Math.min(sink.maxRows, 5000) },
+      (batch) => sink.accept(source, batch),
+    ))
+    return sink
+  }
+
+  stats(): SinkStats {
+    return { inserted: { ...this.inserted }, skipped: this.skipped, retries: this.retries }
+  }
+
+  /** Stores what is waiting now and commits its offsets; resolves when done (retrying while the store is down). */
+  flush(): Promise<void> {
+    if (this.delayTimer !== undefined) {
+      this.timers.clearTimeout(this.delayTimer)
+      this.delayTimer = undefined
+    }
+    const batch = this.pending
+    this.pending = emptyPending()
+    const run = this.flushing.then(() => this.store(batch))
+    this.flushing = run.catch(() => undefined)
+    return run
+  }
+
+  /**
+   * Stops reading, stores what was read once more (one attempt: what cannot
+   * be stored now stays uncommitted and is delivered again at the next
+   * start), and resolves when no insert is running.
+   */
+  async close(): Promise<void> {
+    this.closed = true
+    this.wakeRetry?.()
+    await Promise.all(this.subscriptions.map((s) => s.close()))
+    await this.flushing
+    await this.flush().catch((error: unknown) => {
+      if (!(error instanceof Closed)) throw error
+    })
+  }
+
+  private async accept(source: Source, batch: SinkRecord[]): Promise<void> {
+    const rows = this.pending.rows.get(source.table.name) ?? []
+    this.pending.rows.set(source.table.name, rows)
+    for (const record of batch) {
+      const row = this.rowOf(source, record)
+      if (row) {
+        rows.push(row)
+        this.pending.count++
+      }
+    }
+    const last = batch[batch.length - 1]
+    if (last) {
+      const key = `${last.topic}\0${last.partition}`
+      this.pending.offsets.set(key, { topic: last.topic, partition: last.partition, next: last.offset + 1 })
+    }
+    if (this.pending.count >= this.maxRows) {
+      await this.flush()
+    } else if (this.delayTimer === undefined) {
+      this.delayTimer = this.timers.setTimeout(() => {
+        this.delayTimer = undefined
+        this.flush().catch(() => undefined)
+      }, this.maxDelayMs)
+    }
+  }
+
+  private rowOf(source: Source, record: SinkRecord): Row | undefined {
+    const decoded = decodeEvent(source.schema, record.value)
+    const where = { topic: record.topic, partition: record.partition, offset: record.offset }
+    if (!decoded.ok) {
+      this.skip({ kind: 'bad-event', ...where, reason: decoded.errors.join('; ') })
+      return undefined
+    }
+    try {
+      return eventRow(decoded.value as Record<string, unknown>, source.table.columns)
+    } catch (error) {
+      if (!(error instanceof UnstorableEventError)) throw error
+      this.skip({ kind: 'bad-event', ...where, reason: error.message })
+      return undefined
+    }
+  }
+
+  private skip(problem: SinkProblem): void {
+    this.skipped++
+    this.options.onProblem?.(problem)
+  }
+
+  private async store(batch: Pending): Promise<void> {
+    if (this.abandoned) throw new Closed('an earlier batch was not stored')
+    for (const [table, rows] of batch.rows) {
+      if (rows.length === 0) continue
+      await this.retrying('insert-failed', () => this.options.store.insert(table, rows))
+      this.inserted[table] += rows.length
+    }
+    for (const { topic, partition, next } of batch.offsets.values()) {
+      await this.retrying('commit-failed', () => this.options.log.commit(this.group, topic, partition, next), { topic, partition })
+    }
+  }
+
+  private async retrying(kind: SinkProblem['kind'], attempt: () => Promise<void>, where: Partial<SinkProblem> = {}): Promise<void> {
+    let backoff = this.options.initial_backoff_ms ?? 100
+    for (;;) {
+      try {
+        await attempt()
+        return
+      } catch (error) {
+        this.options.onProblem?.({ kind, ...where, reason: error instanceof Error ? error.message : String(error) })
+        if (this.closed) {
+          this.abandoned = true
+          throw new Closed(`${kind} while closing`)
+        }
+        this.retries++
+        await this.sleep(backoff)
+        backoff = Math.min(backoff * 2, this.options.max_backoff_ms ?? 30_000)
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const handle = this.timers.setTimeout(() => {
+        this.wakeRetry = undefined
+        resolve()
+      }, ms)
+      this.wakeRetry = () => {
+        this.timers.clearTimeout(handle)
+        this.wakeRetry = undefined
+        resolve()
+      }
+    })
+  }
+}
