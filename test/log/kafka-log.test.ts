@@ -338,20 +338,35 @@ describe('KafkaLog on librdkafka\'s mock cluster', { concurrency: true }, () => 
     assert.equal(partitionsOf('a').filter((p) => partitionsOf('b').includes(p)).length, 0, 'no partition went to both members')
   })
 
-  test('an append while the broker is down completes once it is back, and the subscriber gets each record once', TEST, async (t) => {
+  test('across a broker restart an append completes once the broker is back, and a running subscriber gets each record once', TEST, async (t) => {
     const own = await startMockCluster(1, {})
     t.after(() => own.stop())
     const name = `t-${randomUUID()}`
     await own.createTopic(name, 2)
     const { log } = open(t, { requestTimeoutMs: 2000 }, own)
+    const got: string[] = []
+    let first!: () => void
+    let all!: () => void
+    const firstArrived = new Promise<void>((r) => (first = r))
+    const allArrived = new Promise<void>((r) => (all = r))
+    const subscription = log.subscribe({ topic: name, group: group() }, async (batch) => {
+      got.push(...values(batch))
+      if (got.length >= 1) first()
+      if (got.length >= 3) all()
+    })
+    t.after(() => subscription.close())
     await log.append(name, [text('before', 'k1')])
+    await within(firstArrived, 'the record appended before the restart')
     await own.down(1)
     const appending = log.append(name, [text('during', 'k2'), text('during 2', 'k1')])
     await new Promise((r) => setTimeout(r, 300))
     await own.up(1)
     await within(appending, 'the append to complete')
-    const batches = await consume(log, { topic: name, group: group() }, 3)
-    assert.deepEqual(values(batches.flat()).sort(), ['before', 'during', 'during 2'])
+    await within(allArrived, 'the records appended during the restart')
+    await subscription.close()
+    assert.deepEqual(got.sort(), ['before', 'during', 'during 2'])
+    const read = await Promise.all([0, 1].map((p) => log.read(name, p, 0, 10)))
+    assert.deepEqual(values(read.flat()).sort(), ['before', 'during', 'during 2'])
   })
 
   test('a slow broker delays but neither loses nor repeats records', TEST, async (t) => {
@@ -386,9 +401,14 @@ describe('KafkaLog on librdkafka\'s mock cluster', { concurrency: true }, () => 
     assert.equal((await log.listTopics()).includes(name), false)
   })
 
-  test('unknown topics are refused and not auto-created', TEST, async (t) => {
-    const { log } = open(t)
+  test('unknown topics are refused and not auto-created; a subscriber to one reports and waits', TEST, async (t) => {
     const name = `t-${randomUUID()}`
+    const reported = new Promise<LogProblem>((resolve) => {
+      const subscription = open(t, { report: resolve }).log.subscribe({ topic: name, group: group() }, async () => undefined)
+      t.after(() => subscription.close())
+    })
+    assert.match((await within(reported, 'a problem report')).reason, /unknown topic/)
+    const { log } = open(t)
     await assert.rejects(log.append(name, [text('a')]), { code: 'BANSTREAM_ERR_LOG_UNKNOWN_TOPIC' })
     await assert.rejects(log.read(name, 0, 0, 1), { code: 'BANSTREAM_ERR_LOG_UNKNOWN_TOPIC' })
     await assert.rejects(log.endOffsets(name), { code: 'BANSTREAM_ERR_LOG_UNKNOWN_TOPIC' })

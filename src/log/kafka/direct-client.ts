@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { KafkaConfig, KafkaMessage } from 'kafkajs'
 
 /**
@@ -69,6 +70,8 @@ const defaultSocketFactory = require('kafkajs/src/network/socketFactory.js') as 
 const READ_COMMITTED = 1
 /** Bytes asked for in one fetch; a record larger than this still comes whole (Kafka returns at least one batch). */
 const FETCH_BYTES = 1024 * 1024
+/** Attempts of one fetch: a leader move or a broker restart fails a request or two before the metadata catches up. */
+const FETCH_ATTEMPTS = 6
 
 export class DirectClient {
   private readonly cluster: InternalCluster
@@ -105,7 +108,7 @@ export class DirectClient {
     const out: KafkaMessage[] = []
     let next = fromOffset
     while (out.length < maxRecords && next < endOffset) {
-      const batch = await this.fetchOnce(topic, partition, next)
+      const batch = await this.fetchRetrying(topic, partition, next)
       if (batch === undefined || batch.isEmptyIncludingFiltered()) break
       out.push(...batch.messages.slice(0, maxRecords - out.length))
       next = Number(batch.lastOffset()) + 1
@@ -138,13 +141,22 @@ export class DirectClient {
     await this.connecting
   }
 
+  private async fetchRetrying(topic: string, partition: number, offset: number): Promise<FetchedBatch | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetchOnce(topic, partition, offset)
+      } catch (err) {
+        if (attempt === FETCH_ATTEMPTS) throw err
+        await sleep(50 * 2 ** attempt)
+        await this.cluster.refreshMetadata().catch(() => undefined)
+      }
+    }
+  }
+
   private async fetchOnce(topic: string, partition: number, offset: number): Promise<FetchedBatch | undefined> {
     const leaders = this.cluster.findLeaderForPartitions(topic, [partition])
     const nodeId = Object.keys(leaders)[0]
-    if (nodeId === undefined) {
-      await this.cluster.refreshMetadata()
-      throw new Error(`no leader known for ${topic}/${partition}`)
-    }
+    if (nodeId === undefined) throw new Error(`no leader known for ${topic}/${partition}`)
     const broker = await this.cluster.findBroker({ nodeId })
     const fetchOffset = String(offset)
     const { responses } = await broker.fetch({

@@ -7,7 +7,7 @@ import type { BatchHandler, Log, LogProblem, LogRecord, ProblemReporter, Produce
 import { DirectClient } from './direct-client.js'
 import { startKafkaSubscription, toLogRecord, type KafkaSubscription } from './kafka-subscription.js'
 
-const { Kafka, logLevel: KafkaLogLevel } = kafkajs
+const { Kafka, Partitioners, logLevel: KafkaLogLevel } = kafkajs
 
 export interface KafkaLogOptions {
   /** Bootstrap brokers as host:port; the client learns the rest of the cluster from them. */
@@ -271,6 +271,8 @@ export class KafkaLog implements Log {
 
   /** Where a new subscription puts each partition on first assignment; partitions not in the map start as `committed`. */
   private async startPositions(topic: string, from: StartFrom): Promise<Map<number, number>> {
+    // Checked before kafkajs subscribes: its metadata request would make an auto-creating cluster create the topic.
+    await this.partitions(topic)
     if (from === 'committed') return new Map()
     if (typeof from === 'object') return new Map(Object.entries(from.offsets).map(([p, o]) => [Number(p), o]))
     const offsets = await this.offsets(topic)
@@ -329,7 +331,8 @@ export class KafkaLog implements Log {
   private connectedProducer(): Promise<Producer> {
     const idempotent = this.settings.idempotent
     this.producer ??= connect(
-      this.kafka.producer({ idempotent, allowAutoTopicCreation: false, ...(idempotent ? { maxInFlightRequests: 1 } : {}) }),
+      // Every message names its partition; the partitioner is only given to keep kafkajs from warning about its default.
+      this.kafka.producer({ idempotent, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner, ...(idempotent ? { maxInFlightRequests: 1 } : {}) }),
       () => (this.producer = undefined),
     )
     return this.producer
