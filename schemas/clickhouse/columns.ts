@@ -28,7 +28,7 @@ const LOW_CARDINALITY_FIELDS = new Set(['jail', 'host', 'source', 'backend', 'ac
 export const IP_PREFIX_COLUMN: Column = {
   name: 'ip_prefix',
   type: 'UInt8',
-  comment: 'Prefix length of ip as an IPv6 network: 128 for one address (IPv4: 96 + the IPv4 prefix, 128 for one address).',
+  comment: 'Prefix length of ip in IPv6 terms: 128 for one address; an IPv4 network /n is 96 + n.',
 }
 
 /**

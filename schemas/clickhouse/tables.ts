@@ -210,3 +210,8 @@ export function retentionTtls(retention: Retention): { table: string; ttl: strin
     { table: 'failures_ip_daily', ttl: ttl('day', retention.aggregates_days) },
   ]
 }
+
+/** The whole schema as one SQL script (schemas/generated/clickhouse.sql holds it for the default retention). */
+export function clickHouseSql(retention: Retention = DEFAULT_RETENTION): string {
+  return `-- Generated from schemas/events by schemas/clickhouse/tables.ts; do not edit.\n\n${createStatements(retention).join(';\n\n')};\n`
+}

@@ -1,0 +1,118 @@
+-- Generated from schemas/events by schemas/clickhouse/tables.ts; do not edit.
+
+CREATE TABLE IF NOT EXISTS failures
+(
+    type LowCardinality(String),
+    event_id UUID COMMENT 'Deterministic from the input position (topic, partition, offset, jail); the dedup key.',
+    jail LowCardinality(String) COMMENT 'The jail whose filter matched.',
+    ip IPv6 COMMENT 'The failing address: IPv4, IPv6, or a CIDR network, as captured by <HOST>/<ADDR>/<CIDR>.',
+    ip_prefix UInt8 COMMENT 'Prefix length of ip in IPv6 terms: 128 for one address; an IPv4 network /n is 96 + n.',
+    host LowCardinality(String) COMMENT 'The source host whose log had the line.',
+    user Nullable(String) COMMENT 'The user name captured by <F-USER>, when the filter has one.',
+    fid Nullable(String) COMMENT 'The failure id captured by <F-ID>: failures are then counted per id instead of per address, as in fail2ban.',
+    matches Array(String) COMMENT 'The log lines of this failure (several for multi-line filters).',
+    occurred_at DateTime64(3, 'UTC') COMMENT 'Event time, from the log line (not the time it was read).',
+    source LowCardinality(String) COMMENT 'Where the line was read: a file path, a journald match, or a syslog listener.',
+    regex_index UInt32 COMMENT 'Which failregex of the filter matched, counting from 0 (fail2ban-regex shows the same index).',
+    success Bool DEFAULT false COMMENT 'True when the line reports a success rather than a failure (<F-NOFAIL>, a gained multi-line match): never counted; with reset_on_success it clears the count of its address.',
+    backlog Bool DEFAULT false COMMENT 'True when the line was read from what a file already held at start rather than tailed live: such lines older than findtime are ignored, as fail2ban ignores them at start.',
+    INDEX jail_idx jail TYPE set(1024) GRANULARITY 4,
+    INDEX host_idx host TYPE set(1024) GRANULARITY 4,
+    INDEX user_idx user TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (ip, occurred_at, event_id)
+TTL toDateTime(occurred_at) + INTERVAL 90 DAY
+COMMENT 'FailureDetected events of the failures topic, one row per event_id (deduplicated on merge; read with FINAL).';
+
+CREATE TABLE IF NOT EXISTS decisions
+(
+    type LowCardinality(String),
+    event_id UUID COMMENT 'Deterministic from the input that caused the ban; the dedup key.',
+    cause_event_id Nullable(UUID) COMMENT 'The event that caused this ban: the last counted FailureDetected, or the BanAddress command.',
+    jail LowCardinality(String),
+    ip IPv6 COMMENT 'What to ban: an IPv4 or IPv6 address, or a CIDR network (IPv6 addresses are counted and banned per network, /64 unless the jail says otherwise).',
+    ip_prefix UInt8 COMMENT 'Prefix length of ip in IPv6 terms: 128 for one address; an IPv4 network /n is 96 + n.',
+    fid Nullable(String) COMMENT 'The failure id failures were counted under (<F-ID>), when it was not the address.',
+    failures Nullable(UInt32) COMMENT 'Failures counted in the window that reached maxretry; 0 for a manual ban.',
+    ban_time_secs Nullable(Int32) COMMENT 'Length of the ban in seconds from occurred_at; -1 = permanent. Includes the bantime.increment growth.',
+    ban_count Nullable(UInt32) COMMENT 'How many times this address has been banned in this jail (across all jails with bantime.overalljails), this ban included; drives bantime.increment.',
+    expires_at Nullable(DateTime64(3, 'UTC')) COMMENT 'When the ban ends (occurred_at + ban_time_secs); null for a permanent ban.',
+    occurred_at DateTime64(3, 'UTC') COMMENT 'Event time the ban starts from: the time of the last counted failure, or of the command.',
+    reason LowCardinality(String) COMMENT '\'threshold\': maxretry failures within findtime; \'manual\': an operator\'s BanAddress; \'prolonged\': an address already banned reached maxretry again and its ban now ends later.',
+    target Nullable(String) COMMENT 'The only host whose actuator applies this ban; absent = every host.',
+    matches Array(String) COMMENT 'The log lines that led to the ban (at most maxmatches).',
+    ban_event_id Nullable(UUID) COMMENT 'The BanIssued this lifts (the latest one for the address, after any prolonging).',
+    INDEX jail_idx jail TYPE set(1024) GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (ip, occurred_at, event_id)
+TTL toDateTime(occurred_at) + INTERVAL 730 DAY
+COMMENT 'BanIssued and BanLifted events of the decisions topic, one row per event_id (deduplicated on merge; read with FINAL).';
+
+CREATE TABLE IF NOT EXISTS actuations
+(
+    type LowCardinality(String),
+    event_id UUID COMMENT 'Deterministic from the decision, host and action; the dedup key.',
+    decision_event_id UUID COMMENT 'The BanIssued or BanLifted this carries out.',
+    host LowCardinality(String) COMMENT 'The host whose actuator acted.',
+    jail LowCardinality(String),
+    ip IPv6 COMMENT 'The address or network, as in the decision.',
+    ip_prefix UInt8 COMMENT 'Prefix length of ip in IPv6 terms: 128 for one address; an IPv4 network /n is 96 + n.',
+    backend LowCardinality(String) COMMENT 'The actuator backend: \'nftables\', \'ipset\', \'exec\', \'webhook\', \'mail\', or \'dry-run\'.',
+    action LowCardinality(String) COMMENT 'The jail action as jail.conf names it, e.g. nftables[name=sshd, port="ssh"].',
+    outcome LowCardinality(String) COMMENT '\'applied\': the ban is in force on the host; \'removed\': the unban is; \'failed\': see error; \'skipped\': a ban already over when it reached the host; \'dry-run\': logged, not applied.',
+    error Nullable(String) COMMENT 'Why it failed, as the backend reported it.',
+    occurred_at DateTime64(3, 'UTC') COMMENT 'When the actuator acted (its wall clock).',
+    INDEX host_idx host TYPE set(1024) GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (ip, occurred_at, event_id)
+TTL toDateTime(occurred_at) + INTERVAL 90 DAY
+COMMENT 'Actuation events of the actuations topic, one row per event_id (deduplicated on merge; read with FINAL).';
+
+CREATE TABLE IF NOT EXISTS failures_hourly
+(
+    hour DateTime('UTC') COMMENT 'The hour (UTC) the failures occurred in.',
+    jail LowCardinality(String),
+    host LowCardinality(String),
+    failures AggregateFunction(uniqExact, UUID) COMMENT 'Failures: uniqExactMerge(failures).',
+    ips AggregateFunction(uniq, IPv6) COMMENT 'Distinct addresses (approximate): uniqMerge(ips).'
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(hour)
+ORDER BY (hour, jail, host)
+TTL hour + INTERVAL 730 DAY
+COMMENT 'Failures per hour, jail and host; fed by failures_hourly_mv.';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS failures_hourly_mv TO failures_hourly AS
+SELECT toStartOfHour(occurred_at) AS hour, jail, host, uniqExactState(event_id) AS failures, uniqState(ip) AS ips
+FROM failures
+WHERE NOT success
+GROUP BY hour, jail, host;
+
+CREATE TABLE IF NOT EXISTS failures_ip_daily
+(
+    day Date COMMENT 'The day (UTC) the failures occurred on.',
+    ip IPv6,
+    ip_prefix UInt8,
+    jail LowCardinality(String),
+    failures AggregateFunction(uniqExact, UUID) COMMENT 'Failures: uniqExactMerge(failures).',
+    first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+    last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC'))
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, ip, ip_prefix, jail)
+TTL day + INTERVAL 730 DAY
+COMMENT 'Failures per day, address and jail (top attackers of a range); fed by failures_ip_daily_mv.';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS failures_ip_daily_mv TO failures_ip_daily AS
+SELECT toDate(occurred_at) AS day, ip, ip_prefix, jail, uniqExactState(event_id) AS failures,
+    min(occurred_at) AS first_seen, max(occurred_at) AS last_seen
+FROM failures
+WHERE NOT success
+GROUP BY day, ip, ip_prefix, jail;

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { describe, it } from 'node:test'
+import { Type } from '@sinclair/typebox'
+import { columnsOf } from '../../../schemas/clickhouse/columns.js'
+import { eventRow, storedAddress, storedRange } from '../../../schemas/clickhouse/rows.js'
+import { clickHouseSql, EVENT_TABLES } from '../../../schemas/clickhouse/tables.js'
+import { packageRoot } from '../../../src/package-root.js'
+
+describe('ClickHouse DDL from the event schemas', () => {
+  it('gives every event field a column of the same name, plus ip_prefix after ip', () => {
+    for (const table of EVENT_TABLES) {
+      const variants = 'anyOf' in table.schema ? (table.schema.anyOf as { properties: object }[]) : [table.schema as unknown as { properties: object }]
+      const fields = new Set(variants.flatMap((v) => Object.keys(v.properties)))
+      const names = table.columns.map((c) => c.name)
+      assert.deepEqual(new Set(names), new Set([...fields, 'ip_prefix']), table.name)
+      assert.equal(names.indexOf('ip_prefix'), names.indexOf('ip') + 1)
+    }
+  })
+
+  it('maps ids to UUID, ip to IPv6, times to DateTime64 in UTC, and fields some variants lack to Nullable', () => {
+    const decisions = EVENT_TABLES.find((t) => t.name === 'decisions')!
+    const type = (name: string) => decisions.columns.find((c) => c.name === name)?.type
+    assert.equal(type('event_id'), 'UUID')
+    assert.equal(type('ban_event_id'), 'Nullable(UUID)')
+    assert.equal(type('ip'), 'IPv6')
+    assert.equal(type('occurred_at'), "DateTime64(3, 'UTC')")
+    assert.equal(type('expires_at'), "Nullable(DateTime64(3, 'UTC'))")
+    assert.equal(type('reason'), 'LowCardinality(String)')
+    assert.equal(type('matches'), 'Array(String)')
+  })
+
+  it('refuses a field it has no ClickHouse type for instead of storing it as text', () => {
+    assert.throws(() => columnsOf(Type.Object({ odd: Type.Record(Type.String(), Type.Number()) })), /no ClickHouse type for the field odd/)
+  })
+
+  it('matches the checked-in schemas/generated/clickhouse.sql (regenerate it after a schema change)', () => {
+    assert.equal(readFileSync(`${packageRoot()}/schemas/generated/clickhouse.sql`, 'utf8'), clickHouseSql())
+  })
+
+  it('stores IPv4 mapped into IPv6 with the prefix in IPv6 terms', () => {
+    assert.deepEqual(storedAddress('192.0.2.1'), { ip: '0:0:0:0:0:ffff:c000:201', ip_prefix: 128 })
+    assert.deepEqual(storedAddress('192.0.2.0/24'), { ip: '0:0:0:0:0:ffff:c000:200', ip_prefix: 120 })
+    assert.deepEqual(storedAddress('2001:db8::/64'), { ip: '2001:db8:0:0:0:0:0:0', ip_prefix: 64 })
+    assert.deepEqual(storedRange('192.0.2.0/24'), { from: '0:0:0:0:0:ffff:c000:200', to: '0:0:0:0:0:ffff:c000:2ff' })
+  })
+
+  it('turns an event into a row with UTC times and no absent fields', () => {
+    const failures = EVENT_TABLES.find((t) => t.name === 'failures')!
+    const row = eventRow({ type: 'FailureDetected', event_id: 'x', ip: '::ffff:192.0.2.9', occurred_at: '2026-11-22T10:00:00.5+01:00', matches: [] }, failures.columns)
+    assert.deepEqual(row, { type: 'FailureDetected', event_id: 'x', ip: '0:0:0:0:0:ffff:c000:209', ip_prefix: 128, occurred_at: '2026-11-22 09:00:00.500', matches: [] })
+  })
+})
