@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -21,7 +21,7 @@ const ATTACKERS = 26
 // A lift is due this long after its ban ends, or after the process that should append it is up again.
 const LIFT_TOLERANCE_MS = 1500
 const seed = Number(process.env['BANSTREAM_CRASH_SEED'] ?? Math.floor(Math.random() * 2 ** 32))
-const rerun = `(seed ${seed}: rerun with BANSTREAM_CRASH_SEED=${seed})`
+const rerun = `(seed ${seed}: rerun with BANSTREAM_CRASH_SEED=${seed}, and BANSTREAM_KEEP_DATA=1 to keep the data dirs)`
 
 /** How to start `banstream run`: the built CLI beside this file in dist/, else the source through tsx. */
 function cliCommand(): string[] {
@@ -156,7 +156,7 @@ describe(`banstream run killed with SIGKILL at ${KILLS} random points ${rerun}`,
     workDir = work
     const logPath = join(work, 'input.log')
     writeFileSync(logPath, '')
-    const configDir = writeTestConfig(logPath, JAILS)
+    const configDir = writeTestConfig(join(work, 'config'), logPath, JAILS)
     const crashedDir = join(work, 'crashed')
     const referenceDir = join(work, 'uninterrupted')
 
@@ -217,14 +217,21 @@ describe(`banstream run killed with SIGKILL at ${KILLS} random points ${rerun}`,
 
   after(async () => {
     for (const p of running) await p.kill()
+    if (!process.env['BANSTREAM_KEEP_DATA']) rmSync(workDir, { recursive: true, force: true })
   })
 
   test('the uninterrupted run bans and unbans as fail2ban counts', () => {
     assert.deepEqual(sortKeys(uninterrupted.map((s) => keyOf(s.decision))), referenceCounting(written, JAILS).decisions, rerun)
   })
 
-  test('the killed and restarted run lost no ban and duplicated none: its decisions equal the uninterrupted run', () => {
+  test('the killed and restarted run lost no ban and duplicated none: its decisions equal the uninterrupted run', (t) => {
     assert.ok(uninterrupted.length > 0)
+    const lifts = crashed.filter((s) => s.decision.type === 'BanLifted')
+    const endedWhileDown = lifts.filter((s) => {
+      const ended = new Date(s.decision.occurred_at).getTime()
+      return !crashedLives.some((l) => l.readyAtMs !== undefined && l.readyAtMs <= ended && ended < l.endedAtMs)
+    }).length
+    t.diagnostic(`${crashed.length} decisions, ${lifts.length} of them lifts; ${crashedLives.filter((l) => l.readyAtMs === undefined).length} of ${KILLS} kills fell during start-up; ${endedWhileDown} bans ended while the run was down`)
     const text = (run: readonly StoredDecision[]) => sortKeys(run.map((s) => keyOf(s.decision)))
       .map((k) => `${k.type} ${k.jail} ${k.ip} ${k.occurred_at}${k.expires_at ? ` until ${k.expires_at}` : ''}`)
     const lost = difference(text(uninterrupted), text(crashed))

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Decision } from '../../schemas/events/decision.js'
@@ -86,8 +86,10 @@ describe('banstream run over a generated log', () => {
     return (await response.json()) as JailStatus
   }
 
+  let work: string
+
   before(async () => {
-    const work = tempDir('banstream-e2e-')
+    work = tempDir('banstream-e2e-')
     logPath = join(work, 'input.log')
     fail2banLogPath = join(work, 'banstream.log')
     const burst = firstBurst(Date.now())
@@ -96,7 +98,7 @@ describe('banstream run over a generated log', () => {
     firstBurstBans = referenceCounting(written, JAILS).decisions.filter((d) => d.type === 'BanIssued')
 
     role = await RunRole.start({
-      configDir: writeTestConfig(logPath, JAILS),
+      configDir: writeTestConfig(join(work, 'config'), logPath, JAILS),
       dataDir: join(work, 'data'),
       logFile: fail2banLogPath,
       control: { port: 0 },
@@ -126,6 +128,7 @@ describe('banstream run over a generated log', () => {
 
   after(async () => {
     await role?.stop()
+    rmSync(work, { recursive: true, force: true })
   })
 
   test('the decisions are exactly the bans and unbans of the reference counting', () => {

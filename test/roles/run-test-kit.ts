@@ -1,4 +1,4 @@
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -38,12 +38,12 @@ const here = dirname(fileURLToPath(import.meta.url))
 const repoRoot = here.includes(`${join('dist', 'test')}`) ? join(here, '..', '..', '..') : join(here, '..', '..')
 
 /**
- * A configuration directory with only the given jails, both reading `logPath`,
+ * Writes into `dir` a configuration with only the given jails, both reading `logPath`,
  * and the repository's own filter.d linked in. No action: the role logs what
  * jail.conf's actions would do, and these jails have none.
  */
-export function writeTestConfig(logPath: string, jails: readonly TestJail[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'banstream-run-config-'))
+export function writeTestConfig(dir: string, logPath: string, jails: readonly TestJail[]): string {
+  mkdirSync(dir, { recursive: true })
   symlinkSync(join(repoRoot, 'config', 'filter.d'), join(dir, 'filter.d'))
   const sections = jails.map((j) => [
     `[${j.name}]`,
