@@ -12,13 +12,12 @@ import { resolveJailPolicies } from '../ignore/resolve-policies.js'
 import { EmbeddedLog, type FsyncPolicy } from '../log/embedded-log.js'
 import { lineBatchRecord } from '../log/line-batch-record.js'
 import type { LogProblem } from '../log/log.js'
-import { FileTail, filePositionKey } from '../sources/file-tail.js'
-import { JournaldSource } from '../sources/journald.js'
 import type { LineBatch, Source } from '../sources/source.js'
 import { BanBook } from './ban-book.js'
 import { DecideWorker } from './decide-worker.js'
 import { ActuateWorker, nftablesBans } from './actuate-worker.js'
 import { prepareJailActions, type JailActions, type JailActionsOptions } from './jail-actions.js'
+import { jailSources, streamPositionKey } from './jail-sources.js'
 import { LinesPositionStore } from './lines-position-store.js'
 import { MatchWorker } from './match-worker.js'
 import { RunControl } from './run-control.js'
@@ -216,32 +215,8 @@ export class RunRole {
 
   private async startSources(): Promise<void> {
     const note = this.options.note!
-    const sourceLog = (level: 'info' | 'warn' | 'error', message: string) => note(level, message)
-    const byEncoding = new Map<string, Map<string, RunJail['files'][number]>>()
-    for (const jail of this.jails) {
-      const paths = byEncoding.get(jail.encoding) ?? new Map()
-      // A file read by several jails is read once; 'head' wins so no jail misses lines it asked for.
-      for (const path of jail.files) if (paths.get(path.pattern)?.start_at !== 'head') paths.set(path.pattern, path)
-      byEncoding.set(jail.encoding, paths)
-    }
-    const sources: Source[] = []
-    for (const [encoding, paths] of byEncoding) {
-      if (paths.size > 0) sources.push(new FileTail({ paths: [...paths.values()], encoding, position_store: this.positions, log: sourceLog, now: this.options.now! }))
-    }
-    for (const jail of this.jails) {
-      if (!jail.journal) continue
-      sources.push(new JournaldSource({
-        stream: jail.journal.stream,
-        position_key: jail.journal.stream,
-        position_store: this.positions,
-        ...(jail.journal.journalmatch ? { journalmatch: jail.journal.journalmatch } : {}),
-        // fail2ban's systemd backend begins findtime before now when it has no saved cursor.
-        since_ms: this.options.now!() - (jail.policy.find_time_secs ?? 600) * 1000,
-        log: sourceLog,
-      }))
-    }
-    this.sources = sources
-    for (const source of sources) await source.start((batch) => this.forward(batch))
+    this.sources = jailSources(this.jails, { positions: this.positions, log: (level, message) => note(level, message), now: this.options.now! })
+    for (const source of this.sources) await source.start((batch) => this.forward(batch))
   }
 
   private async stopSources(): Promise<void> {
@@ -261,9 +236,4 @@ export class RunRole {
     this.api = buildControlApi({ port: this.control, bind, ...(control.token !== undefined ? { token: control.token } : {}) })
     await this.api.listen({ host: bind, port: control.port ?? DEFAULT_CONTROL_PORT })
   }
-}
-
-/** The key each source keeps its position under: journald sources are keyed by their stream, files by path. */
-function streamPositionKey(stream: string): string {
-  return stream.startsWith('journald:') ? stream : filePositionKey(stream)
 }
