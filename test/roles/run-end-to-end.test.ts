@@ -13,8 +13,8 @@ import {
 } from './run-test-kit.js'
 
 const JAILS: TestJail[] = [
-  { name: 'sshd', maxRetry: 3, findTimeSecs: 60, banTimeSecs: 5 },
-  { name: 'postfix', maxRetry: 2, findTimeSecs: 60, banTimeSecs: 7 },
+  { name: 'sshd', maxRetry: 3, findTimeSecs: 60, banTimeSecs: 6 },
+  { name: 'postfix', maxRetry: 2, findTimeSecs: 60, banTimeSecs: 8 },
 ]
 
 /** Who attacks, how often, in the first burst. `banned` is what the jail counts: IPv6 by /64. */
@@ -32,7 +32,7 @@ const ATTACKERS: { jail: 'sshd' | 'postfix'; ips: string[]; banned: string; fail
 const RETURNING = '192.0.2.12'
 const NOISE_LINES = 300
 // The first burst is dated over the last few seconds, well inside the shortest bantime, so its bans are still due when read.
-const BURST_MS = 2500
+const BURST_MS = 2000
 
 interface Written {
   readonly lines: string[]
