@@ -18,6 +18,7 @@ interface RunFlags {
   controlToken?: string
   fsync: string
   dryRun?: boolean
+  history: string
 }
 
 /** `banstream run`: every role in one process, until SIGINT or SIGTERM; SIGHUP reloads the configuration. */
@@ -33,6 +34,7 @@ export function runCommand(): Command {
     .option('--control-token <token>', `bearer token of the control API (default: $${TOKEN_ENV})`)
     .option('--fsync <policy>', "when the log is forced to disk: 'always', 'never', or every N milliseconds", '1000')
     .option('--dry-run', "log what each jail action would do instead of doing it (the firewall is left alone)")
+    .option('--history <where>', "where the event history is kept: 'embedded' (chDB in the data dir), a ClickHouse URL, or 'none'", process.env['BANSTREAM_HISTORY'] ?? 'embedded')
     .action(async (flags: RunFlags) => {
       const role = await RunRole.start({
         configDir: configDirOf(flags),
@@ -46,6 +48,7 @@ export function runCommand(): Command {
         },
         fsync: fsyncOf(flags.fsync),
         ...(flags.dryRun ? { dryRun: true } : {}),
+        ...historyOf(flags.history),
       })
       process.stderr.write(`banstream: running; control API on ${role.controlUrl ?? 'an unknown address'}\n`)
       await untilStopped(role)
@@ -56,6 +59,13 @@ function configDirOf(flags: RunFlags): string {
   if (flags.fail2ban !== undefined) return resolve(flags.fail2ban)
   if (flags.config !== undefined) return resolve(flags.config)
   return existsSync('config/jail.conf') ? resolve('config') : builtinConfigDir()
+}
+
+function historyOf(text: string): { history?: 'embedded' | { url: string } } {
+  if (text === 'none') return {}
+  if (text === 'embedded') return { history: 'embedded' }
+  if (/^https?:\/\//.test(text)) return { history: { url: text } }
+  throw new UsageError(`--history ${text}: use embedded, none, or a ClickHouse URL (http://host:8123)`)
 }
 
 function portOf(text: string): number {

@@ -4,12 +4,17 @@ import type { FastifyInstance } from 'fastify'
 import type { FailureDetected } from '../../schemas/events/failure-detected.js'
 import { Topics } from '../../schemas/topics.js'
 import type { DecideInput, DecideOutput } from '../../streams/decide.js'
+import { ClickHouseSink } from '../../sinks/clickhouse/clickhouse-sink.js'
 import { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import { buildControlApi, DEFAULT_CONTROL_PORT } from '../api/control/build-control-api.js'
 import { HostResolver } from '../ignore/host-resolver.js'
 import { ignoreCommandsOf, type IgnoreCommand } from '../ignore/ignore-command.js'
 import { resolveJailPolicies } from '../ignore/resolve-policies.js'
 import { EmbeddedLog, type FsyncPolicy } from '../log/embedded-log.js'
+import { ChdbStore } from '../store/chdb-store.js'
+import { ClickHouseStore, type ClickHouseStoreOptions } from '../store/clickhouse-store.js'
+import { migrateStore } from '../store/migrate.js'
+import type { Store } from '../store/store.js'
 import { lineBatchRecord } from '../log/line-batch-record.js'
 import type { LogProblem } from '../log/log.js'
 import type { LineBatch, Source } from '../sources/source.js'
@@ -45,6 +50,12 @@ export interface RunOptions {
   readonly host?: string
   /** For tests: where nft runs (a network namespace) and which table it keeps. */
   readonly nftables?: JailActionsOptions['nftables']
+  /**
+   * Where the event history is kept: 'embedded' (chDB under <dataDir>/clickhouse), a ClickHouse
+   * server, or none. Default none here; the CLI defaults to 'embedded'. chDB allows one data dir per
+   * process, so only one embedded role may keep history in a process.
+   */
+  readonly history?: 'embedded' | ClickHouseStoreOptions
   /** Wall clock in milliseconds (default Date.now). */
   readonly now?: () => number
   /** Where notes for the operator go (default: stderr). */
@@ -68,6 +79,7 @@ export class RunRole {
   private sources: Source[] = []
   private api: FastifyInstance | undefined
   private reloading: Promise<void> = Promise.resolve()
+  private history: { store: Store; sink: ClickHouseSink } | undefined
 
   private constructor(
     private readonly options: RunOptions,
@@ -114,9 +126,15 @@ export class RunRole {
     await role.reconcile()
     role.reconcileTimer = setInterval(() => void role!.reconcile(), options.reconcileIntervalMs ?? 60_000)
     role.reconcileTimer.unref()
+    role.history = await role.startHistory()
     await role.startSources()
     await role.listen()
     return role
+  }
+
+  /** The event history, when the role keeps one. */
+  get historyStore(): Store | undefined {
+    return this.history?.store
   }
 
   /** Where the control API listens, e.g. http://127.0.0.1:7373. */
@@ -151,6 +169,8 @@ export class RunRole {
     await this.parts.match?.stop()
     await this.parts.decide?.stop()
     await this.parts.actuate?.stop()
+    await this.history?.sink.close()
+    await this.history?.store.close()
     await this.book.stop()
     await this.fail2banLog.close()
     await this.log.close()
@@ -166,6 +186,17 @@ export class RunRole {
     const policies = await resolveJailPolicies(jails.map((j) => j.policy), { warn: (message) => note('warn', message) })
     const ignoreCommands = ignoreCommandsOf(jails.map((j) => j.config), { warn: (message) => note('warn', message) })
     return { jails, decideOptions: { jails: policies, live: true }, ignoreCommands }
+  }
+
+  /** The event history: every failure, decision and actuation stored, for the API's queries. */
+  private async startHistory(): Promise<{ store: Store; sink: ClickHouseSink } | undefined> {
+    const history = this.options.history
+    if (history === undefined) return undefined
+    const store = history === 'embedded' ? ChdbStore.open(join(this.options.dataDir, 'clickhouse')) : new ClickHouseStore(history)
+    await migrateStore(store)
+    const note = this.options.note!
+    const sink = ClickHouseSink.start({ log: this.log, store, onProblem: (p) => note('warn', `history: ${p.kind}${p.topic ? ` in ${p.topic}` : ''}: ${p.reason}`) })
+    return { store, sink }
   }
 
   private get host(): string {
