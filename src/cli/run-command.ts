@@ -36,6 +36,11 @@ export function runCommand(): Command {
     .option('--dry-run', "log what each jail action would do instead of doing it (the firewall is left alone)")
     .option('--history <where>', "where the event history is kept: 'embedded' (chDB in the data dir), a ClickHouse URL, or 'none'", process.env['BANSTREAM_HISTORY'] ?? 'embedded')
     .action(async (flags: RunFlags) => {
+      // Listening before the start: a SIGTERM while starting stops banstream once it is up, not half way.
+      const stopRequested = new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve)
+        process.once('SIGTERM', resolve)
+      })
       const role = await RunRole.start({
         configDir: configDirOf(flags),
         ...(flags.fail2ban !== undefined ? { fallbackFilterDir: join(builtinConfigDir(), 'filter.d') } : {}),
@@ -51,7 +56,13 @@ export function runCommand(): Command {
         ...historyOf(flags.history),
       })
       process.stderr.write(`banstream: running; control API on ${role.controlUrl ?? 'an unknown address'}\n`)
-      await untilStopped(role)
+      const reload = () => {
+        role.reload().catch((error: Error) => process.stderr.write(`banstream: reload failed: ${error.message}\n`))
+      }
+      process.on('SIGHUP', reload)
+      await stopRequested
+      process.off('SIGHUP', reload)
+      await role.stop()
     })
 }
 
@@ -78,24 +89,4 @@ function fsyncOf(text: string): FsyncPolicy {
   if (text === 'always' || text === 'never') return text
   if (/^\d+$/.test(text) && Number(text) > 0) return { intervalMs: Number(text) }
   throw new UsageError(`--fsync ${text}: use always, never, or a number of milliseconds`)
-}
-
-function untilStopped(role: RunRole): Promise<void> {
-  return new Promise((done) => {
-    let stopping = false
-    const stop = () => {
-      if (stopping) return
-      stopping = true
-      role.stop().then(done, (error: Error) => {
-        process.stderr.write(`banstream: stopping failed: ${error.message}\n`)
-        process.exitCode = 1
-        done()
-      })
-    }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-    process.on('SIGHUP', () => {
-      role.reload().catch((error: Error) => process.stderr.write(`banstream: reload failed: ${error.message}\n`))
-    })
-  })
 }
