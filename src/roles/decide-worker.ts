@@ -5,7 +5,7 @@ import { LiftBan } from '../../schemas/events/lift-ban.js'
 import type { Decision } from '../../schemas/events/decision.js'
 import { decodeEvent } from '../../schemas/events/validate.js'
 import { partitionKey, Topics } from '../../schemas/topics.js'
-import { decider, isDecision, type Decider, type DecideEvent, type DecideInput, type DecideOptions, type DecideOutput } from '../../streams/decide.js'
+import { decider, isDecision, type Decider, type DecideNotice, type DecideEvent, type DecideInput, type DecideOptions, type DecideOutput } from '../../streams/decide.js'
 import { restoreSnapshot, snapshotOf, type DecideSnapshot } from '../../streams/decide-snapshot.js'
 import type { DecideState } from '../../streams/decide-state.js'
 import type { Log, LogProblem, LogRecord, Subscription } from '../log/log.js'
@@ -40,6 +40,7 @@ interface SavedState {
   readonly state: DecideSnapshot
 }
 
+const NOT_COUNTED = new Set<DecideNotice['kind']>(['ignored', 'too-old', 'invalid-address', 'invalid-time', 'unknown-jail'])
 const INPUT_TOPICS = [Topics.failures.name, Topics.commands.name] as const
 const GROUP = 'decide'
 
@@ -130,7 +131,6 @@ export class DecideWorker {
       if (input.type === 'FailureDetected') {
         if (this.recent.has(input.event_id)) continue
         this.recent.add(input.event_id)
-        if (!input.success) this.totalFailed.set(input.jail, (this.totalFailed.get(input.jail) ?? 0) + 1)
         if (this.options.ignored && (await this.options.ignored(input))) {
           this.options.onOutputs?.(input, [], true)
           continue
@@ -138,6 +138,10 @@ export class DecideWorker {
       }
       const { state, outputs } = this.decider.step(this.state, input as DecideEvent, this.now() / 1000)
       this.state = state
+      // fail2ban counts a failure once it passed ignoreip, ignorecommand and its time checks: the others are not "Total failed".
+      if (input.type === 'FailureDetected' && !input.success && !outputs.some((o) => o.type === 'DecideNotice' && NOT_COUNTED.has(o.kind))) {
+        this.totalFailed.set(input.jail, (this.totalFailed.get(input.jail) ?? 0) + 1)
+      }
       for (const output of outputs) {
         if (isDecision(output) && !this.alreadyAppended.has(output.event_id)) appends.push(output)
       }

@@ -102,3 +102,15 @@ test('a malformed failures record is reported and skipped', async (t) => {
   assert.equal(problems[0]!.kind, 'corrupt-record')
   assert.equal((await decisions(log)).length, 1)
 })
+
+test('failures of an ignored address are not counted in Total failed, as fail2ban skips them before counting', async (t) => {
+  const { dir, log, problems } = await setup(t)
+  const progress = stepped(3)
+  const ignoring = { jails: [jailPolicy({ name: 'sshd', max_retry: 3, ignore_ip: ['192.0.2.5'] })] }
+  const worker = await DecideWorker.start({ log, decide: ignoring, snapshotPath: join(dir, 'decide.json'), report: (p) => problems.push(p), onOutputs: progress.onOutputs })
+  await append(log, [failure('192.0.2.5', 0), failure('192.0.2.5', 10), failure('192.0.2.6', 20)])
+  await progress.reached
+  await worker.stop()
+  assert.equal(worker.failuresCounted('sshd'), 1)
+  assert.deepEqual(await decisions(log), [])
+})
