@@ -194,6 +194,8 @@ export class EmbeddedLog implements Log {
         maxBatchBytes: opts.maxBatchBytes ?? MiB,
         retryDelayMs: (attempt) => Math.min(base * 2 ** (attempt - 1), 30_000),
         report: this.settings.report,
+        ...(opts.onAssigned ? { onAssigned: (partitions: number[]) => opts.onAssigned!(partitions) } : {}),
+        ...(opts.onRevoked ? { onRevoked: (partitions: number[]) => opts.onRevoked!(partitions) } : {}),
       },
       handler,
       () => {

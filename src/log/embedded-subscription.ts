@@ -24,6 +24,9 @@ export interface SubscriptionSettings {
   /** Delay before retrying after the `attempt`-th failure (handler or I/O). */
   retryDelayMs: (attempt: number) => number
   report: ProblemReporter
+  /** See SubscribeOptions: the one subscriber of a group is given every partition at start and gives them up at close. */
+  onAssigned?: (partitions: number[]) => Promise<void>
+  onRevoked?: (partitions: number[]) => Promise<void>
 }
 
 /**
@@ -47,17 +50,24 @@ export function startSubscription(source: SubscriptionSource, settings: Subscrip
 async function run(source: SubscriptionSource, settings: SubscriptionSettings, handler: BatchHandler, signal: AbortSignal): Promise<void> {
   const positions = await retrying(() => startPositions(source, settings.from), 'io-error', settings, source.topic, signal)
   if (positions === undefined) return
-  let turn = 0
-  while (!signal.aborted) {
-    const seen = source.version()
-    let progressed = false
-    for (let i = 0; i < source.partitions && !signal.aborted; i++) {
-      const partition = (turn + i) % source.partitions
-      const moved = await retrying(() => step(source, settings, handler, positions, partition, signal), 'io-error', settings, source.topic, signal, partition)
-      progressed ||= moved === true
+  const all = Array.from({ length: source.partitions }, (_, p) => p)
+  const { onAssigned, onRevoked } = settings
+  if (onAssigned && (await retrying(() => onAssigned(all).then(() => true), 'handler-failed', settings, source.topic, signal)) === undefined) return
+  try {
+    let turn = 0
+    while (!signal.aborted) {
+      const seen = source.version()
+      let progressed = false
+      for (let i = 0; i < source.partitions && !signal.aborted; i++) {
+        const partition = (turn + i) % source.partitions
+        const moved = await retrying(() => step(source, settings, handler, positions, partition, signal), 'io-error', settings, source.topic, signal, partition)
+        progressed ||= moved === true
+      }
+      turn = (turn + 1) % source.partitions
+      if (!progressed && !signal.aborted) await source.changed(seen, signal)
     }
-    turn = (turn + 1) % source.partitions
-    if (!progressed && !signal.aborted) await source.changed(seen, signal)
+  } finally {
+    await onRevoked?.(all).catch((err: Error) => settings.report({ kind: 'handler-failed', topic: source.topic, reason: `giving up partitions failed: ${err?.message ?? String(err)}` }))
   }
 }
 

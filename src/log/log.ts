@@ -49,6 +49,21 @@ export interface SubscribeOptions {
   maxBatchRecords?: number
   /** Upper bound on value+key bytes in one batch; one record always fits (default 1 MiB). */
   maxBatchBytes?: number
+  /**
+   * Called with partitions given to this subscriber, before any record of
+   * them is delivered, and awaited: a stage rebuilds their state here. A
+   * rejection is reported and the call made again after a backoff.
+   */
+  onAssigned?(partitions: number[]): Promise<void>
+  /**
+   * Called with partitions taken from this subscriber (and with every
+   * partition it holds at close) once no batch of them is in flight, and
+   * awaited before the next assignment is handled: a stage drops their state
+   * here. Only partitions whose onAssigned resolved are revoked. On Kafka a
+   * revocation is learnt at the next group join, when another member may
+   * already hold the partitions: work on them must not outlive the batch.
+   */
+  onRevoked?(partitions: number[]): Promise<void>
 }
 
 /**

@@ -174,6 +174,8 @@ export class KafkaLog implements Log {
         fetchMaxWaitMs: this.settings.fetchMaxWaitMs,
         retryDelayMs: (attempt) => Math.min(base * 2 ** (attempt - 1), 30_000),
         report: this.settings.report,
+        ...(opts.onAssigned ? { onAssigned: (partitions: number[]) => opts.onAssigned!(partitions) } : {}),
+        ...(opts.onRevoked ? { onRevoked: (partitions: number[]) => opts.onRevoked!(partitions) } : {}),
       },
       handler,
       () => this.subscriptions.delete(subscription),
@@ -191,13 +193,18 @@ export class KafkaLog implements Log {
     return messages.map((m) => toLogRecord(topic, partition, m))
   }
 
-  /** Through a running subscriber of the group in this process when there is one; otherwise as Kafka's admin tools commit, which Kafka refuses while the group has active members. */
+  /**
+   * Through a running subscriber of the group in this process when there is
+   * one (of any topic: a stage may keep its position in a topic it reads
+   * without subscribing); otherwise as Kafka's admin tools commit, which Kafka
+   * refuses while the group has active members.
+   */
   async commit(group: string, topic: string, partition: number, nextOffset: number): Promise<void> {
     this.checkOpen()
     await this.checkPartition(topic, partition)
     if (!Number.isSafeInteger(nextOffset) || nextOffset < 0) throw new LogError('BANSTREAM_ERR_LOG_OFFSET', `cannot commit offset ${nextOffset}`)
     for (const s of this.subscriptions) {
-      if (s.group === group && s.topic === topic && (await s.commit(partition, nextOffset))) return
+      if (s.group === group && (await s.commit(topic, partition, nextOffset))) return
     }
     try {
       await this.direct.commitOutsideGroup(group, topic, partition, nextOffset)

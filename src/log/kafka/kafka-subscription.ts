@@ -20,13 +20,20 @@ export interface KafkaSubscriptionSettings {
   /** Delay before retrying after the `attempt`-th failure (handler or start-up). */
   retryDelayMs: (attempt: number) => number
   report: ProblemReporter
+  /** See SubscribeOptions. */
+  onAssigned?: (partitions: number[]) => Promise<void>
+  onRevoked?: (partitions: number[]) => Promise<void>
 }
 
 export interface KafkaSubscription extends Subscription {
   readonly topic: string
   readonly group: string
-  /** Commits through this member of the group; false when it is not running (not joined yet, or closing). */
-  commit(partition: number, nextOffset: number): Promise<boolean>
+  /**
+   * Commits through this member of the group, for its topic or another one the
+   * group's stage keeps a position in (Kafka checks the member, not what it is
+   * assigned); false when it is not running (not joined yet, or closing).
+   */
+  commit(topic: string, partition: number, nextOffset: number): Promise<boolean>
 }
 
 /**
@@ -35,12 +42,22 @@ export interface KafkaSubscription extends Subscription {
  * one at a time (partitionsConsumedConcurrently 1: the handler's promise is
  * the backpressure), retries a failing slice in place, heartbeating while it
  * waits, and commits after each slice when autoCommit is on.
+ *
+ * kafkajs tells of an assignment only through its GROUP_JOIN event, which it
+ * does not await; so each join queues a transition (revoke what left, assign
+ * what came) and a batch waits, heartbeating, until the transitions queued so
+ * far are done, which puts onAssigned before the records of its partitions.
  */
 export function startKafkaSubscription(kafka: Kafka, settings: KafkaSubscriptionSettings, handler: BatchHandler, onClosed: () => void): KafkaSubscription {
   const stop = new AbortController()
   let consumer: Consumer | undefined
   /** Joined a generation at least once: commits before that would be dropped by kafkajs. */
   let joined = false
+  /** Bumped at every join: a transition still retrying onAssigned gives up once a newer join is queued. */
+  let generation = 0
+  /** Partitions whose onAssigned resolved and that were not revoked since. */
+  const ready = new Set<number>()
+  let transitions: Promise<void> = Promise.resolve()
   const started = run()
   let closing: Promise<void> | undefined
 
@@ -66,6 +83,9 @@ export function startKafkaSubscription(kafka: Kafka, settings: KafkaSubscription
             seeks.delete(partition)
             member.seek({ topic: settings.topic, partition, offset: String(offset) })
           }
+          const assignment = new Set(payload.memberAssignment[settings.topic] ?? [])
+          const joinedGeneration = ++generation
+          transitions = transitions.then(() => transition(assignment, joinedGeneration))
         })
         member.on(member.events.CRASH, ({ payload }) => {
           settings.report({ kind: 'io-error', topic: settings.topic, reason: `consumer of group ${settings.group} failed: ${payload.error.message}${payload.restart ? '; restarting' : ''}` })
@@ -87,7 +107,54 @@ export function startKafkaSubscription(kafka: Kafka, settings: KafkaSubscription
     }
   }
 
+  /** Gives up what is no longer assigned, then takes up what is new; never rejects. */
+  async function transition(assignment: Set<number>, joinedGeneration: number): Promise<void> {
+    const revoked = [...ready].filter((p) => !assignment.has(p))
+    for (const p of revoked) ready.delete(p)
+    if (revoked.length > 0) await revoke(revoked)
+    const added = [...assignment].filter((p) => !ready.has(p))
+    if (added.length === 0) return
+    for (let attempt = 1; !stop.signal.aborted && generation === joinedGeneration; attempt++) {
+      try {
+        await settings.onAssigned?.(added)
+        for (const p of added) ready.add(p)
+        return
+      } catch (err) {
+        settings.report({ kind: 'handler-failed', topic: settings.topic, reason: `taking up partitions ${added.join(', ')} failed: ${(err as Error)?.message ?? String(err)}; retry ${attempt}` })
+      }
+      try {
+        await sleep(settings.retryDelayMs(attempt), undefined, { signal: stop.signal })
+      } catch {
+        return
+      }
+    }
+  }
+
+  async function revoke(partitions: number[]): Promise<void> {
+    try {
+      await settings.onRevoked?.(partitions)
+    } catch (err) {
+      settings.report({ kind: 'handler-failed', topic: settings.topic, reason: `giving up partitions ${partitions.join(', ')} failed: ${(err as Error)?.message ?? String(err)}` })
+    }
+  }
+
+  /** Waits for the queued transitions, heartbeating so that a long rebuild does not cost this member its place. */
+  async function transitionsDone(heartbeat: () => Promise<void>): Promise<void> {
+    for (let current = transitions; ; current = transitions) {
+      let done = false
+      const settled = current.then(() => { done = true })
+      while (!done && !stop.signal.aborted) {
+        await Promise.race([settled, sleep(settings.heartbeatIntervalMs)])
+        if (!done) await heartbeat()
+      }
+      if (current === transitions || stop.signal.aborted) return
+    }
+  }
+
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+    await transitionsDone(heartbeat)
+    // A partition whose onAssigned has not resolved (it failed until a newer join) is fetched again once it has.
+    if (!ready.has(batch.partition)) return
     const records = batch.messages.map((m) => toLogRecord(settings.topic, batch.partition, m))
     for (const slice of slices(records, settings.maxBatchRecords, settings.maxBatchBytes)) {
       const owned = () => !stop.signal.aborted && isRunning() && !isStale()
@@ -128,9 +195,9 @@ export function startKafkaSubscription(kafka: Kafka, settings: KafkaSubscription
   return {
     topic: settings.topic,
     group: settings.group,
-    async commit(partition, nextOffset) {
+    async commit(topic, partition, nextOffset) {
       if (!joined || consumer === undefined || stop.signal.aborted) return false
-      await consumer.commitOffsets([{ topic: settings.topic, partition, offset: String(nextOffset) }])
+      await consumer.commitOffsets([{ topic, partition, offset: String(nextOffset) }])
       return true
     },
     close() {
@@ -139,6 +206,10 @@ export function startKafkaSubscription(kafka: Kafka, settings: KafkaSubscription
         await started
         // kafkajs's disconnect waits for the eachBatch in flight, then leaves the group.
         await consumer?.disconnect()
+        await transitions
+        const held = [...ready]
+        ready.clear()
+        if (held.length > 0) await revoke(held)
       })().finally(onClosed)
       return closing
     },
