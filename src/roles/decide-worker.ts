@@ -1,16 +1,13 @@
 import { readFile } from 'node:fs/promises'
-import { BanAddress } from '../../schemas/events/ban-address.js'
-import { FailureDetected } from '../../schemas/events/failure-detected.js'
-import { LiftBan } from '../../schemas/events/lift-ban.js'
+import type { FailureDetected } from '../../schemas/events/failure-detected.js'
 import type { Decision } from '../../schemas/events/decision.js'
-import { decodeEvent } from '../../schemas/events/validate.js'
-import { partitionKey, Topics } from '../../schemas/topics.js'
-import { decider, isDecision, type Decider, type DecideNotice, type DecideEvent, type DecideInput, type DecideOptions, type DecideOutput } from '../../streams/decide.js'
+import { Topics } from '../../schemas/topics.js'
+import { decider, type Decider, type DecideInput, type DecideOptions, type DecideOutput } from '../../streams/decide.js'
 import { restoreSnapshot, snapshotOf, type DecideSnapshot } from '../../streams/decide-snapshot.js'
-import type { DecideState } from '../../streams/decide-state.js'
 import type { Log, LogProblem, LogRecord, Subscription } from '../log/log.js'
 import { readToEnd } from '../log/read-to-end.js'
 import { writeAtomically } from '../files/write-atomically.js'
+import { appendDecisions, decodeDecideInput, stepInput, type DecideFold } from './decide-steps.js'
 import { RecentIds } from './recent-ids.js'
 
 export interface DecideWorkerOptions {
@@ -40,7 +37,6 @@ interface SavedState {
   readonly state: DecideSnapshot
 }
 
-const NOT_COUNTED = new Set<DecideNotice['kind']>(['ignored', 'too-old', 'invalid-address', 'invalid-time', 'unknown-jail'])
 const INPUT_TOPICS = [Topics.failures.name, Topics.commands.name] as const
 const GROUP = 'decide'
 
@@ -53,10 +49,8 @@ const GROUP = 'decide'
  */
 export class DecideWorker {
   private decider: Decider
-  private state: DecideState
+  private readonly fold: DecideFold
   private readonly offsets: Record<string, Record<number, number>>
-  private readonly recent: RecentIds
-  private readonly totalFailed: Map<string, number>
   private readonly alreadyAppended: Set<string>
   private subscriptions: Subscription[] = []
   private serial: Promise<void> = Promise.resolve()
@@ -67,10 +61,12 @@ export class DecideWorker {
   private constructor(private options: DecideWorkerOptions, saved: SavedState | undefined, alreadyAppended: Set<string>) {
     this.decider = decider(options.decide)
     this.now = options.now ?? Date.now
-    this.state = saved ? restoreSnapshot(saved.state) : this.decider.initialState()
+    this.fold = {
+      state: saved ? restoreSnapshot(saved.state) : this.decider.initialState(),
+      recent: new RecentIds(100_000, saved?.recent_failures),
+      totalFailed: new Map(Object.entries(saved?.total_failed ?? {})),
+    }
     this.offsets = saved?.offsets ?? {}
-    this.recent = new RecentIds(100_000, saved?.recent_failures)
-    this.totalFailed = new Map(Object.entries(saved?.total_failed ?? {}))
     this.alreadyAppended = alreadyAppended
     this.lastSave = this.now()
   }
@@ -94,12 +90,12 @@ export class DecideWorker {
 
   /** Addresses with failures counted in a window and not yet banned: `Currently failed`. */
   currentlyFailed(jail: string): number {
-    return this.state.jails.get(jail)?.windows.size ?? 0
+    return this.fold.state.jails.get(jail)?.windows.size ?? 0
   }
 
   /** Failures counted since the state began: `Total failed`. */
   failuresCounted(jail: string): number {
-    return this.totalFailed.get(jail) ?? 0
+    return this.fold.totalFailed.get(jail) ?? 0
   }
 
   /** Applies new jail policies (a reload); windows and bans carry over. */
@@ -126,46 +122,16 @@ export class DecideWorker {
   private async process(topic: string, records: readonly LogRecord[]): Promise<void> {
     const appends: Decision[] = []
     for (const record of records) {
-      const input = this.decode(topic, record)
+      const input = decodeDecideInput(record, this.options.report)
       if (!input) continue
-      if (input.type === 'FailureDetected') {
-        if (this.recent.has(input.event_id)) continue
-        this.recent.add(input.event_id)
-        if (this.options.ignored && (await this.options.ignored(input))) {
-          this.options.onOutputs?.(input, [], true)
-          continue
-        }
-      }
-      const { state, outputs } = this.decider.step(this.state, input as DecideEvent, this.now() / 1000)
-      this.state = state
-      // fail2ban counts a failure once it passed ignoreip, ignorecommand and its time checks: the others are not "Total failed".
-      if (input.type === 'FailureDetected' && !input.success && !outputs.some((o) => o.type === 'DecideNotice' && NOT_COUNTED.has(o.kind))) {
-        this.totalFailed.set(input.jail, (this.totalFailed.get(input.jail) ?? 0) + 1)
-      }
-      for (const output of outputs) {
-        if (isDecision(output) && !this.alreadyAppended.has(output.event_id)) appends.push(output)
-      }
-      this.options.onOutputs?.(input, outputs, false)
+      const decisions = await stepInput(this.decider, this.fold, input, this.now() / 1000, this.options)
+      appends.push(...decisions.filter((d) => !this.alreadyAppended.has(d.event_id)))
     }
-    if (appends.length > 0) {
-      await this.options.log.append(Topics.decisions.name, appends.map((d) => ({
-        key: Buffer.from(partitionKey(d.ip)),
-        value: Buffer.from(JSON.stringify(d)),
-      })))
-    }
+    await appendDecisions(this.options.log, appends)
     const last = records[records.length - 1]
     if (last) (this.offsets[topic] ??= {})[last.partition] = last.offset + 1
     this.dirty = true
     if (this.now() - this.lastSave >= (this.options.snapshotIntervalMs ?? 5000)) await this.save()
-  }
-
-  private decode(topic: string, record: LogRecord): DecideInput | undefined {
-    const decoded = topic === Topics.failures.name
-      ? decodeEvent(FailureDetected, record.value)
-      : decodeCommand(record.value)
-    if (decoded.ok) return decoded.value
-    this.options.report({ kind: 'corrupt-record', topic, partition: record.partition, position: record.offset, reason: decoded.errors.join('; ') })
-    return undefined
   }
 
   private async save(): Promise<void> {
@@ -175,20 +141,15 @@ export class DecideWorker {
       version: 1,
       offsets: this.offsets,
       decisions_end: Object.fromEntries(ends.map((end, partition) => [partition, end])),
-      recent_failures: this.recent.list(),
-      total_failed: Object.fromEntries(this.totalFailed),
-      state: snapshotOf(this.state),
+      recent_failures: this.fold.recent.list(),
+      total_failed: Object.fromEntries(this.fold.totalFailed),
+      state: snapshotOf(this.fold.state),
     }
     await writeAtomically(this.options.snapshotPath, JSON.stringify(saved))
     this.alreadyAppended.clear()
     this.lastSave = this.now()
     this.dirty = false
   }
-}
-
-function decodeCommand(value: Buffer): ReturnType<typeof decodeEvent<typeof BanAddress>> | ReturnType<typeof decodeEvent<typeof LiftBan>> {
-  const ban = decodeEvent(BanAddress, value)
-  return ban.ok ? ban : decodeEvent(LiftBan, value)
 }
 
 async function readSaved(path: string): Promise<SavedState | undefined> {
