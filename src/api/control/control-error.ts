@@ -15,6 +15,12 @@ export type ControlErrorCode =
   | 'BANSTREAM_ERR_URI_TOO_LONG'
   | 'BANSTREAM_ERR_BAD_REQUEST'
   | 'BANSTREAM_ERR_INTERNAL'
+  | 'BANSTREAM_ERR_FORBIDDEN'
+  | 'BANSTREAM_ERR_RATE_LIMITED'
+  | 'BANSTREAM_ERR_INVALID_TIME'
+  | 'BANSTREAM_ERR_INVALID_CURSOR'
+  | 'BANSTREAM_ERR_NO_HISTORY'
+  | 'BANSTREAM_ERR_STORE_UNAVAILABLE'
 
 /** Longer than any valid jail name or address, so those reach the schema and get a field-naming 400. */
 export const MAX_PARAM_LENGTH = 256

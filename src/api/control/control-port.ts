@@ -2,6 +2,22 @@ import type { BanOutcome, JailStatus } from '../../../schemas/api/control.js'
 
 export type { JailStatus } from '../../../schemas/api/control.js'
 
+/** An active ban as the port reports it. */
+export interface BannedEntry {
+  jail: string
+  ip: string
+  expires_at: string | null
+  /**
+   * The BanIssued event in force (the latest, after any prolonging): the
+   * CrowdSec decision id derives from it, so it stays one decision across
+   * restarts. Optional for older ports; without it the id derives from jail,
+   * address and expiry.
+   */
+  event_id?: string
+  /** When that ban started (its occurred_at). */
+  banned_at?: string
+}
+
 /**
  * What the control API drives: the running jails, implemented by the run role.
  * Implementations must: take addresses in canonical spelling (the API
@@ -12,7 +28,7 @@ export type { JailStatus } from '../../../schemas/api/control.js'
 export interface ControlPort {
   jails(): Promise<string[]>
   status(jail: string): Promise<JailStatus | undefined>
-  banned(): Promise<{ jail: string; ip: string; expires_at: string | null }[]>
+  banned(): Promise<BannedEntry[]>
   ban(jail: string, ips: string[], opts: { force?: boolean }): Promise<{ ip: string; result: BanOutcome }[]>
   /** `jail` undefined: every jail. `ips` 'all': every ban. Returns how many bans ended. */
   unban(jail: string | undefined, ips: string[] | 'all'): Promise<number>

@@ -1,0 +1,85 @@
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import { ControlError } from '../control/control-error.js'
+import { roleAllows, type Permission, type Principal, type SecretRing } from './api-token.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What the route asks of the caller; default `read` for GET/HEAD, `operate` otherwise. */
+    permission?: Permission
+    /** The route also takes a CrowdSec bouncer key in `X-Api-Key`. */
+    bouncerKey?: boolean
+  }
+  interface FastifyRequest {
+    /** Who made the request, set by the authentication hook. */
+    principal?: Principal
+  }
+}
+
+/** The credentials the API accepts; a ring left undefined accepts nothing of its kind. */
+export interface Credentials {
+  readonly tokens: SecretRing<Principal> | undefined
+  readonly bouncerKeys: SecretRing<Principal> | undefined
+}
+
+const ANONYMOUS: Principal = { kind: 'anonymous', role: undefined, id: 'anonymous' }
+const BEARER = /^Bearer +(\S+) *$/i
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+/** The principal of a request's credentials, without judging the route: for rate-limit keys. */
+export function identify(request: FastifyRequest, credentials: Credentials): Principal | undefined {
+  const key = header(request, 'x-api-key')
+  if (key !== undefined) return credentials.bouncerKeys?.match(key)
+  const bearer = BEARER.exec(header(request, 'authorization') ?? '')
+  return bearer ? credentials.tokens?.match(bearer[1]!) : undefined
+}
+
+function permissionOf(request: FastifyRequest): Permission {
+  const configured = request.routeOptions.config.permission
+  if (configured !== undefined) return configured
+  return request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'operate'
+}
+
+function unauthorized(message: string): ControlError {
+  return new ControlError(401, 'BANSTREAM_ERR_UNAUTHORIZED', message)
+}
+
+/**
+ * Checks the caller's credentials (an onRequest hook of the guarded routes) against the route's permission. Without
+ * tokens (loopback only) every route is open, except that bouncer routes ask
+ * for a bouncer key once keys are configured. The messages of missing and bad
+ * bearer tokens are @fastify/bearer-auth's, which `banstream client` shows.
+ */
+export function authenticate(credentials: Credentials): onRequestAsyncHookHandler {
+  return async (request, reply) => {
+    if (request.is404) return
+    const permission = permissionOf(request)
+    const takesKey = request.routeOptions.config.bouncerKey === true
+    const key = header(request, 'x-api-key')
+    if (takesKey && key !== undefined) {
+      const bouncer = credentials.bouncerKeys?.match(key)
+      if (!bouncer) throw new ControlError(403, 'BANSTREAM_ERR_FORBIDDEN', 'the X-Api-Key is not a bouncer key of this API')
+      request.principal = bouncer
+      return
+    }
+    if (credentials.tokens === undefined && !(takesKey && credentials.bouncerKeys !== undefined)) {
+      request.principal = ANONYMOUS
+      return
+    }
+    void reply.header('www-authenticate', 'Bearer realm="banstream"')
+    const authorization = header(request, 'authorization')
+    if (authorization === undefined) {
+      throw unauthorized(takesKey ? 'missing X-Api-Key or authorization header' : 'missing authorization header')
+    }
+    const bearer = BEARER.exec(authorization)
+    const principal = bearer ? credentials.tokens?.match(bearer[1]!) : undefined
+    if (!principal) throw unauthorized('invalid authorization header')
+    if (!roleAllows(principal.role!, permission)) {
+      throw new ControlError(403, 'BANSTREAM_ERR_FORBIDDEN', `a '${principal.role}' token may not ${permission}`)
+    }
+    request.principal = principal
+  }
+}

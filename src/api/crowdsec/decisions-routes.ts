@@ -1,0 +1,57 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { ErrorResponse } from '../../../schemas/api/control.js'
+import { DecisionList, DecisionsQuery, DecisionStream, DecisionStreamQuery } from '../../../schemas/api/crowdsec.js'
+import { overlaps, parseAddress, contains } from '../../../schemas/events/address.js'
+import type { ControlPort } from '../control/control-port.js'
+import { coerceQuery } from '../query-coercion.js'
+import { activeDecisions, asOf } from './crowdsec-decision.js'
+import { DecisionFeed, decisionFilter, passes } from './decision-feed.js'
+
+/**
+ * CrowdSec's bouncer API over banstream's active bans: GET /v1/decisions/stream
+ * (what CrowdSec's bouncers poll) and GET /v1/decisions (live lookups). Both
+ * take a bouncer key in `X-Api-Key` or an `actuate` bearer token.
+ */
+export const decisionsRoutes: FastifyPluginAsync<{ control: ControlPort; now: () => number }> = async (app, { control, now }) => {
+  const feed = new DecisionFeed()
+  const config = { permission: 'actuate' as const, bouncerKey: true }
+  const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse }
+
+  app.get<{ Querystring: DecisionStreamQuery }>('/v1/decisions/stream', {
+    config,
+    preValidation: coerceQuery(DecisionStreamQuery),
+    schema: { tags: ['crowdsec'], querystring: DecisionStreamQuery, response: { 200: DecisionStream, ...errors } },
+  }, async (request): Promise<DecisionStream> => {
+    const filter = decisionFilter(request.query)
+    const nowMs = now()
+    const active = new Map([...activeDecisions(await control.banned(), nowMs)].filter(([, d]) => passes(filter, d.decision)))
+    const consumer = `${request.principal?.id ?? 'anonymous'}\u0000${JSON.stringify(filter)}`
+    return feed.pull(consumer, active, request.query.startup === true, nowMs)
+  })
+
+  app.get<{ Querystring: DecisionsQuery }>('/v1/decisions', {
+    config,
+    preValidation: coerceQuery(DecisionsQuery),
+    schema: { tags: ['crowdsec'], querystring: DecisionsQuery, response: { 200: DecisionList, ...errors } },
+  }, async (request): Promise<DecisionList> => {
+    const q = request.query
+    const nowMs = now()
+    const wanted = q.ip ?? q.range
+    const target = wanted === undefined ? undefined : parseAddress(wanted)!
+    const holding = q.contains ?? true
+    const matches = [...activeDecisions(await control.banned(), nowMs).values()].filter(({ decision: d }) => {
+      if (q.scope !== undefined && q.scope.toLowerCase() !== d.scope.toLowerCase()) return false
+      if (q.value !== undefined && q.value !== d.value) return false
+      if (q.type !== undefined && q.type !== d.type) return false
+      if (q.origins !== undefined && !q.origins.split(',').includes(d.origin)) return false
+      if (q.scenarios_containing !== undefined && !q.scenarios_containing.split(',').some((w) => w !== '' && d.scenario.includes(w))) return false
+      if (q.scenarios_not_containing?.split(',').some((w) => w !== '' && d.scenario.includes(w))) return false
+      if (target) {
+        const banned = parseAddress(d.value)!
+        return holding ? contains(banned, target) : q.ip !== undefined ? overlaps(target, banned) && banned.prefix === target.prefix : contains(target, banned)
+      }
+      return true
+    }).map((timed) => asOf(timed, nowMs))
+    return matches.length === 0 ? null : matches
+  })
+}
