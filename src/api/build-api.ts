@@ -142,7 +142,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   void app.register(healthRoutes)
   void app.register(readyRoutes, { store: opts.store })
   void app.register(async (guarded) => {
-    guarded.addHook('onRequest', authenticate(creds))
+    guarded.addHook('preParsing', authenticate(creds))
     await guarded.register(metricsRoutes, { registry })
     await guarded.register(jailsRoutes, { port: opts.control })
     await guarded.register(bansRoutes, { port: opts.control })

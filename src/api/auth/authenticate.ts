@@ -1,4 +1,4 @@
-import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify'
 import { ControlError } from '../control/control-error.js'
 import { roleAllows, type Permission, type Principal, type SecretRing } from './api-token.js'
 
@@ -48,38 +48,46 @@ function unauthorized(message: string): ControlError {
 }
 
 /**
- * Checks the caller's credentials (an onRequest hook of the guarded routes) against the route's permission. Without
+ * Checks the caller's credentials against the route's permission. It is a
+ * preParsing hook of the guarded routes: after the rate limit (a route-level
+ * onRequest hook, which scope hooks would precede), so that failed attempts
+ * count too, and before the body is read. Without
  * tokens (loopback only) every route is open, except that bouncer routes ask
  * for a bouncer key once keys are configured. The messages of missing and bad
  * bearer tokens are @fastify/bearer-auth's, which `banstream client` shows.
  */
-export function authenticate(credentials: Credentials): onRequestAsyncHookHandler {
-  return async (request, reply) => {
-    if (request.is404) return
-    const permission = permissionOf(request)
-    const takesKey = request.routeOptions.config.bouncerKey === true
-    const key = header(request, 'x-api-key')
-    if (takesKey && key !== undefined) {
-      const bouncer = credentials.bouncerKeys?.match(key)
-      if (!bouncer) throw new ControlError(403, 'BANSTREAM_ERR_FORBIDDEN', 'the X-Api-Key is not a bouncer key of this API')
-      request.principal = bouncer
-      return
-    }
-    if (credentials.tokens === undefined && !(takesKey && credentials.bouncerKeys !== undefined)) {
-      request.principal = ANONYMOUS
-      return
-    }
-    void reply.header('www-authenticate', 'Bearer realm="banstream"')
-    const authorization = header(request, 'authorization')
-    if (authorization === undefined) {
-      throw unauthorized(takesKey ? 'missing X-Api-Key or authorization header' : 'missing authorization header')
-    }
-    const bearer = BEARER.exec(authorization)
-    const principal = bearer ? credentials.tokens?.match(bearer[1]!) : undefined
-    if (!principal) throw unauthorized('invalid authorization header')
-    if (!roleAllows(principal.role!, permission)) {
-      throw new ControlError(403, 'BANSTREAM_ERR_FORBIDDEN', `a '${principal.role}' token may not ${permission}`)
-    }
-    request.principal = principal
+export function authenticate(credentials: Credentials): preParsingAsyncHookHandler {
+  return async (request, reply, payload) => {
+    check(credentials, request, reply)
+    return payload
   }
+}
+
+function check(credentials: Credentials, request: FastifyRequest, reply: FastifyReply): void {
+  if (request.is404) return
+  const permission = permissionOf(request)
+  const takesKey = request.routeOptions.config.bouncerKey === true
+  const key = header(request, 'x-api-key')
+  if (takesKey && key !== undefined) {
+    const bouncer = credentials.bouncerKeys?.match(key)
+    if (!bouncer) throw new ControlError(403, 'BANSTREAM_ERR_FORBIDDEN', 'the X-Api-Key is not a bouncer key of this API')
+    request.principal = bouncer
+    return
+  }
+  if (credentials.tokens === undefined && !(takesKey && credentials.bouncerKeys !== undefined)) {
+    request.principal = ANONYMOUS
+    return
+  }
+  void reply.header('www-authenticate', 'Bearer realm="banstream"')
+  const authorization = header(request, 'authorization')
+  if (authorization === undefined) {
+    throw unauthorized(takesKey ? 'missing X-Api-Key or authorization header' : 'missing authorization header')
+  }
+  const bearer = BEARER.exec(authorization)
+  const principal = bearer ? credentials.tokens?.match(bearer[1]!) : undefined
+  if (!principal) throw unauthorized('invalid authorization header')
+  if (!roleAllows(principal.role!, permission)) {
+    throw new ControlError(403, 'BANSTREAM_ERR_FORBIDDEN', `a '${principal.role}' token may not ${permission}`)
+  }
+  request.principal = principal
 }
