@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { buildApi } from '../../../src/api/build-api.js'
+import { goDuration } from '../../../src/api/crowdsec/crowdsec-decision.js'
+import { MemoryControlPort } from '../control/memory-control-port.js'
+
+const START = Date.parse('2005-08-14T10:00:00Z')
+
+function setup() {
+  let now = START
+  const control = new MemoryControlPort([
+    { name: 'sshd', file_list: [], ban_time_secs: 14_400 },
+    { name: 'recidive', file_list: [], ban_time_secs: -1 },
+  ], () => new Date(now))
+  const app = buildApi({ control, tokens: undefined, bind: '127.0.0.1', bouncerKeys: ['bouncer-key-1', 'bouncer-key-2'], now: () => now })
+  const pull = async (query: string, key = 'bouncer-key-1') => {
+    const res = await app.inject({ method: 'GET', url: `/v1/decisions/stream?${query}`, headers: { 'x-api-key': key } })
+    assert.equal(res.statusCode, 200, res.body)
+    return res.json() as { new: { value: string; duration: string; id: number; scope: string; scenario: string }[]; deleted: { value: string }[] }
+  }
+  return { control, app, pull, advance: (ms: number) => { now += ms } }
+}
+
+describe('CrowdSec decision stream', () => {
+  test('sends every active ban as new at startup, in CrowdSec decision shape', async () => {
+    const { control, pull, advance } = setup()
+    await control.ban('sshd', ['192.0.2.1'], {})
+    advance(10_000)
+    const body = await pull('startup=true')
+    assert.equal(body.new.length, 1)
+    assert.deepEqual({ ...body.new[0], id: 0 }, {
+      id: 0, origin: 'banstream', type: 'ban', scope: 'Ip', value: '192.0.2.1', duration: '3h59m50s', scenario: 'banstream/sshd',
+    })
+    assert.ok(Number.isSafeInteger(body.new[0]!.id) && body.new[0]!.id > 0)
+    assert.deepEqual(body.deleted, [])
+  })
+
+  test('sends only what changed since the same bouncer last pulled: new bans and deleted ones', async () => {
+    const { control, pull } = setup()
+    await control.ban('sshd', ['192.0.2.1'], {})
+    const first = await pull('startup=true')
+    assert.deepEqual(await pull(''), { new: [], deleted: [] })
+    await control.ban('sshd', ['192.0.2.2'], {})
+    await control.unban(undefined, ['192.0.2.1'])
+    const delta = await pull('')
+    assert.deepEqual(delta.new.map((d) => d.value), ['192.0.2.2'])
+    assert.deepEqual(delta.deleted.map((d) => d.value), ['192.0.2.1'])
+    assert.equal((delta.deleted[0] as { id: number }).id, first.new[0]!.id)
+  })
+
+  test('keeps each bouncer its own view', async () => {
+    const { control, pull } = setup()
+    await pull('startup=true', 'bouncer-key-1')
+    await control.ban('sshd', ['192.0.2.1'], {})
+    assert.deepEqual((await pull('', 'bouncer-key-1')).new.map((d) => d.value), ['192.0.2.1'])
+    assert.deepEqual((await pull('startup=true', 'bouncer-key-2')).new.map((d) => d.value), ['192.0.2.1'])
+    assert.deepEqual((await pull('', 'bouncer-key-1')).new, [])
+  })
+
+  test('sends ranges only to bouncers asking for the range scope, as CrowdSec does', async () => {
+    const { control, pull } = setup()
+    await control.ban('sshd', ['192.0.2.1', '2001:db8::/64'], {})
+    assert.deepEqual((await pull('startup=true')).new.map((d) => d.value), ['192.0.2.1'])
+    const both = await pull('startup=true&scopes=ip,range')
+    assert.deepEqual(both.new.map((d) => [d.scope, d.value]), [['Ip', '192.0.2.1'], ['Range', '2001:db8::/64']])
+    assert.deepEqual((await pull('startup=true&scopes=Range')).new.map((d) => d.value), ['2001:db8::/64'])
+  })
+
+  test('sends one decision per address banned by two jails: the one that ends last', async () => {
+    const { control, pull } = setup()
+    await control.ban('sshd', ['192.0.2.1'], {})
+    await control.ban('recidive', ['192.0.2.1'], {})
+    const body = await pull('startup=true')
+    assert.deepEqual(body.new.map((d) => [d.value, d.scenario, d.duration]), [['192.0.2.1', 'banstream/recidive', '87600h0m0s']])
+  })
+
+  test('filters by scenario words and origins', async () => {
+    const { control, pull } = setup()
+    await control.ban('sshd', ['192.0.2.1'], {})
+    await control.ban('recidive', ['192.0.2.9'], {})
+    assert.deepEqual((await pull('startup=true&scenarios_containing=recidive')).new.map((d) => d.value), ['192.0.2.9'])
+    assert.deepEqual((await pull('startup=true&scenarios_not_containing=recidive')).new.map((d) => d.value), ['192.0.2.1'])
+    assert.deepEqual((await pull('startup=true&origins=crowdsec,cscli')).new, [])
+  })
+
+  test('refuses a wrong bouncer key with 403 and no key with 401', async () => {
+    const { app } = setup()
+    const wrong = await app.inject({ method: 'GET', url: '/v1/decisions/stream', headers: { 'x-api-key': 'nope' } })
+    assert.equal(wrong.statusCode, 403)
+    assert.equal(wrong.json().code, 'BANSTREAM_ERR_FORBIDDEN')
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/decisions/stream' })).statusCode, 401)
+  })
+
+  test('refuses a startup flag that is not a boolean, naming it', async () => {
+    const { app } = setup()
+    const res = await app.inject({ method: 'GET', url: '/v1/decisions/stream?startup=yes', headers: { 'x-api-key': 'bouncer-key-1' } })
+    assert.equal(res.statusCode, 400)
+    assert.equal(res.json().field, 'querystring/startup')
+  })
+})
+
+describe('CrowdSec decision lookup', () => {
+  test('answers the decisions holding an address, ranges included, and null when none', async () => {
+    const { control, app } = setup()
+    await control.ban('sshd', ['2001:db8::/64', '192.0.2.1'], {})
+    const get = async (query: string) =>
+      (await app.inject({ method: 'GET', url: `/v1/decisions?${query}`, headers: { 'x-api-key': 'bouncer-key-2' } }))
+    assert.deepEqual((await get('ip=2001:db8::5')).json().map((d: { value: string }) => d.value), ['2001:db8::/64'])
+    assert.deepEqual((await get('ip=192.0.2.1')).json().map((d: { value: string }) => d.value), ['192.0.2.1'])
+    const none = await get('ip=192.0.2.2')
+    assert.equal(none.statusCode, 200)
+    assert.equal(none.body, 'null')
+    assert.equal((await get('ip=2001:db8::5&contains=false')).body, 'null')
+    assert.deepEqual((await get('scope=range')).json().map((d: { value: string }) => d.value), ['2001:db8::/64'])
+  })
+})
+
+describe('Go durations', () => {
+  test('prints whole seconds as Go does, negative ones too', () => {
+    assert.deepEqual([0, 999, 1000, 61_000, 3_600_000, 14_390_000, -125_000].map(goDuration), ['0s', '0s', '1s', '1m1s', '1h0m0s', '3h59m50s', '-2m5s'])
+  })
+})
