@@ -16,7 +16,7 @@ function setup() {
   const pull = async (query: string, key = 'bouncer-key-1') => {
     const res = await app.inject({ method: 'GET', url: `/v1/decisions/stream?${query}`, headers: { 'x-api-key': key } })
     assert.equal(res.statusCode, 200, res.body)
-    return res.json() as { new: { value: string; duration: string; id: number; scope: string; scenario: string }[]; deleted: { value: string }[] }
+    return res.json() as { new: { value: string; duration: string; id: number; scope: string; scenario: string }[]; deleted: { value: string; id: number }[] }
   }
   return { control, app, pull, advance: (ms: number) => { now += ms } }
 }
@@ -45,7 +45,7 @@ describe('CrowdSec decision stream', () => {
     const delta = await pull('')
     assert.deepEqual(delta.new.map((d) => d.value), ['192.0.2.2'])
     assert.deepEqual(delta.deleted.map((d) => d.value), ['192.0.2.1'])
-    assert.equal((delta.deleted[0] as { id: number }).id, first.new[0]!.id)
+    assert.equal(delta.deleted[0]!.id, first.new[0]!.id)
   })
 
   test('keeps each bouncer its own view', async () => {
