@@ -62,24 +62,39 @@ function oneLine(message: string): string {
 
 interface LocalTime { date: string; time: string; ms: number }
 
-const formatters = new Map<string, Intl.DateTimeFormat>()
+interface Zone {
+  readonly format: Intl.DateTimeFormat
+  /** Date and time by epoch second: lines come in bursts within a second, and formatToParts costs microseconds. */
+  readonly seconds: Map<number, { date: string; time: string }>
+}
+
+const zones = new Map<string, Zone>()
+const SECONDS_KEPT = 1024
 
 function localTime(atMs: number, timeZone: string | undefined): LocalTime {
   const key = timeZone ?? ''
-  let format = formatters.get(key)
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-US', {
+  let zone = zones.get(key)
+  if (!zone) {
+    const format = new Intl.DateTimeFormat('en-US', {
       timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
     })
-    formatters.set(key, format)
+    zone = { format, seconds: new Map() }
+    zones.set(key, zone)
   }
-  const parts: Record<string, string> = {}
-  for (const p of format.formatToParts(atMs)) parts[p.type] = p.value
-  return {
-    date: `${parts['year']!.padStart(4, '0')}-${parts['month']}-${parts['day']}`,
-    time: `${parts['hour']}:${parts['minute']}:${parts['second']}`,
-    ms: ((atMs % 1000) + 1000) % 1000,
+  const second = Math.floor(atMs / 1000)
+  const ms = atMs - second * 1000
+  let formatted = zone.seconds.get(second)
+  if (!formatted) {
+    const parts: Record<string, string> = {}
+    for (const p of zone.format.formatToParts(second * 1000)) parts[p.type] = p.value
+    formatted = {
+      date: `${parts['year']!.padStart(4, '0')}-${parts['month']}-${parts['day']}`,
+      time: `${parts['hour']}:${parts['minute']}:${parts['second']}`,
+    }
+    if (zone.seconds.size >= SECONDS_KEPT) zone.seconds.clear()
+    zone.seconds.set(second, formatted)
   }
+  return { ...formatted, ms }
 }
 
 export interface Fail2banLogConfig extends Partial<LogLineOptions> {
@@ -93,7 +108,10 @@ export interface Fail2banLogConfig extends Partial<LogLineOptions> {
  * Appends lines to banstream's fail2ban-format log. Follows logrotate: before
  * each write the path is checked, and a file moved away or deleted is replaced
  * by a new one at the path; reopen() does the same at once (wire it to SIGHUP).
- * Writes are serialised in call order.
+ * Writes are serialised in call order. Lines made while a write is in flight
+ * are written together by the next one (one path check and one append for the
+ * lot, not one per line: a flood's Found lines would otherwise cost a stat and
+ * a write each); a failed write fails every line it carried.
  */
 export class Fail2banLog {
   private readonly opts: LogLineOptions
@@ -101,6 +119,8 @@ export class Fail2banLog {
   private handle: FileHandle | undefined
   private identity: string | undefined
   private queue: Promise<void> = Promise.resolve()
+  /** Lines waiting for the write queued for them; lines made until it starts join it. */
+  private batch: { readonly lines: string[]; readonly written: Promise<void> } | undefined
 
   constructor(private readonly config: Fail2banLogConfig) {
     this.opts = { pid: config.pid ?? process.pid, ...(config.time_zone !== undefined && { time_zone: config.time_zone }) }
@@ -130,18 +150,31 @@ export class Fail2banLog {
 
   /** Closes the file; the next write opens the path afresh. */
   reopen(): Promise<void> {
-    return this.enqueue(() => this.closeHandle())
+    return this.closeAfterPending()
   }
 
   close(): Promise<void> {
+    return this.closeAfterPending()
+  }
+
+  private closeAfterPending(): Promise<void> {
+    // Lines made after this call go to the file opened next, as they would one write per line.
+    this.batch = undefined
     return this.enqueue(() => this.closeHandle())
   }
 
   private append(line: string): Promise<void> {
-    return this.enqueue(async () => {
-      const handle = await this.current()
-      await handle.appendFile(`${line}\n`)
-    })
+    if (!this.batch) {
+      const lines: string[] = []
+      const written = this.enqueue(async () => {
+        if (this.batch?.lines === lines) this.batch = undefined
+        const handle = await this.current()
+        await handle.appendFile(`${lines.join('\n')}\n`)
+      })
+      this.batch = { lines, written }
+    }
+    this.batch.lines.push(line)
+    return this.batch.written
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {
