@@ -48,8 +48,13 @@ const FAILURE_SHARE = 0.05
  * make bans and "already banned" part of the run.
  */
 const FILE_ATTACKERS = 300
-/** Addresses the latency generator's failures come from: at 50k lines/s each fails about once a second. */
-const LIVE_ATTACKERS = 3000
+/**
+ * The latency generator's attackers come in waves of LIVE_WAVE addresses, each failing LIVE_ROUNDS times
+ * in turn (the 5th failure bans, the rest are "already banned"): bans fall all through the run, not
+ * only in its first seconds.
+ */
+const LIVE_WAVE = 1000
+const LIVE_ROUNDS = 10
 const READ_CHUNK_BYTES = 65536
 
 async function main(lines: number, rate: number, seconds: number): Promise<void> {
@@ -287,12 +292,11 @@ function writtenAt(lines: readonly string[]): number {
 
 /**
  * Appends `rate` lines/s for `seconds`, in 10 ms ticks stamped with the local time of the write:
- * ordinary mail/ssh traffic and 5% sshd failures from a few thousand addresses, each failure
- * carrying its write time. Prints what it wrote.
+ * ordinary mail/ssh traffic and 5% sshd failures from waves of attackers, each failure carrying
+ * its write time. Prints what it wrote.
  */
 function generate(path: string, rate: number, seconds: number): void {
   const ordinary = generateMailLog(50_000, { failureShare: 0 }).split('\n').filter((l) => l.length > 0).map((l) => l.slice(16))
-  const attackers = Array.from({ length: LIVE_ATTACKERS }, (_, i) => `203.0.${113 + (i >> 8)}.${i & 255}`)
   const fd = openSync(path, 'a')
   const started = Date.now()
   let lines = 0
@@ -305,7 +309,8 @@ function generate(path: string, rate: number, seconds: number): void {
     const out: string[] = []
     for (; lines < due; lines++) {
       if (lines % Math.round(1 / FAILURE_SHARE) === 0) {
-        const ip = attackers[(failures++ * 7919) % attackers.length]
+        const n = Math.floor(failures / (LIVE_WAVE * LIVE_ROUNDS)) * LIVE_WAVE + (failures++ % LIVE_WAVE)
+        const ip = `100.${64 + ((n >> 16) & 63)}.${(n >> 8) & 255}.${n & 255}`
         out.push(`${stamp} mx1 sshd[${1000 + (lines % 60000)}]: Failed password for invalid user w${now} from ${ip} port ${1024 + (lines % 60000)} ssh2`)
       } else {
         out.push(`${stamp} ${ordinary[next++ % ordinary.length]}`)
