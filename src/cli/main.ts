@@ -6,7 +6,9 @@ import { UnsupportedConstructError } from '../filters/unsupported-construct-erro
 import { clientCommand } from './client-command.js'
 import { conformanceCommand } from './conformance-command.js'
 import { regexCommand } from './regex-command.js'
+import { forwardCommand } from './forward-command.js'
 import { runCommand } from './run-command.js'
+import { topicsCommand } from './topics-command.js'
 import { UsageError } from './usage-error.js'
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
@@ -39,6 +41,8 @@ program.command('conformance')
   })
 
 program.addCommand(runCommand())
+program.addCommand(topicsCommand())
+program.addCommand(forwardCommand())
 program.addCommand(clientCommand())
 
 try {

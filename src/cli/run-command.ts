@@ -66,7 +66,8 @@ export function runCommand(): Command {
     })
 }
 
-function configDirOf(flags: RunFlags): string {
+/** --fail2ban DIR, --config DIR, else ./config when it holds a jail.conf, else the shipped configuration. */
+export function configDirOf(flags: { config?: string; fail2ban?: string }): string {
   if (flags.fail2ban !== undefined) return resolve(flags.fail2ban)
   if (flags.config !== undefined) return resolve(flags.config)
   return existsSync('config/jail.conf') ? resolve('config') : builtinConfigDir()

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync, existsSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
+import { cliCommand } from '../cli/cli-path.js'
 import {
   keyOf, noiseLine, postfixFailure, readDecisions, referenceCounting, seededRandom, sortKeys, sshdFailure, tempDir, waitFor, writeTestConfig,
   type StoredDecision, type TestJail, type WrittenFailure,
@@ -24,11 +24,6 @@ const seed = Number(process.env['BANSTREAM_CRASH_SEED'] ?? Math.floor(Math.rando
 const rerun = `(seed ${seed}: rerun with BANSTREAM_CRASH_SEED=${seed}, and BANSTREAM_KEEP_DATA=1 to keep the data dirs)`
 
 /** How to start `banstream run`: the built CLI beside this file in dist/, else the source through tsx. */
-function cliCommand(): string[] {
-  const here = dirname(fileURLToPath(import.meta.url))
-  const built = join(here, '..', '..', 'src', 'cli', 'main.js')
-  return existsSync(built) ? [built] : ['--import', 'tsx', join(here, '..', '..', 'src', 'cli', 'main.ts')]
-}
 
 /** One line of the input, due `dueMs` after the input starts; a failure's time is the wall time it is written at. */
 interface Planned {

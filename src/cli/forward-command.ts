@@ -1,0 +1,33 @@
+import { resolve } from 'node:path'
+import { Command } from 'commander'
+import { startForward } from '../roles/forward.js'
+import { kafkaLog, withKafka } from './kafka-options.js'
+import { configDirOf } from './run-command.js'
+
+/** `banstream forward`: this host's logs to Kafka's `lines` topic, until SIGINT or SIGTERM. */
+export function forwardCommand(): Command {
+  return withKafka(new Command('forward'))
+    .description("send this host's jail logs (files, journal) to Kafka's lines topic")
+    .option('--config <dir>', 'configuration directory whose jails name the logs; default ./config, else the shipped one')
+    .option('--fail2ban <dir>', 'read the logs named by an existing fail2ban tree')
+    .option('--data-dir <dir>', 'where read positions are kept', process.env['BANSTREAM_DATA_DIR'] ?? 'data')
+    .option('--host <name>', 'the source host name in every batch (default: this host name)')
+    .action(async (flags: { kafka?: string; config?: string; fail2ban?: string; dataDir: string; host?: string }) => {
+      const stopRequested = new Promise<void>((done) => {
+        process.once('SIGINT', done)
+        process.once('SIGTERM', done)
+      })
+      const log = kafkaLog(flags, 'banstream-forward')
+      const forward = await startForward({
+        log,
+        configDir: configDirOf(flags),
+        dataDir: resolve(flags.dataDir),
+        ...(flags.host !== undefined ? { host: flags.host } : {}),
+        note: (level, message) => process.stderr.write(`${level}: ${message}\n`),
+      })
+      process.stderr.write('banstream: forwarding to Kafka\n')
+      await stopRequested
+      await forward.stop()
+      await log.close()
+    })
+}

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { appendFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { KafkaLog } from '../../src/log/kafka/kafka-log.js'
+import { lineBatchOf } from '../../src/log/line-batch-record.js'
+import { packageRoot } from '../../src/package-root.js'
+import { startMockCluster, type MockCluster } from '../kafka/mock-cluster.js'
+import { cliCommand } from './cli-path.js'
+
+/** Runs the CLI to its end: exit code and output. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [...cliCommand(), ...args], { env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('exit', (code) => done({ code, stdout, stderr }))
+  })
+}
+
+describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
+  let cluster: MockCluster
+  let brokers: string
+  before(async () => {
+    // The mock has no CreateTopics: the topics exist as an operator would have created them.
+    cluster = await startMockCluster(1, { lines: 4, failures: 4, decisions: 4, commands: 4, actuations: 2 })
+    brokers = cluster.brokers.join(',')
+  })
+  after(() => cluster.stop())
+
+  test('topics create accepts topics that already have the asked partition counts; describe lists them', async () => {
+    const created = await cli(['topics', 'create', '--kafka', brokers, '--partitions', '4', '--actuations-partitions', '2'])
+    assert.equal(created.code, 0, created.stderr)
+    assert.match(created.stdout, /^failures: 4 partitions$/m)
+    const described = await cli(['topics', 'describe', '--json'], { BANSTREAM_KAFKA_BROKERS: brokers })
+    assert.equal(described.code, 0, described.stderr)
+    const { topics, missing } = JSON.parse(described.stdout) as { topics: { topic: string; partitions: number }[]; missing: string[] }
+    assert.deepEqual(topics.map((t) => [t.topic, t.partitions]).sort(), [['actuations', 2], ['commands', 4], ['decisions', 4], ['failures', 4], ['lines', 4]])
+    assert.deepEqual(missing, [])
+  })
+
+  test('topics create refuses a topic whose partition count differs, naming it', async () => {
+    const created = await cli(['topics', 'create', '--kafka', brokers, '--partitions', '8'])
+    assert.notEqual(created.code, 0)
+    assert.match(created.stderr, /lines/)
+  })
+
+  test('a fleet command without brokers says how to give them', async () => {
+    const r = await cli(['topics', 'describe'], { BANSTREAM_KAFKA_BROKERS: '' })
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /--kafka host:port or set \$BANSTREAM_KAFKA_BROKERS/)
+  })
+
+  test('forward sends the lines of the jails\' logs to the lines topic, keyed by the host', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'banstream-forward-'))
+    const config = join(dir, 'config')
+    await mkdir(config)
+    await symlink(resolve(packageRoot(), 'config', 'filter.d'), join(config, 'filter.d'))
+    await writeFile(join(config, 'jail.conf'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${dir}/auth.log\n`)
+    await writeFile(join(dir, 'auth.log'), 'Nov 22 03:00:01 mx1 sshd[1]: Failed password for root from 192.0.2.7 port 22 ssh2\n')
+    const child = spawn(process.execPath, [...cliCommand(), 'forward', '--kafka', brokers, '--config', config, '--data-dir', join(dir, 'data'), '--host', 'mx1'],
+      { stdio: 'ignore', env: { ...process.env, BANSTREAM_KAFKA_IDEMPOTENT: '0' } })
+    t.after(async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM')
+        const exited = new Promise((r) => child.once('exit', r))
+        const killed = setTimeout(() => child.kill('SIGKILL'), 10_000)
+        await exited
+        clearTimeout(killed)
+      }
+      await rm(dir, { recursive: true, force: true })
+    })
+    await appendFile(join(dir, 'auth.log'), 'Nov 22 03:00:02 mx1 sshd[2]: Failed password for root from 192.0.2.7 port 23 ssh2\n')
+    const log = new KafkaLog({ brokers: cluster.brokers, idempotent: false, clientLogLevel: 'nothing' })
+    t.after(() => log.close())
+    const lines: string[] = []
+    const deadline = Date.now() + 20_000
+    while (lines.length < 2 && Date.now() < deadline) {
+      lines.length = 0
+      const ends = await log.endOffsets('lines')
+      for (const [partition, end] of ends.entries()) {
+        for (const record of await log.read('lines', partition, 0, end)) {
+          const batch = lineBatchOf(record)
+          assert.equal(batch.host, 'mx1')
+          assert.equal(record.key?.toString(), 'mx1')
+          lines.push(...batch.lines.map(String))
+        }
+      }
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    assert.deepEqual(lines.map((l) => l.slice(0, 15)), ['Nov 22 03:00:01', 'Nov 22 03:00:02'])
+  })
+})
