@@ -19,7 +19,12 @@ interface RunFlags {
   fsync: string
   dryRun?: boolean
   history: string
+  readToken: string[]
+  bouncerKey: string[]
 }
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value]
+const listFromEnv = (name: string): string[] => (process.env[name] ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '')
 
 /** `banstream run`: every role in one process, until SIGINT or SIGTERM; SIGHUP reloads the configuration. */
 export function runCommand(): Command {
@@ -31,7 +36,9 @@ export function runCommand(): Command {
     .option('--log-file <path>', "banstream's log in fail2ban.log's format (default <data-dir>/banstream.log)")
     .option('--control-port <port>', 'control API port (0 = any free port)', String(DEFAULT_CONTROL_PORT))
     .option('--control-bind <address>', 'control API address; beyond loopback a token is required', '127.0.0.1')
-    .option('--control-token <token>', `bearer token of the control API (default: $${TOKEN_ENV})`)
+    .option('--control-token <token>', `bearer token for reading and operating (bans, unbans, reload) (default: $${TOKEN_ENV})`)
+    .option('--read-token <token>', 'a bearer token that may only read (repeatable; also $BANSTREAM_READ_TOKENS, comma-separated)', collect, [])
+    .option('--bouncer-key <key>', "a CrowdSec bouncer's X-Api-Key for /v1/decisions (repeatable; also $BANSTREAM_BOUNCER_KEYS)", collect, [])
     .option('--fsync <policy>', "when the log is forced to disk: 'always', 'never', or every N milliseconds", '1000')
     .option('--dry-run', "log what each jail action would do instead of doing it (the firewall is left alone)")
     .option('--history <where>', "where the event history is kept: 'embedded' (chDB in the data dir), a ClickHouse URL, or 'none'", process.env['BANSTREAM_HISTORY'] ?? 'embedded')
@@ -50,6 +57,8 @@ export function runCommand(): Command {
           port: portOf(flags.controlPort),
           bind: flags.controlBind,
           ...((flags.controlToken ?? process.env[TOKEN_ENV]) ? { token: flags.controlToken ?? process.env[TOKEN_ENV]! } : {}),
+          readTokens: [...flags.readToken, ...listFromEnv('BANSTREAM_READ_TOKENS')],
+          bouncerKeys: [...flags.bouncerKey, ...listFromEnv('BANSTREAM_BOUNCER_KEYS')],
         },
         fsync: fsyncOf(flags.fsync),
         ...(flags.dryRun ? { dryRun: true } : {}),

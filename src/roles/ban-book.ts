@@ -10,6 +10,8 @@ export interface BanBookOptions {
   readonly log: Log
   /** Wall clock in milliseconds (default Date.now): bans end on it. */
   readonly now?: () => number
+  /** Append each ban's lift when it ends (default true): the expire stage. False to only follow `decisions`. */
+  readonly expire?: boolean
   readonly report: (problem: LogProblem) => void
 }
 
@@ -104,7 +106,7 @@ export class BanBook {
 
   private arm(): void {
     clearTimeout(this.timer)
-    if (this.stopped) return
+    if (this.stopped || this.options.expire === false) return
     const next = nextExpiry(this.state)
     if (next === undefined) return
     this.timer = setTimeout(() => {

@@ -5,7 +5,7 @@ import { eventId } from '../../schemas/events/event-id.js'
 import type { LiftBan } from '../../schemas/events/lift-ban.js'
 import { partitionKey, Topics } from '../../schemas/topics.js'
 import type { DecideInput, DecideOutput } from '../../streams/decide.js'
-import type { ControlPort } from '../api/control/control-port.js'
+import type { BannedEntry, ControlPort } from '../api/control/control-port.js'
 import type { Log } from '../log/log.js'
 import { expandGlob } from '../sources/glob.js'
 import type { BanBook } from './ban-book.js'
@@ -66,8 +66,8 @@ export class RunControl implements ControlPort {
     }
   }
 
-  async banned(): Promise<{ jail: string; ip: string; expires_at: string | null }[]> {
-    return this.parts.book.bans().map((b) => ({ jail: b.jail, ip: b.ip, expires_at: b.expires_at }))
+  async banned(): Promise<BannedEntry[]> {
+    return this.parts.book.bans().map((b) => ({ jail: b.jail, ip: b.ip, expires_at: b.expires_at, event_id: b.event_id, banned_at: b.occurred_at }))
   }
 
   async ban(jail: string, ips: string[], opts: { force?: boolean }): Promise<{ ip: string; result: BanOutcome }[]> {

@@ -6,7 +6,8 @@ import { Topics } from '../../schemas/topics.js'
 import type { DecideInput, DecideOutput } from '../../streams/decide.js'
 import { ClickHouseSink } from '../../sinks/clickhouse/clickhouse-sink.js'
 import { Fail2banLog } from '../../sinks/fail2ban-log.js'
-import { buildControlApi, DEFAULT_CONTROL_PORT } from '../api/control/build-control-api.js'
+import { buildApi } from '../api/build-api.js'
+import { DEFAULT_CONTROL_PORT } from '../api/control/build-control-api.js'
 import { HostResolver } from '../ignore/host-resolver.js'
 import { ignoreCommandsOf, type IgnoreCommand } from '../ignore/ignore-command.js'
 import { resolveJailPolicies } from '../ignore/resolve-policies.js'
@@ -37,8 +38,18 @@ export interface RunOptions {
   readonly dataDir: string
   /** banstream's log in fail2ban.log's format (default <dataDir>/banstream.log). */
   readonly logFile?: string
-  /** The control API; port 0 picks a free one. Default 127.0.0.1:7373. */
-  readonly control?: { readonly port?: number; readonly bind?: string; readonly token?: string }
+  /**
+   * The API (control and history); port 0 picks a free one. Default 127.0.0.1:7373. `token` is an
+   * operate token (bans, unbans, reload); `readTokens` may only read; `bouncerKeys` are CrowdSec
+   * bouncers' X-Api-Key values.
+   */
+  readonly control?: {
+    readonly port?: number
+    readonly bind?: string
+    readonly token?: string
+    readonly readTokens?: readonly string[]
+    readonly bouncerKeys?: readonly string[]
+  }
   readonly fsync?: FsyncPolicy
   /** How often the decide state is saved (default 5000 ms). */
   readonly snapshotIntervalMs?: number
@@ -264,7 +275,18 @@ export class RunRole {
   private async listen(): Promise<void> {
     const control = this.options.control ?? {}
     const bind = control.bind ?? '127.0.0.1'
-    this.api = buildControlApi({ port: this.control, bind, ...(control.token !== undefined ? { token: control.token } : {}) })
+    const tokens = [
+      ...(control.token ? [{ token: control.token, role: 'operate' as const }] : []),
+      ...(control.readTokens ?? []).map((token) => ({ token, role: 'read' as const })),
+    ]
+    this.api = buildApi({
+      control: this.control,
+      ...(this.history ? { store: this.history.store } : {}),
+      tokens: tokens.length > 0 ? tokens : undefined,
+      bind,
+      ...(control.bouncerKeys ? { bouncerKeys: control.bouncerKeys } : {}),
+      now: this.options.now!,
+    })
     await this.api.listen({ host: bind, port: control.port ?? DEFAULT_CONTROL_PORT })
   }
 }

@@ -37,4 +37,10 @@ test('banstream run keeps every failure, decision and actuation in its embedded 
     seen = await counts()
   }
   assert.deepEqual(seen, { failures: 3, bans: 1, actuations: 1 })
+  // The API the role serves answers from the same history.
+  const response = await fetch(`${role.controlUrl}/v1/ips/192.0.2.9`)
+  assert.equal(response.status, 200)
+  const body = JSON.stringify(await response.json())
+  assert.match(body, /"jail":"sshd"/)
+  assert.match(body, /192\.0\.2\.9/)
 })
