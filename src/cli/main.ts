@@ -6,6 +6,7 @@ import { UnsupportedConstructError } from '../filters/unsupported-construct-erro
 import { clientCommand } from './client-command.js'
 import { conformanceCommand } from './conformance-command.js'
 import { regexCommand } from './regex-command.js'
+import { actuateCommand } from './actuate-command.js'
 import { forwardCommand } from './forward-command.js'
 import { runCommand } from './run-command.js'
 import { topicsCommand } from './topics-command.js'
@@ -43,6 +44,7 @@ program.command('conformance')
 program.addCommand(runCommand())
 program.addCommand(topicsCommand())
 program.addCommand(forwardCommand())
+program.addCommand(actuateCommand())
 program.addCommand(clientCommand())
 
 try {

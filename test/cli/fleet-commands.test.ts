@@ -94,4 +94,43 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
     }
     assert.deepEqual(lines.map((l) => l.slice(0, 15)), ['Nov 22 03:00:01', 'Nov 22 03:00:02'])
   })
+
+  test('actuate applies the decisions that target this host and reports each on actuations', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'banstream-actuate-'))
+    const config = join(dir, 'config')
+    await mkdir(config)
+    await symlink(resolve(packageRoot(), 'config', 'filter.d'), join(config, 'filter.d'))
+    await writeFile(join(config, 'jail.conf'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${dir}/auth.log\naction = nftables[port=ssh]\n`)
+    const child = spawn(process.execPath, [...cliCommand(), 'actuate', '--kafka', brokers, '--config', config, '--host', 'mx1', '--dry-run', '--log-file', join(dir, 'actuate.log')],
+      { stdio: 'ignore', env: { ...process.env, BANSTREAM_KAFKA_IDEMPOTENT: '0' } })
+    const log = new KafkaLog({ brokers: cluster.brokers, idempotent: false, clientLogLevel: 'nothing' })
+    t.after(async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM')
+        const exited = new Promise((r) => child.once('exit', r))
+        const killed = setTimeout(() => child.kill('SIGKILL'), 10_000)
+        await exited
+        clearTimeout(killed)
+      }
+      await log.close()
+      await rm(dir, { recursive: true, force: true })
+    })
+    const now = Date.now()
+    const ban = (ip: string, target?: string) => ({
+      type: 'BanIssued', event_id: `ban-${ip}`, cause_event_id: `f-${ip}`, jail: 'sshd', ip, failures: 3, ban_time_secs: 600, ban_count: 1,
+      expires_at: new Date(now + 600_000).toISOString(), occurred_at: new Date(now).toISOString(), reason: 'threshold', matches: [],
+      ...(target !== undefined && { target }),
+    })
+    await log.append('decisions', [ban('192.0.2.7'), ban('192.0.2.8', 'other-host'), ban('192.0.2.9', 'mx1')].map((d) => ({ key: Buffer.from(d.ip), value: Buffer.from(JSON.stringify(d)) })))
+    const seen: { host: string; ip: string; outcome: string }[] = []
+    const deadline = Date.now() + 30_000
+    while (seen.length < 2 && Date.now() < deadline) {
+      seen.length = 0
+      for (const [partition, end] of (await log.endOffsets('actuations')).entries()) {
+        for (const record of await log.read('actuations', partition, 0, end)) seen.push(JSON.parse(record.value.toString()))
+      }
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    assert.deepEqual(seen.map((a) => [a.host, a.ip, a.outcome]).sort(), [['mx1', '192.0.2.7', 'dry-run'], ['mx1', '192.0.2.9', 'dry-run']])
+  })
 })
