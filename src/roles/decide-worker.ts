@@ -39,6 +39,9 @@ interface SavedState {
 
 const INPUT_TOPICS = [Topics.failures.name, Topics.commands.name] as const
 const GROUP = 'decide'
+// A save blocks the stage while the state is serialised (about a second per million windows): spacing saves by
+// this many times the last one's cost keeps that under a tenth of the stage's time, whatever the state's size.
+const SAVE_COST_FACTOR = 10
 
 /**
  * The decide stage over the log: failures and commands in, decisions out,
@@ -55,6 +58,7 @@ export class DecideWorker {
   private subscriptions: Subscription[] = []
   private serial: Promise<void> = Promise.resolve()
   private lastSave: number
+  private lastSaveMs = 0
   private dirty = false
   private readonly now: () => number
 
@@ -131,11 +135,12 @@ export class DecideWorker {
     const last = records[records.length - 1]
     if (last) (this.offsets[topic] ??= {})[last.partition] = last.offset + 1
     this.dirty = true
-    if (this.now() - this.lastSave >= (this.options.snapshotIntervalMs ?? 5000)) await this.save()
+    if (this.now() - this.lastSave >= Math.max(this.options.snapshotIntervalMs ?? 5000, SAVE_COST_FACTOR * this.lastSaveMs)) await this.save()
   }
 
   private async save(): Promise<void> {
     if (!this.dirty) return
+    const started = Date.now()
     const ends = await this.options.log.endOffsets(Topics.decisions.name)
     const saved: SavedState = {
       version: 1,
@@ -148,6 +153,7 @@ export class DecideWorker {
     await writeAtomically(this.options.snapshotPath, JSON.stringify(saved))
     this.alreadyAppended.clear()
     this.lastSave = this.now()
+    this.lastSaveMs = Date.now() - started
     this.dirty = false
   }
 }
