@@ -132,7 +132,7 @@ export class RunRole {
       ignored: (failure) => role!.ignoredByCommand(ignoreCommands, failure),
       onOutputs: (input, outputs, ignored) => role!.decided(input, outputs, ignored),
     })
-    parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), resolver: new HostResolver(), warn: (message) => note('warn', message), report })
+    parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), successesFor: resettingJails(jails), resolver: new HostResolver(), warn: (message) => note('warn', message), report })
     parts.actuate = ActuateWorker.start({ log, host: role.host, fail2banLog, actions: () => role!.actions, now, report })
     await role.reconcile()
     role.reconcileTimer = setInterval(() => void role!.reconcile(), options.reconcileIntervalMs ?? 60_000)
@@ -164,7 +164,7 @@ export class RunRole {
       this.jails = jails
       this.actions = await this.prepareActions(jails)
       await this.reconcile()
-      this.parts.match!.reconfigure(jails.map((j) => j.match))
+      this.parts.match!.reconfigure(jails.map((j) => j.match), resettingJails(jails))
       await this.parts.decide!.reconfigure(decideOptions)
       await this.startSources()
       await this.fail2banLog.log('fail2ban.server', 'INFO', 'Reload finished.')
@@ -289,4 +289,9 @@ export class RunRole {
     })
     await this.api.listen({ host: bind, port: control.port ?? DEFAULT_CONTROL_PORT })
   }
+}
+
+/** Jails whose count a success line resets (resetonsuccess): the only ones whose successes travel. */
+function resettingJails(jails: readonly RunJail[]): Set<string> {
+  return new Set(jails.filter((j) => j.policy.reset_on_success).map((j) => j.config.name))
 }

@@ -35,9 +35,9 @@ const lines = (text: string[]) => lineBatchRecord({
   position: { path: '/var/log/auth.log', dev: '1', ino: '2', offset: 100 }, received_at: NOW * 1000,
 })
 
-test('lines in, failures (and successes, marked) out', async (t) => {
+test('lines in, failures (and, for a jail that resets on success, successes, marked) out', async (t) => {
   const { log, problems } = await setup(t)
-  const worker = MatchWorker.start({ log, jails: [{ name: 'sshd', filter: sshd('no'), logpath: ['/var/log/auth.log'] }], report: (p) => problems.push(p) })
+  const worker = MatchWorker.start({ log, jails: [{ name: 'sshd', filter: sshd('no'), logpath: ['/var/log/auth.log'] }], successesFor: new Set(['sshd']), report: (p) => problems.push(p) })
   closeAfter(t, () => worker.stop())
   await log.append('lines', [lines([
     'Nov 22 11:59:58 mx1 sshd[1]: Failed password for root from 192.0.2.7 port 22 ssh2',
@@ -50,6 +50,18 @@ test('lines in, failures (and successes, marked) out', async (t) => {
   // A login that worked travels too, marked: decide resets the count on it when resetonsuccess is set.
   assert.deepEqual([success!.ip, success!.success], ['198.51.100.1', true])
   assert.deepEqual(problems, [])
+})
+
+test('a jail that does not reset on success gets no success events: they would only be dropped downstream', async (t) => {
+  const { log, problems } = await setup(t)
+  const worker = MatchWorker.start({ log, jails: [{ name: 'sshd', filter: sshd('no'), logpath: ['/var/log/auth.log'] }], report: (p) => problems.push(p) })
+  closeAfter(t, () => worker.stop())
+  await log.append('lines', [lines([
+    'Nov 22 11:59:58 mx1 sshd[2]: Accepted password for alice from 198.51.100.1 port 22 ssh2',
+    'Nov 22 11:59:59 mx1 sshd[1]: Failed password for root from 192.0.2.7 port 22 ssh2',
+  ])])
+  const out = await failuresWhen(log, 1)
+  assert.deepEqual(out.map((f) => [f.ip, f.success ?? false]), [['192.0.2.7', false]])
 })
 
 test('usedns = yes: a host name stands for every address it resolves to; with usedns = no it is dropped', async (t) => {
