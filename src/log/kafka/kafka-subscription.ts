@@ -62,9 +62,13 @@ export function startKafkaSubscription(kafka: Kafka, settings: KafkaSubscription
   let closing: Promise<void> | undefined
 
   async function run(): Promise<void> {
+    const closed = new Promise<undefined>((resolve) => stop.signal.addEventListener('abort', () => resolve(undefined), { once: true }))
+    // Taken once: a consumer made again after a crash resumes from what was consumed, not from the start position.
+    let seeks: Map<number, number> | undefined
     for (let attempt = 1; !stop.signal.aborted; attempt++) {
       try {
-        const seeks = await settings.startPositions()
+        seeks ??= await settings.startPositions()
+        const pending = seeks
         if (stop.signal.aborted) return
         consumer = kafka.consumer({
           groupId: settings.group,
@@ -78,24 +82,31 @@ export function startKafkaSubscription(kafka: Kafka, settings: KafkaSubscription
           joined = true
           // Seeks must be queued before the first fetch of the generation, so this runs synchronously in the join.
           for (const partition of payload.memberAssignment[settings.topic] ?? []) {
-            const offset = seeks.get(partition)
+            const offset = pending.get(partition)
             if (offset === undefined) continue
-            seeks.delete(partition)
+            pending.delete(partition)
             member.seek({ topic: settings.topic, partition, offset: String(offset) })
           }
           const assignment = new Set(payload.memberAssignment[settings.topic] ?? [])
           const joinedGeneration = ++generation
           transitions = transitions.then(() => transition(assignment, joinedGeneration))
         })
+        let crashed!: (error: Error) => void
+        const gone = new Promise<Error>((resolve) => (crashed = resolve))
         member.on(member.events.CRASH, ({ payload }) => {
-          settings.report({ kind: 'io-error', topic: settings.topic, reason: `consumer of group ${settings.group} failed: ${payload.error.message}${payload.restart ? '; restarting' : ''}` })
+          // kafkajs restarts itself after a retriable error only; after another (e.g. the mock's INVALID_REQUEST to a SyncGroup mid-rebalance) the consumer is made again here.
+          if (payload.restart) settings.report({ kind: 'io-error', topic: settings.topic, reason: `consumer of group ${settings.group} failed: ${payload.error.message}; restarting` })
+          else crashed(payload.error)
         })
         await member.connect()
         await member.subscribe({ topic: settings.topic, fromBeginning: true })
         await member.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
-        return
+        attempt = 1
+        const error = await Promise.race([gone, closed])
+        if (error === undefined) return
+        throw error
       } catch (err) {
-        settings.report({ kind: 'io-error', topic: settings.topic, reason: `cannot start consumer of group ${settings.group}: ${(err as Error).message}; retry ${attempt}` })
+        settings.report({ kind: 'io-error', topic: settings.topic, reason: `consumer of group ${settings.group} stopped: ${(err as Error).message}; starting it again, retry ${attempt}` })
         await consumer?.disconnect().catch(() => undefined)
         consumer = undefined
         try {
