@@ -49,7 +49,7 @@ export interface SinkProblem {
 export interface ClickHouseSinkOptions {
   readonly log: SinkLog
   readonly store: SinkStore
-  /** Consumer group whose offsets mark what is stored (default `store`). */
+  /** Consumer group prefix whose offsets mark what is stored: `<group>-<topic>` per topic (default `store`). */
   readonly group?: string
   /** Insert once this many rows are waiting (default 10000); delivery waits while they are being stored. */
   readonly max_batch_rows?: number
@@ -118,6 +118,14 @@ export class ClickHouseSink {
   private skipped = 0
   private retries = 0
   private readonly group: string
+
+  /**
+   * One consumer group per topic: Kafka assigns a group's topics together, so a member that reads only
+   * `failures` could be handed `decisions` partitions no one in it would read.
+   */
+  private groupOf(topic: string): string {
+    return `${this.group}-${topic}`
+  }
   private readonly maxRows: number
   private readonly maxDelayMs: number
   private readonly timers: SinkTimers
@@ -134,7 +142,7 @@ export class ClickHouseSink {
   static start(options: ClickHouseSinkOptions): ClickHouseSink {
     const sink = new ClickHouseSink(options)
     sink.subscriptions = SOURCES.map((source) => options.log.subscribe(
-      { topic: source.topic, group: sink.group, autoCommit: false, maxBatchRecords: Math.min(sink.maxRows, 5000) },
+      { topic: source.topic, group: sink.groupOf(source.topic), autoCommit: false, maxBatchRecords: Math.min(sink.maxRows, 5000) },
       (batch) => sink.accept(source, batch),
     ))
     return sink
@@ -226,7 +234,7 @@ export class ClickHouseSink {
       this.inserted[table] += rows.length
     }
     for (const { topic, partition, next } of batch.offsets.values()) {
-      await this.retrying('commit-failed', () => this.options.log.commit(this.group, topic, partition, next), { topic, partition })
+      await this.retrying('commit-failed', () => this.options.log.commit(this.groupOf(topic), topic, partition, next), { topic, partition })
     }
   }
 

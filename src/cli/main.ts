@@ -7,8 +7,10 @@ import { clientCommand } from './client-command.js'
 import { conformanceCommand } from './conformance-command.js'
 import { regexCommand } from './regex-command.js'
 import { actuateCommand } from './actuate-command.js'
+import { detectCommand } from './detect-command.js'
 import { forwardCommand } from './forward-command.js'
 import { runCommand } from './run-command.js'
+import { storeCommand } from './store-command.js'
 import { topicsCommand } from './topics-command.js'
 import { UsageError } from './usage-error.js'
 
@@ -44,7 +46,9 @@ program.command('conformance')
 program.addCommand(runCommand())
 program.addCommand(topicsCommand())
 program.addCommand(forwardCommand())
+program.addCommand(detectCommand())
 program.addCommand(actuateCommand())
+program.addCommand(storeCommand())
 program.addCommand(clientCommand())
 
 try {

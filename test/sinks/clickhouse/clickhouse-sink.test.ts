@@ -58,7 +58,7 @@ function manualTimers() {
 }
 
 /** Waits (polling the log, no timed assertion) until the group's committed offsets reach the end of the topic. */
-async function committedToEnd(log: Log, topic: string, group = 'store'): Promise<void> {
+async function committedToEnd(log: Log, topic: string, group = `store-${topic}`): Promise<void> {
   for (;;) {
     const ends = await log.endOffsets(topic)
     const committed = await Promise.all(ends.map((_, p) => log.committed(group, topic, p)))
@@ -174,7 +174,7 @@ describe('ClickHouseSink', () => {
     const first = ClickHouseSink.start({ log: crashing, store, timers: instant, max_batch_rows: 20 })
     await until(() => first.stats().inserted.failures === 20)
     await first.close()
-    assert.deepEqual([await log.committed('store', Topics.failures.name, 0), await log.committed('store', Topics.failures.name, 1)], [undefined, undefined])
+    assert.deepEqual([await log.committed(`store-${Topics.failures.name}`, Topics.failures.name, 0), await log.committed(`store-${Topics.failures.name}`, Topics.failures.name, 1)], [undefined, undefined])
     // The restart is delivered the same events again, cut into other batches.
     const second = ClickHouseSink.start({ log, store, timers: instant, max_batch_rows: 7 })
     await committedToEnd(log, Topics.failures.name)
@@ -208,8 +208,8 @@ describe('ClickHouseSink', () => {
     const first = ClickHouseSink.start({ log, store: down, timers: clock.timers, max_batch_rows: 2 })
     await until(() => down.refused() > 0)
     await first.close()
-    assert.equal(await log.committed('store', Topics.failures.name, 0), undefined)
-    assert.equal(await log.committed('store', Topics.failures.name, 1), undefined)
+    assert.equal(await log.committed(`store-${Topics.failures.name}`, Topics.failures.name, 0), undefined)
+    assert.equal(await log.committed(`store-${Topics.failures.name}`, Topics.failures.name, 1), undefined)
     const second = ClickHouseSink.start({ log, store, timers: instant })
     await committedToEnd(log, Topics.failures.name)
     await second.close()

@@ -1,0 +1,36 @@
+import { join } from 'node:path'
+import { Command } from 'commander'
+import { BanBook } from '../roles/ban-book.js'
+import { startDetect } from '../roles/detect.js'
+import { builtinConfigDir } from '../package-root.js'
+import { kafkaLog, withKafka } from './kafka-options.js'
+import { configDirOf } from './run-command.js'
+
+/** `banstream detect`: match and decide for the fleet, one member of a consumer group, until SIGINT or SIGTERM. */
+export function detectCommand(): Command {
+  return withKafka(new Command('detect'))
+    .description('match lines to failures and decide bans for the fleet; run several, up to the partitions of failures')
+    .option('--config <dir>', 'configuration directory (jails, filters); default ./config, else the shipped one')
+    .option('--fail2ban <dir>', "read an existing fail2ban tree (filters RE2 cannot run are replaced by banstream's)")
+    .action(async (flags: { kafka?: string; config?: string; fail2ban?: string }) => {
+      const stopRequested = new Promise<void>((done) => {
+        process.once('SIGINT', done)
+        process.once('SIGTERM', done)
+      })
+      const note = (level: 'info' | 'warn' | 'error', message: string) => process.stderr.write(`${level}: ${message}\n`)
+      const log = kafkaLog(flags, 'banstream-detect')
+      const detect = await startDetect({
+        log,
+        configDir: configDirOf(flags),
+        ...(flags.fail2ban !== undefined ? { fallbackFilterDir: join(builtinConfigDir(), 'filter.d') } : {}),
+        note,
+      })
+      // The expire stage: every detect member lifts bans when they end; a lift made twice carries one id.
+      const book = await BanBook.start({ log, report: (p) => note('warn', `log: ${p.kind}: ${p.reason}`) })
+      process.stderr.write('banstream: detecting\n')
+      await stopRequested
+      await detect.stop()
+      await book.stop()
+      await log.close()
+    })
+}

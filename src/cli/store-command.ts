@@ -1,0 +1,34 @@
+import { Command } from 'commander'
+import { ClickHouseSink } from '../../sinks/clickhouse/clickhouse-sink.js'
+import { ClickHouseStore } from '../store/clickhouse-store.js'
+import { migrateStore } from '../store/migrate.js'
+import { kafkaLog, withKafka } from './kafka-options.js'
+import { UsageError } from './usage-error.js'
+
+/** `banstream store`: the fleet's failures, decisions and actuations into a ClickHouse server, until SIGINT or SIGTERM. */
+export function storeCommand(): Command {
+  return withKafka(new Command('store'))
+    .description('keep every failure, decision and actuation of the fleet in ClickHouse')
+    .option('--clickhouse <url>', 'the ClickHouse server (default: $BANSTREAM_CLICKHOUSE_URL)')
+    .option('--clickhouse-user <name>', 'ClickHouse user (default: $BANSTREAM_CLICKHOUSE_USER)')
+    .option('--clickhouse-password <password>', 'ClickHouse password (default: $BANSTREAM_CLICKHOUSE_PASSWORD)')
+    .action(async (flags: { kafka?: string; clickhouse?: string; clickhouseUser?: string; clickhousePassword?: string }) => {
+      const url = flags.clickhouse ?? process.env['BANSTREAM_CLICKHOUSE_URL']
+      if (!url || !/^https?:\/\//.test(url)) throw new UsageError('--clickhouse http(s)://host:8123 (or $BANSTREAM_CLICKHOUSE_URL) is needed')
+      const username = flags.clickhouseUser ?? process.env['BANSTREAM_CLICKHOUSE_USER']
+      const password = flags.clickhousePassword ?? process.env['BANSTREAM_CLICKHOUSE_PASSWORD']
+      const stopRequested = new Promise<void>((done) => {
+        process.once('SIGINT', done)
+        process.once('SIGTERM', done)
+      })
+      const store = new ClickHouseStore({ url, ...(username ? { username } : {}), ...(password ? { password } : {}) })
+      await migrateStore(store)
+      const log = kafkaLog(flags, 'banstream-store')
+      const sink = ClickHouseSink.start({ log, store, onProblem: (p) => process.stderr.write(`warn: store: ${p.kind}: ${p.reason}\n`) })
+      process.stderr.write('banstream: storing the event history\n')
+      await stopRequested
+      await sink.close()
+      await log.close()
+      await store.close()
+    })
+}
