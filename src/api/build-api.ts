@@ -11,7 +11,7 @@ import { authenticate, identify, type Credentials } from './auth/authenticate.js
 import { isAddressText } from './control/address-format.js'
 import { bansRoutes } from './control/bans-routes.js'
 import { isLoopbackBind } from './control/bind-address.js'
-import { ControlApiConfigError } from './control/build-control-api.js'
+import { ControlApiConfigError } from './api-settings.js'
 import type { ControlPort } from './control/control-port.js'
 import { ControlError, controlErrorHandler, errorBody, MAX_PARAM_LENGTH } from './control/control-error.js'
 import { healthRoutes } from './control/health-routes.js'

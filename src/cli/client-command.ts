@@ -4,7 +4,7 @@ import {
   BanList, BanResults, JAIL_NAME_PATTERN, JailList, JailStatus, ReloadResult, UnbanResult,
 } from '../../schemas/api/control.js'
 import { isAddressText } from '../api/control/address-format.js'
-import { DEFAULT_CONTROL_PORT } from '../api/control/build-control-api.js'
+import { DEFAULT_CONTROL_PORT } from '../api/api-settings.js'
 import { formatBanned, formatJailStatus, formatStatus } from './client-format.js'
 import { ClientError, ControlHttp } from './client-http.js'
 

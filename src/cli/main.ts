@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander'
-import { ControlApiConfigError } from '../api/control/build-control-api.js'
+import { ControlApiConfigError } from '../api/api-settings.js'
 import { ConfigError } from '../config/errors.js'
 import { UnsupportedConstructError } from '../filters/unsupported-construct-error.js'
 import { clientCommand } from './client-command.js'

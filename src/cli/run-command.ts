@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
-import { DEFAULT_CONTROL_PORT } from '../api/control/build-control-api.js'
+import { DEFAULT_CONTROL_PORT } from '../api/api-settings.js'
 import type { FsyncPolicy } from '../log/embedded-log.js'
 import { builtinConfigDir } from '../package-root.js'
 import { RunRole } from '../roles/run.js'

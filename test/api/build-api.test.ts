@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Counter, Registry } from 'prom-client'
 import { buildApi, type ApiOptions } from '../../src/api/build-api.js'
-import { ControlApiConfigError } from '../../src/api/control/build-control-api.js'
+import { ControlApiConfigError } from '../../src/api/api-settings.js'
 import { MemoryControlPort } from './control/memory-control-port.js'
 
 const NOW = new Date('2005-08-14T10:00:00Z')

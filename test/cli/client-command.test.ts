@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { buildControlApi, DEFAULT_CONTROL_PORT } from '../../src/api/control/build-control-api.js'
+import { DEFAULT_CONTROL_PORT } from '../../src/api/api-settings.js'
+import { buildApi } from '../../src/api/build-api.js'
 import { clientCommand, DEFAULT_CONTROL_URL, TOKEN_ENV } from '../../src/cli/client-command.js'
 import { MemoryControlPort } from '../api/control/memory-control-port.js'
 
@@ -37,9 +38,9 @@ let url: string
 const auth = () => ['--url', url, '--token', TOKEN]
 
 before(async () => {
-  app = buildControlApi({ port: { jails: () => port.jails(), status: (j) => port.status(j), banned: () => port.banned(),
+  app = buildApi({ control: { jails: () => port.jails(), status: (j) => port.status(j), banned: () => port.banned(),
     ban: (j, ips, o) => port.ban(j, ips, o), unban: (j, ips) => port.unban(j, ips), reload: () => port.reload() },
-  bind: '127.0.0.1', token: TOKEN })
+  bind: '127.0.0.1', tokens: [{ token: TOKEN, role: 'operate' }] })
   await app.listen({ host: '127.0.0.1', port: 0 })
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 })
@@ -197,7 +198,7 @@ describe('banstream client errors and connection', () => {
   })
 
   test('exits 2 with one line when the server is unreachable', async () => {
-    const closed = buildControlApi({ port, bind: '127.0.0.1' })
+    const closed = buildApi({ control: port, bind: '127.0.0.1', tokens: undefined })
     await closed.listen({ host: '127.0.0.1', port: 0 })
     const deadUrl = `http://127.0.0.1:${(closed.server.address() as AddressInfo).port}`
     await closed.close()

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { InjectOptions } from 'fastify'
-import { buildControlApi, ControlApiConfigError } from '../../../src/api/control/build-control-api.js'
+import { ControlApiConfigError } from '../../../src/api/api-settings.js'
+import { buildApi } from '../../../src/api/build-api.js'
 import type { ControlPort } from '../../../src/api/control/control-port.js'
 import { MemoryControlPort } from './memory-control-port.js'
 
@@ -14,8 +15,13 @@ function jails(): MemoryControlPort {
   ], () => NOW)
 }
 
+/** The API with only the control routes' part in play: no history store, one operate token or none. */
+function controlApi(opts: { port: ControlPort; bind: string; token?: string }) {
+  return buildApi({ control: opts.port, bind: opts.bind, tokens: opts.token === undefined ? undefined : [{ token: opts.token, role: 'operate' }] })
+}
+
 function api(port: ControlPort = jails(), token?: string) {
-  return buildControlApi({ port, bind: '127.0.0.1', ...(token === undefined ? {} : { token }) })
+  return controlApi({ port, bind: '127.0.0.1', ...(token === undefined ? {} : { token }) })
 }
 
 describe('control API routes', () => {
@@ -296,31 +302,31 @@ describe('control API authentication', () => {
 
   test('refuses to start beyond loopback without a token, saying what to do', () => {
     for (const bind of ['0.0.0.0', '::', '192.0.2.10', '2001:db8::1', 'api.example.net']) {
-      assert.throws(() => buildControlApi({ port: jails(), bind }), (err: unknown) => {
+      assert.throws(() => controlApi({ port: jails(), bind }), (err: unknown) => {
         assert.ok(err instanceof ControlApiConfigError)
         assert.equal(err.code, 'BANSTREAM_ERR_TOKEN_REQUIRED')
         assert.match(err.message, new RegExp(`listens on ${bind.replace(/\./g, '\\.')}, beyond this host: set a bearer token`))
         return true
       })
-      assert.throws(() => buildControlApi({ port: jails(), bind, token: '' }), ControlApiConfigError)
+      assert.throws(() => controlApi({ port: jails(), bind, token: '' }), ControlApiConfigError)
     }
   })
 
   test('starts beyond loopback with a token and enforces it', async () => {
-    const app = buildControlApi({ port: jails(), bind: '0.0.0.0', token: 'fleet-token' })
+    const app = controlApi({ port: jails(), bind: '0.0.0.0', token: 'fleet-token' })
     assert.equal((await app.inject({ method: 'GET', url: '/v1/jails' })).statusCode, 401)
     assert.equal((await app.inject({ method: 'GET', url: '/v1/jails', headers: { authorization: 'Bearer fleet-token' } })).statusCode, 200)
   })
 
   test('treats every loopback spelling as loopback', () => {
     for (const bind of ['127.0.0.1', '127.3.2.1', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) {
-      assert.doesNotThrow(() => buildControlApi({ port: jails(), bind }), bind)
+      assert.doesNotThrow(() => controlApi({ port: jails(), bind }), bind)
     }
   })
 
   test('refuses a token that cannot travel in an Authorization header unaltered', () => {
     for (const token of [' padded ', 'two words', 'line\nbreak']) {
-      assert.throws(() => buildControlApi({ port: jails(), bind: '127.0.0.1', token }), ControlApiConfigError)
+      assert.throws(() => controlApi({ port: jails(), bind: '127.0.0.1', token }), ControlApiConfigError)
     }
   })
 })
