@@ -173,6 +173,17 @@ export class IgnoreCommand {
   }
 }
 
+/**
+ * Whether its jail's ignorecommand ignores a failure: synchronously when the
+ * answer is cached or the jail has none (the hot path), else once the command
+ * answered. Success lines are never asked about.
+ */
+export function ignoredByCommand(commands: ReadonlyMap<string, IgnoreCommand>, failure: IgnoreQuestion & { readonly jail: string; readonly success?: boolean }): boolean | Promise<boolean> {
+  const command = failure.success ? undefined : commands.get(failure.jail)
+  if (!command) return false
+  return command.cached(failure) ?? command.isIgnored(failure).catch(() => false)
+}
+
 /** The ignorecommand of each jail that has one, with its ignorecache, by jail name. */
 export function ignoreCommandsOf(jails: readonly JailConfig[], opts: Omit<IgnoreCommandOptions, 'cache'>): Map<string, IgnoreCommand> {
   const commands = new Map<string, IgnoreCommand>()

@@ -1,6 +1,6 @@
 import type { FailureDetected } from '../../schemas/events/failure-detected.js'
 import { HostResolver } from '../ignore/host-resolver.js'
-import { ignoreCommandsOf } from '../ignore/ignore-command.js'
+import { ignoreCommandsOf, ignoredByCommand } from '../ignore/ignore-command.js'
 import { resolveJailPolicies } from '../ignore/resolve-policies.js'
 import type { Log, LogProblem } from '../log/log.js'
 import { MatchWorker } from './match-worker.js'
@@ -50,11 +50,7 @@ export async function startDetect(options: DetectOptions): Promise<Detect> {
   const warn = (message: string) => note('warn', message)
   const policies = await resolveJailPolicies(jails.map((j) => j.policy), { resolver, warn })
   const ignoreCommands = ignoreCommandsOf(jails.map((j) => j.config), { warn })
-  const ignored = (failure: FailureDetected): boolean | Promise<boolean> => {
-    const command = failure.success ? undefined : ignoreCommands.get(failure.jail)
-    if (!command) return false
-    return command.cached(failure) ?? command.isIgnored(failure).catch(() => false)
-  }
+  const ignored = (failure: FailureDetected) => ignoredByCommand(ignoreCommands, failure)
   const decide = PartitionDecideWorker.start({
     log, report, now, ignored,
     decide: { jails: policies, live: options.live ?? true },

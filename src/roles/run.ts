@@ -1,7 +1,6 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import type { FailureDetected } from '../../schemas/events/failure-detected.js'
 import { Topics } from '../../schemas/topics.js'
 import type { DecideInput, DecideOutput } from '../../streams/decide.js'
 import { ClickHouseSink } from '../../sinks/clickhouse/clickhouse-sink.js'
@@ -9,7 +8,7 @@ import { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import { buildApi } from '../api/build-api.js'
 import { DEFAULT_CONTROL_PORT } from '../api/api-settings.js'
 import { HostResolver } from '../ignore/host-resolver.js'
-import { ignoreCommandsOf, type IgnoreCommand } from '../ignore/ignore-command.js'
+import { ignoreCommandsOf, ignoredByCommand } from '../ignore/ignore-command.js'
 import { resolveJailPolicies } from '../ignore/resolve-policies.js'
 import { EmbeddedLog, type FsyncPolicy } from '../log/embedded-log.js'
 import { ChdbStore } from '../store/chdb-store.js'
@@ -129,7 +128,7 @@ export class RunRole {
       decide: decideOptions,
       snapshotPath: join(options.dataDir, 'state', 'decide.json'),
       ...(options.snapshotIntervalMs !== undefined ? { snapshotIntervalMs: options.snapshotIntervalMs } : {}),
-      ignored: (failure) => role!.ignoredByCommand(ignoreCommands, failure),
+      ignored: (failure) => ignoredByCommand(ignoreCommands, failure),
       onOutputs: (input, outputs, ignored) => role!.decided(input, outputs, ignored),
     })
     parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), successesFor: resettingJails(jails), resolver: new HostResolver(), warn: (message) => note('warn', message), report })
@@ -229,12 +228,6 @@ export class RunRole {
     const result = await nftables.reconcile(nftablesBans(this.book.bans(), this.actions, this.host))
     if (!result.ok) this.options.note!('error', `nftables: reconciling failed: ${result.error}`)
     else if (result.added + result.removed > 0) this.options.note!('info', `nftables: reconciled (${result.added} added, ${result.removed} removed)`)
-  }
-
-  private ignoredByCommand(commands: ReadonlyMap<string, IgnoreCommand>, failure: FailureDetected): boolean | Promise<boolean> {
-    const command = failure.success ? undefined : commands.get(failure.jail)
-    if (!command) return false
-    return command.cached(failure) ?? command.isIgnored(failure).catch(() => false)
   }
 
   private decided(input: DecideInput, outputs: readonly DecideOutput[], ignored: boolean): void {
