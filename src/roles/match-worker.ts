@@ -48,7 +48,8 @@ export class MatchWorker {
 
   static start(options: MatchWorkerOptions): MatchWorker {
     const worker = new MatchWorker(options)
-    worker.subscription = options.log.subscribe({ topic: Topics.lines.name, group: GROUP }, (records) => worker.process(records))
+    // Small batches: failures are appended per batch, so a big one would hold the first line's failure back.
+    worker.subscription = options.log.subscribe({ topic: Topics.lines.name, group: GROUP, maxBatchRecords: 8 }, (records) => worker.process(records))
     return worker
   }
 
