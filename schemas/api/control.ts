@@ -71,6 +71,17 @@ export const BanRequest = Type.Object({
 }, { $id: 'banstream.api.BanRequest.v1', additionalProperties: false })
 export type BanRequest = Static<typeof BanRequest>
 
+/** Body of POST /v1/bans: a manual ban naming its jail in the body. */
+export const JailBanRequest = Type.Object({
+  jail: JailName,
+  ips: BanRequest.properties.ips,
+  force: BanRequest.properties.force,
+}, { $id: 'banstream.api.JailBanRequest.v1', additionalProperties: false })
+export type JailBanRequest = Static<typeof JailBanRequest>
+
+export const AddressParams = Type.Object({ ip: AddressText }, { additionalProperties: false })
+export type AddressParams = Static<typeof AddressParams>
+
 export const BanOutcome = Type.Union([Type.Literal('banned'), Type.Literal('already banned'), Type.Literal('ignored')])
 export type BanOutcome = Static<typeof BanOutcome>
 

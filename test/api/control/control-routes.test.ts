@@ -137,6 +137,24 @@ describe('control API routes', () => {
     assert.deepEqual(await port.banned(), [])
   })
 
+  test('POST /v1/bans bans in the jail named in the body', async () => {
+    const port = jails()
+    const res = await api(port).inject({ method: 'POST', url: '/v1/bans', payload: { jail: 'sshd', ips: ['192.0.2.9'] } })
+    assert.equal(res.statusCode, 200)
+    assert.deepEqual(res.json(), { results: [{ ip: '192.0.2.9', result: 'banned' }] })
+    const unknown = await api(port).inject({ method: 'POST', url: '/v1/bans', payload: { jail: 'dovecot', ips: ['192.0.2.9'] } })
+    assert.equal(unknown.statusCode, 404)
+  })
+
+  test('DELETE /v1/bans/{ip} ends that address\'s bans in every jail', async () => {
+    const port = jails()
+    await port.ban('sshd', ['192.0.2.1', '192.0.2.2'], {})
+    await port.ban('postfix', ['192.0.2.1'], {})
+    const res = await api(port).inject({ method: 'DELETE', url: '/v1/bans/192.0.2.1' })
+    assert.deepEqual(res.json(), { unbanned: 2 })
+    assert.deepEqual((await port.banned()).map((b) => [b.jail, b.ip]), [['sshd', '192.0.2.2']])
+  })
+
   test('reloads the jails', async () => {
     const port = jails()
     const res = await api(port).inject({ method: 'POST', url: '/v1/reload' })
@@ -230,6 +248,7 @@ describe('control API validation', () => {
     await port.ban('sshd', ['192.0.2.1'], {})
     for (const ip of HOSTILE_IPS) {
       await rejects(port, { method: 'DELETE', url: `/v1/jails/sshd/bans/${encodeURIComponent(ip)}` }, 'BANSTREAM_ERR_INVALID_IP', 'params/ip')
+      await rejects(port, { method: 'DELETE', url: `/v1/bans/${encodeURIComponent(ip)}` }, 'BANSTREAM_ERR_INVALID_IP', 'params/ip')
     }
     assert.equal(port.events.length, 1)
   })
