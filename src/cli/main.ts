@@ -6,6 +6,7 @@ import { UnsupportedConstructError } from '../filters/unsupported-construct-erro
 import { clientCommand } from './client-command.js'
 import { conformanceCommand } from './conformance-command.js'
 import { regexCommand } from './regex-command.js'
+import { replayCommand } from './replay-command.js'
 import { actuateCommand } from './actuate-command.js'
 import { detectCommand } from './detect-command.js'
 import { forwardCommand } from './forward-command.js'
@@ -50,6 +51,7 @@ program.addCommand(detectCommand())
 program.addCommand(actuateCommand())
 program.addCommand(storeCommand())
 program.addCommand(clientCommand())
+program.addCommand(replayCommand())
 
 try {
   await program.parseAsync(process.argv)

@@ -1,0 +1,224 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { createGunzip } from 'node:zlib'
+import { Subject } from 'rxjs'
+import type { BanIssued } from '../../schemas/events/ban-issued.js'
+import type { BanLifted } from '../../schemas/events/ban-lifted.js'
+import type { Decision } from '../../schemas/events/decision.js'
+import type { FailureDetected } from '../../schemas/events/failure-detected.js'
+import { decider } from '../../streams/decide.js'
+import type { JailPolicy } from '../../streams/decide-policy.js'
+import { emptyExpireState, evolveExpire, expireDue } from '../../streams/expire.js'
+import { match, MatchCounters, type MatchJail } from '../../streams/match.js'
+import { LineSplitter } from '../sources/line-splitter.js'
+import type { LineBatch } from '../sources/source.js'
+
+/** A file to replay, and the path its lines are routed by (a copied log replayed as the path it came from). */
+export interface ReplayInput {
+  readonly path: string
+  /** Route the file's lines as if they were read from this path (fail2ban's logpath); default: `path`. */
+  readonly as?: string
+}
+
+export interface ReplayProgress {
+  /** Bytes read of every input (compressed bytes for .gz files). */
+  readonly bytes: number
+  readonly total_bytes: number
+  readonly lines: number
+}
+
+export interface ReplayOptions {
+  readonly jails: readonly MatchJail[]
+  /** The jails' decide policies, by the same names. */
+  readonly policies: readonly JailPolicy[]
+  readonly inputs: readonly ReplayInput[]
+  /** Only failures at or after this time (epoch seconds) are counted. */
+  readonly from?: number
+  /** Only failures before this time (epoch seconds) are counted; bans still in force then are lifted up to it. */
+  readonly to?: number
+  /** Called after each chunk read, for a progress bar. */
+  readonly onProgress?: (progress: ReplayProgress) => void
+}
+
+/** A ban the replayed jails would have issued. */
+export interface ReplayBan {
+  readonly ip: string
+  /** When the ban starts (ISO, event time). */
+  readonly time: string
+  readonly ban_time_secs: number
+  readonly failures: number
+  readonly reason: BanIssued['reason']
+  readonly expires_at: string | null
+  readonly event_id: string
+  /** The log lines that caused the ban (at most maxmatches). */
+  readonly matches: readonly string[]
+}
+
+export interface ReplayUnban {
+  readonly ip: string
+  readonly time: string
+  readonly ban_event_id: string
+}
+
+export interface JailReplay {
+  readonly jail: string
+  /** Lines of the files routed to this jail. */
+  readonly lines: number
+  /** Failures in range (successes not counted), by failregex index. */
+  readonly failures: number
+  readonly failures_by_regex: readonly { readonly regex_index: number; readonly count: number }[]
+  readonly bans: readonly ReplayBan[]
+  readonly unbans: readonly ReplayUnban[]
+}
+
+export interface ReplayResult {
+  /** Event time of the first and last failure counted (ISO), or null when there was none. */
+  readonly first_failure_at: string | null
+  readonly last_failure_at: string | null
+  /** Lines read from every input. */
+  readonly lines: number
+  /** Lines of files no jail reads. */
+  readonly unrouted_lines: number
+  readonly jails: readonly JailReplay[]
+}
+
+const READ_CHUNK_BYTES = 1 << 20
+// As the file tail cuts lines: a longer line reaches the filters by its head only.
+const MAX_LINE_BYTES = 65536
+// Not os.hostname(): the event ids (and so the output) must not depend on the machine replaying.
+const REPLAY_HOST = 'replay'
+
+/**
+ * Runs jails over past logs on event time: the files' lines through match,
+ * the failures (in time order across files) through decide, not live, and the
+ * bans through expiry. Deterministic: the same files and jails give the same
+ * result, whatever the clock says.
+ */
+export async function replay(options: ReplayOptions): Promise<ReplayResult> {
+  const sizes = await Promise.all(options.inputs.map(async (input) => (await stat(input.path)).size))
+  const totalBytes = sizes.reduce((a, b) => a + b, 0)
+  const counters = new MatchCounters()
+  const failures: FailureDetected[] = []
+  const batches = new Subject<LineBatch>()
+  batches.pipe(match(options.jails, { counters })).subscribe((failure) => {
+    if (failure.success) failures.push(failure)
+    else if (inRange(failure, options)) failures.push(failure)
+  })
+  let bytesBefore = 0
+  let lines = 0
+  for (const [index, input] of options.inputs.entries()) {
+    const stream = input.as ?? input.path
+    const splitter = new LineSplitter(MAX_LINE_BYTES, () => undefined)
+    let offset = 0
+    const emit = (chunkLines: Buffer[]) => {
+      if (chunkLines.length === 0) return
+      lines += chunkLines.length
+      batches.next({ stream, host: REPLAY_HOST, lines: chunkLines, position: { path: input.path, offset }, received_at: 0 })
+    }
+    for await (const { data, read } of readChunks(input.path)) {
+      offset += data.length
+      emit(splitter.push(data))
+      options.onProgress?.({ bytes: bytesBefore + read, total_bytes: totalBytes, lines })
+    }
+    const last = splitter.flush()
+    if (last) emit([last])
+    bytesBefore += sizes[index]!
+  }
+  batches.complete()
+  return decideAll(options, failures, counters, lines)
+}
+
+function inRange(failure: FailureDetected, options: ReplayOptions): boolean {
+  const t = Date.parse(failure.occurred_at) / 1000
+  return (options.from === undefined || t >= options.from) && (options.to === undefined || t < options.to)
+}
+
+/** The file's bytes (gunzipped for .gz), with how many of its own bytes have been read so far. */
+async function* readChunks(path: string): AsyncGenerator<{ data: Buffer; read: number }> {
+  const file = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES })
+  if (!path.endsWith('.gz')) {
+    let read = 0
+    for await (const chunk of file) {
+      read += (chunk as Buffer).length
+      yield { data: chunk as Buffer, read }
+    }
+    return
+  }
+  let read = 0
+  file.on('data', (chunk) => { read += chunk.length })
+  for await (const chunk of file.pipe(createGunzip())) yield { data: chunk as Buffer, read }
+}
+
+function decideAll(options: ReplayOptions, failures: FailureDetected[], counters: MatchCounters, lines: number): ReplayResult {
+  // Files are read one after another: the decider, keyed on event time, sees their failures interleaved as they happened.
+  const ordered = failures
+    .map((failure, index) => ({ failure, index, t: Date.parse(failure.occurred_at) }))
+    .sort((a, b) => a.t - b.t || a.index - b.index)
+  const d = decider({ jails: options.policies, live: false })
+  let state = d.initialState()
+  const expiry = emptyExpireState()
+  const decisions: Decision[] = []
+  const lift = (upTo: number) => {
+    for (const lifted of expireDue(expiry, upTo)) {
+      decisions.push(lifted)
+      state = d.evolve(state, lifted, 0)
+    }
+  }
+  const perJail = new Map(options.jails.map((j) => [j.name, { failures: 0, byRegex: new Map<number, number>() }]))
+  for (const { failure, t } of ordered) {
+    lift(t / 1000)
+    if (!failure.success) {
+      const counts = perJail.get(failure.jail)!
+      counts.failures++
+      counts.byRegex.set(failure.regex_index, (counts.byRegex.get(failure.regex_index) ?? 0) + 1)
+    }
+    const step = d.step(state, failure, 0)
+    state = step.state
+    for (const output of step.outputs) {
+      if (output.type === 'DecideNotice') continue
+      decisions.push(output)
+      evolveExpire(expiry, output)
+    }
+  }
+  const counted = ordered.filter((o) => !o.failure.success)
+  if (options.to !== undefined) lift(options.to)
+  else if (counted.length > 0) lift(counted.at(-1)!.t / 1000)
+
+  const jails = [...options.jails].map((j) => j.name).sort().map((name): JailReplay => {
+    const counts = perJail.get(name)!
+    const own = decisions.filter((d) => d.jail === name)
+    return {
+      jail: name,
+      lines: counters.jail(name).lines,
+      failures: counts.failures,
+      failures_by_regex: [...counts.byRegex].sort(([a], [b]) => a - b).map(([regex_index, count]) => ({ regex_index, count })),
+      bans: own.filter((d): d is BanIssued => d.type === 'BanIssued').map(banOf).sort(byTimeThenIp),
+      unbans: own.filter((d): d is BanLifted => d.type === 'BanLifted')
+        .map((u) => ({ ip: u.ip, time: u.occurred_at, ban_event_id: u.ban_event_id })).sort(byTimeThenIp),
+    }
+  })
+  return {
+    first_failure_at: counted.length > 0 ? counted[0]!.failure.occurred_at : null,
+    last_failure_at: counted.length > 0 ? counted.at(-1)!.failure.occurred_at : null,
+    lines,
+    unrouted_lines: counters.unrouted_lines,
+    jails,
+  }
+}
+
+function banOf(ban: BanIssued): ReplayBan {
+  return {
+    ip: ban.ip,
+    time: ban.occurred_at,
+    ban_time_secs: ban.ban_time_secs,
+    failures: ban.failures,
+    reason: ban.reason,
+    expires_at: ban.expires_at,
+    event_id: ban.event_id,
+    matches: ban.matches,
+  }
+}
+
+export function byTimeThenIp(a: { time: string; ip: string }, b: { time: string; ip: string }): number {
+  return a.time < b.time ? -1 : a.time > b.time ? 1 : a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0
+}

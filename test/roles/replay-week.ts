@@ -1,0 +1,54 @@
+import { gzipSync } from 'node:zlib'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { tempTree } from '../config/temp-tree.js'
+
+/** Monday 2026-11-09 00:00 UTC: the generated week's start. */
+export const WEEK_START = Date.UTC(2026, 10, 9) / 1000
+
+/**
+ * The known attackers of the generated week. The jail bans at 5 failures within 10 minutes for an hour.
+ *   203.0.113.10  5 password failures in a minute on day 1           → one ban
+ *   203.0.113.20  4 failures every 2 hours all week                  → never banned
+ *   198.51.100.7  6 password failures on day 4, 6 more 3 hours later → two bans (the 6th is "already banned")
+ *   203.0.113.30  5 "invalid token" lines on day 5: failregex #1     → banned; a candidate filter without #1 loses this ban
+ */
+export const ATTACKERS = { burst: '203.0.113.10', slow: '203.0.113.20', twice: '198.51.100.7', token: '203.0.113.30' }
+
+function stamp(secs: number): string {
+  return new Date(secs * 1000).toISOString().replace('T', ' ').slice(0, 19)
+}
+
+/** A week of web log: a line of ordinary traffic every 30 s, the attackers' failures among them, in time order. */
+export function weekLog(): string {
+  const events: [number, string][] = []
+  for (let t = WEEK_START; t < WEEK_START + 7 * 86400; t += 30) events.push([t, `GET /index.html 200 from 192.0.2.${(t / 30) % 250 + 1}`])
+  const fail = (t: number, ip: string) => events.push([t, `Failed login from ${ip}`])
+  for (let i = 0; i < 5; i++) fail(WEEK_START + 86400 + 3600 + i * 10 + 1, ATTACKERS.burst)
+  for (let h = 0; h < 7 * 24; h += 2) for (let i = 0; i < 4; i++) fail(WEEK_START + h * 3600 + 7 + i * 60, ATTACKERS.slow)
+  for (const start of [4 * 86400, 4 * 86400 + 3 * 3600]) for (let i = 0; i < 6; i++) fail(WEEK_START + start + 600 + i * 5 + 2, ATTACKERS.twice)
+  for (let i = 0; i < 5; i++) events.push([WEEK_START + 5 * 86400 + 900 + i * 20 + 3, `Invalid token from ${ATTACKERS.token}`])
+  events.sort((a, b) => a[0] - b[0])
+  return events.map(([t, text]) => `${stamp(t)} ${text}\n`).join('')
+}
+
+export const WEB_FILTER = '[Definition]\nfailregex = ^\\s*Failed login from <HOST>$\n            ^\\s*Invalid token from <HOST>$\n'
+
+/** A configuration tree with the web jail reading /var/log/web.log; `local` is a jail.local (a candidate change). */
+export function weekConfig(local?: string): string {
+  return tempTree({
+    'jail.conf': '[DEFAULT]\nmaxretry = 5\nfindtime = 10m\nbantime = 1h\nlogtimezone = UTC\n\n[web]\nenabled = true\nfilter = web\nlogpath = /var/log/web.log\n',
+    'filter.d/web.conf': WEB_FILTER,
+    ...(local !== undefined ? { 'jail.local': local } : {}),
+  })
+}
+
+/** Writes the week as web.log and web.log.gz under `dir`. */
+export function writeWeek(dir: string): { plain: string; gz: string } {
+  const text = weekLog()
+  const plain = join(dir, 'web.log')
+  const gz = join(dir, 'web.log.gz')
+  writeFileSync(plain, text)
+  writeFileSync(gz, gzipSync(text))
+  return { plain, gz }
+}
