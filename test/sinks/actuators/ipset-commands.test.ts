@@ -93,8 +93,9 @@ describe('ipset command generation', () => {
   })
 
   test('bad ports, protocols, types and maxelem are refused', () => {
-    for (const args of [{ port: '70000' }, { port: 'nosuchservice' }, { port: '22;id' }, { port: '30:20' }, { port: '' },
-      { protocol: 'icmp' }, { protocol: 'all' }, { type: 'bogus' }, { maxelem: '0' }, { maxelem: '1e3x' }]) {
+    const bad: Record<string, string>[] = [{ port: '70000' }, { port: 'nosuchservice' }, { port: '22;id' }, { port: '30:20' }, { port: '' },
+      { protocol: 'icmp' }, { protocol: 'all' }, { type: 'bogus' }, { maxelem: '0' }, { maxelem: '1e3x' }]
+    for (const args of bad) {
       assert.throws(() => ipsetJail('sshd', args, services), IpsetInputError, JSON.stringify(args))
     }
   })

@@ -1,0 +1,377 @@
+import type { BanIssued } from '../../schemas/events/ban-issued.js'
+import type { BanLifted } from '../../schemas/events/ban-lifted.js'
+import type { Decision } from '../../schemas/events/decision.js'
+import { endFlows } from './conntrack.js'
+import {
+  chainRestoreScript, ipsetBanScript, ipsetCreateScript, ipsetDestroyScript, ipsetElement, ipsetFlushScript, IpsetInputError,
+  ipsetReconcileScript, ipsetUnbanScript, jumpRules, ipsetChainName, parseIpsetSave,
+  type IpsetBan, type IpsetJail, type IpsetReconcilePlan,
+} from './ipset-commands.js'
+import { runCommand, type CommandResult } from './run-command.js'
+
+export interface IpsetActuatorOptions {
+  /** The jails with an ipset action on this host; decisions of other jails fail. */
+  readonly jails: readonly IpsetJail[]
+  /** Put before every command, e.g. `['ip', 'netns', 'exec', 'fw']` to act inside a network namespace. */
+  readonly command_prefix?: readonly string[]
+  /** The conntrack program that ends a banned address's flows; null = leave flows alone. Default `conntrack`. */
+  readonly conntrack?: string | null
+  /** Wall clock in epoch milliseconds, for the time a ban has left. Default Date.now. */
+  readonly now?: () => number
+  /** How long one command may run before it is killed and counted as failed. Default 30 s. */
+  readonly command_timeout_ms?: number
+}
+
+/** What became of one decision on this host (the fields of an Actuation event). */
+export interface IpsetOutcome {
+  readonly decision_event_id: string
+  readonly jail: string
+  readonly ip: string
+  /**
+   * 'applied': the address is in its set; 'removed': it is out of it;
+   * 'failed': see error (a full set says `set <name> is full`); 'skipped': a
+   * ban already past its expiry, not added.
+   */
+  readonly outcome: 'applied' | 'removed' | 'failed' | 'skipped'
+  readonly error?: string
+  /** A side step that went wrong without undoing the outcome (ending the address's flows). */
+  readonly warning?: string
+}
+
+/** Whether a whole step (setup, reconcile, flush, teardown) worked. */
+export type IpsetResult = { readonly ok: true } | IpsetFailure
+export interface IpsetFailure { readonly ok: false; readonly error: string }
+export type IpsetReconcileResult = IpsetResult & { readonly added: number; readonly removed: number }
+
+interface Pending<T> {
+  readonly decision: T
+  readonly jail: IpsetJail
+  readonly set: string
+  readonly text: string
+}
+
+type BanPending = Pending<BanIssued> & { readonly expires_ms: number | null }
+
+const FULL = /Hash is full|maximal number of elements/i
+const NO_SET = /set with the given name does not exist/i
+
+/**
+ * The ipset + iptables/ip6tables backend: keeps each jail's hash:ip sets
+ * equal to the bans, behind a chain of the jail's own that INPUT (or the
+ * jail's `chain`) jumps to.
+ *
+ * Obligations: idempotent (a ban of a banned address sets its new time, an
+ * unban of an absent one succeeds); never throws from apply/lift/actuate but
+ * reports an outcome per decision; many decisions go to one `ipset -exist
+ * restore`, which stops at the first line it refuses and names it, so the
+ * lines before it are done, that one fails with ipset's error and the rest
+ * are sent again; ipset, iptables and conntrack run from an argv array, never
+ * a shell, and only re-serialised addresses reach them. Calls run one at a
+ * time in the order they were made.
+ */
+export class IpsetActuator {
+  private readonly jails: ReadonlyMap<string, IpsetJail>
+  private readonly prefix: readonly string[]
+  private readonly conntrack: string | null
+  private readonly now: () => number
+  private readonly timeoutMs: number
+  // Expiry (ms, null = permanent) of what this process put in each set, so a
+  // repeated or reordered ban never shortens a longer one still in force.
+  private readonly book = new Map<string, number | null>()
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(options: IpsetActuatorOptions) {
+    this.jails = new Map(options.jails.map((j) => [j.jail, j]))
+    this.prefix = options.command_prefix ?? []
+    this.conntrack = options.conntrack === undefined ? 'conntrack' : options.conntrack
+    this.now = options.now ?? Date.now
+    this.timeoutMs = options.command_timeout_ms ?? 30_000
+  }
+
+  /** Creates the sets if missing, rewrites the jails' chains and adds the jumps to them if missing (elements stay). */
+  setup(): Promise<IpsetResult> {
+    return this.serial(() => this.setupNow())
+  }
+
+  /** Bans each address in its jail's set for the time its ban has left. */
+  apply(bans: readonly BanIssued[]): Promise<IpsetOutcome[]> {
+    return this.serial(() => this.applyNow(bans))
+  }
+
+  /** Takes each address out of its jail's set. */
+  lift(lifts: readonly BanLifted[]): Promise<IpsetOutcome[]> {
+    return this.serial(() => this.liftNow(lifts))
+  }
+
+  /** Carries out decisions in order: each run of bans, or of unbans, is one ipset restore. */
+  actuate(decisions: readonly Decision[]): Promise<IpsetOutcome[]> {
+    return this.serial(async () => {
+      const outcomes: IpsetOutcome[] = []
+      for (let i = 0; i < decisions.length;) {
+        const type = decisions[i]!.type
+        let j = i
+        while (j < decisions.length && decisions[j]!.type === type) j++
+        const run = decisions.slice(i, j)
+        outcomes.push(...(type === 'BanIssued' ? await this.applyNow(run as BanIssued[]) : await this.liftNow(run as BanLifted[])))
+        i = j
+      }
+      return outcomes
+    })
+  }
+
+  /** The drift between the sets and `active` (the bans in force), without changing anything. */
+  check(active: Iterable<BanIssued>): Promise<IpsetReconcilePlan | IpsetFailure> {
+    return this.serial(async () => {
+      const drift = await this.checkNow(active)
+      return 'plan' in drift ? drift.plan : drift
+    })
+  }
+
+  /**
+   * Makes the firewall equal to `active`: sets, chains and jumps are set up
+   * again, missing bans added with the time they have left, expired ones
+   * skipped, addresses no ban asks for deleted. Repairs a flushed set or chain.
+   */
+  reconcile(active: Iterable<BanIssued>): Promise<IpsetReconcileResult> {
+    return this.serial(async () => {
+      const setup = await this.setupNow()
+      if (!setup.ok) return { ...setup, added: 0, removed: 0 }
+      const drift = await this.checkNow(active)
+      if (!('plan' in drift)) return { ...drift, added: 0, removed: 0 }
+      const { plan, expiries } = drift
+      if (plan.script !== '') {
+        const result = await this.restore(plan.script)
+        if (result.code !== 0) return { ok: false, error: toolError(result), added: 0, removed: 0 }
+        await this.endFlows(plan.add.map((b) => b.ip))
+      }
+      this.book.clear()
+      for (const [key, expires] of expiries) this.book.set(key, expires)
+      return { ok: true, added: plan.add.length, removed: plan.remove.length }
+    })
+  }
+
+  /** Empties every jail's sets; chains and rules stay. */
+  flush(): Promise<IpsetResult> {
+    return this.serial(async () => {
+      const result = await this.restore(ipsetFlushScript([...this.jails.values()]))
+      if (result.code !== 0) return { ok: false, error: toolError(result) }
+      this.book.clear()
+      return { ok: true }
+    })
+  }
+
+  /** Removes the jumps, the jails' chains and their sets; succeeds when they are already gone. */
+  teardown(): Promise<IpsetResult> {
+    return this.serial(async () => {
+      const jails = [...this.jails.values()]
+      for (const family of [4, 6] as const) {
+        for (const jail of jails) {
+          for (const jump of jumpRules(jail)) {
+            // A jump added twice by hand is deleted as often as it is found.
+            while ((await this.iptables(family, ['-C', ...jump])).code === 0) {
+              const deleted = await this.iptables(family, ['-D', ...jump])
+              if (deleted.code !== 0) return { ok: false, error: toolError(deleted) }
+            }
+          }
+          const chain = ipsetChainName(jail)
+          if ((await this.iptables(family, ['-n', '-L', chain])).code !== 0) continue
+          for (const step of [['-F', chain], ['-X', chain]]) {
+            const result = await this.iptables(family, step)
+            if (result.code !== 0) return { ok: false, error: toolError(result) }
+          }
+        }
+      }
+      const destroyed = await this.restore(ipsetDestroyScript(jails))
+      if (destroyed.code !== 0 && !NO_SET.test(destroyed.stderr)) return { ok: false, error: toolError(destroyed) }
+      // A destroy stops at the first absent set: the rest are destroyed one by one.
+      if (destroyed.code !== 0) {
+        for (const line of ipsetDestroyScript(jails).trim().split('\n')) {
+          const result = await this.restore(`${line}\n`)
+          if (result.code !== 0 && !NO_SET.test(result.stderr)) return { ok: false, error: toolError(result) }
+        }
+      }
+      this.book.clear()
+      return { ok: true }
+    })
+  }
+
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(step)
+    this.queue = next.catch(() => undefined)
+    return next
+  }
+
+  private async setupNow(): Promise<IpsetResult> {
+    const jails = [...this.jails.values()]
+    if (jails.length === 0) return { ok: true }
+    const sets = await this.restore(ipsetCreateScript(jails))
+    if (sets.code !== 0) return { ok: false, error: toolError(sets) }
+    for (const family of [4, 6] as const) {
+      const chains = await this.run([family === 4 ? 'iptables-restore' : 'ip6tables-restore', '-w', '--noflush'], chainRestoreScript(jails, family))
+      if (chains.code !== 0) return { ok: false, error: toolError(chains) }
+      for (const jail of jails) {
+        for (const jump of jumpRules(jail)) {
+          if ((await this.iptables(family, ['-C', ...jump])).code === 0) continue
+          const inserted = await this.iptables(family, ['-I', jump[0]!, '1', ...jump.slice(1)])
+          if (inserted.code !== 0) return { ok: false, error: toolError(inserted) }
+        }
+      }
+    }
+    return { ok: true }
+  }
+
+  private async applyNow(bans: readonly BanIssued[]): Promise<IpsetOutcome[]> {
+    const outcomes = new Map<BanIssued, IpsetOutcome>()
+    const pending: BanPending[] = []
+    const now = this.now()
+    for (const ban of bans) {
+      const target = this.locate(ban)
+      if ('error' in target) { outcomes.set(ban, outcome(ban, 'failed', target.error)); continue }
+      const booked = this.book.get(bookKey(target))
+      const asked = ban.expires_at === null ? null : Date.parse(ban.expires_at)
+      const expires = booked === null || asked === null ? null : Math.max(asked, booked ?? asked)
+      if (expires !== null && expires <= now) {
+        outcomes.set(ban, outcome(ban, 'skipped', `the ban expired at ${ban.expires_at}`))
+        continue
+      }
+      pending.push({ decision: ban, ...target, expires_ms: expires })
+    }
+    const applied = await this.inBatches(pending, (batch) => ipsetBanScript(batch.map((p) => ({
+      jail: p.jail, ip: p.text, timeout_secs: p.expires_ms === null ? null : Math.ceil((p.expires_ms - now) / 1000),
+    }))), outcomes, 'applied')
+    for (const p of applied) this.book.set(bookKey(p), p.expires_ms)
+    const warning = await this.endFlows(applied.map((p) => p.text))
+    return bans.map((b) => {
+      const o = outcomes.get(b)!
+      return warning && o.outcome === 'applied' ? { ...o, warning } : o
+    })
+  }
+
+  private async liftNow(lifts: readonly BanLifted[]): Promise<IpsetOutcome[]> {
+    const outcomes = new Map<BanLifted, IpsetOutcome>()
+    const pending: Pending<BanLifted>[] = []
+    for (const lift of lifts) {
+      const target = this.locate(lift)
+      if ('error' in target) outcomes.set(lift, outcome(lift, 'failed', target.error))
+      else pending.push({ decision: lift, ...target })
+    }
+    const removed = await this.inBatches(pending, (batch) => ipsetUnbanScript(batch.map((p) => ({ jail: p.jail, ip: p.text }))), outcomes, 'removed')
+    for (const p of removed) this.book.delete(bookKey(p))
+    return lifts.map((l) => outcomes.get(l)!)
+  }
+
+  private async checkNow(active: Iterable<BanIssued>): Promise<{ plan: IpsetReconcilePlan; expiries: Map<string, number | null> } | IpsetFailure> {
+    const listing = await this.run(['ipset', 'save'])
+    if (listing.code !== 0) return { ok: false, error: toolError(listing) }
+    const now = this.now()
+    const latest = new Map<string, { ban: BanIssued; jail: IpsetJail; text: string; expires: number | null }>()
+    for (const ban of active) {
+      const target = this.locate(ban)
+      if ('error' in target) continue
+      const key = bookKey(target)
+      const expires = ban.expires_at === null ? null : Date.parse(ban.expires_at)
+      const seen = latest.get(key)
+      if (seen && (seen.expires === null || (expires !== null && expires <= seen.expires))) continue
+      latest.set(key, { ban, jail: target.jail, text: target.text, expires })
+    }
+    const expiries = new Map<string, number | null>()
+    const desired: IpsetBan[] = []
+    for (const [key, { jail, text, expires }] of latest) {
+      if (expires !== null && expires <= now) continue
+      expiries.set(key, expires)
+      desired.push({ jail, ip: text, timeout_secs: expires === null ? null : Math.ceil((expires - now) / 1000) })
+    }
+    try {
+      return { plan: ipsetReconcileScript([...this.jails.values()], parseIpsetSave(listing.stdout), desired), expiries }
+    } catch (err) {
+      if (err instanceof IpsetInputError) return { ok: false, error: err.message }
+      throw err
+    }
+  }
+
+  private locate(decision: Decision): { jail: IpsetJail; set: string; text: string } | { error: string } {
+    const jail = this.jails.get(decision.jail)
+    if (!jail) return { error: `jail ${decision.jail} has no ipset action on this host` }
+    try {
+      return { jail, ...ipsetElement(jail, decision.ip) }
+    } catch (err) {
+      if (err instanceof IpsetInputError) return { error: err.message }
+      throw err
+    }
+  }
+
+  /**
+   * Sends the lines of all `pending` to one `ipset -exist restore`. ipset
+   * applies lines in order and stops at the first it refuses, naming its
+   * number: the lines before are done, that decision fails with ipset's error
+   * (after one setup and retry when its set vanished), and the rest go again.
+   */
+  private async inBatches<D extends Decision, P extends Pending<D>>(
+    pending: readonly P[],
+    script: (batch: readonly P[]) => string,
+    outcomes: Map<D, IpsetOutcome>,
+    done: 'applied' | 'removed',
+  ): Promise<P[]> {
+    const succeeded: P[] = []
+    let repaired = false
+    let rest = pending
+    while (rest.length > 0) {
+      const result = await this.restore(script(rest))
+      if (result.code === 0) {
+        succeeded.push(...rest)
+        break
+      }
+      const line = Number(/Error in line (\d+)/.exec(result.stderr)?.[1] ?? NaN)
+      if (!repaired && NO_SET.test(result.stderr)) {
+        repaired = true
+        if ((await this.setupNow()).ok) continue
+      }
+      // Without a line number ipset refused the whole input: every decision carries its error.
+      const failedAt = Number.isInteger(line) && line >= 1 && line <= rest.length ? line - 1 : -1
+      if (failedAt === -1) {
+        for (const p of rest) outcomes.set(p.decision, outcome(p.decision, 'failed', toolError(result, p.set)))
+        rest = []
+        break
+      }
+      succeeded.push(...rest.slice(0, failedAt))
+      const failed = rest[failedAt]!
+      outcomes.set(failed.decision, outcome(failed.decision, 'failed', toolError(result, failed.set)))
+      rest = rest.slice(failedAt + 1)
+    }
+    for (const p of succeeded) outcomes.set(p.decision, outcome(p.decision, done))
+    return succeeded
+  }
+
+  private endFlows(banned: readonly string[]): Promise<string | undefined> {
+    if (this.conntrack === null) return Promise.resolve(undefined)
+    return endFlows((argv) => this.run(argv), this.conntrack, banned)
+  }
+
+  private restore(script: string): Promise<CommandResult> {
+    return this.run(['ipset', '-exist', 'restore'], script)
+  }
+
+  private iptables(family: 4 | 6, args: readonly string[]): Promise<CommandResult> {
+    return this.run([family === 4 ? 'iptables' : 'ip6tables', '-w', ...args])
+  }
+
+  private run(argv: readonly string[], input = ''): Promise<CommandResult> {
+    return runCommand([...this.prefix, ...argv], input, this.timeoutMs)
+  }
+}
+
+function bookKey(target: { set: string; text: string }): string {
+  return `${target.set} ${target.text}`
+}
+
+function outcome(decision: Decision, kind: IpsetOutcome['outcome'], error?: string): IpsetOutcome {
+  return {
+    decision_event_id: decision.event_id, jail: decision.jail, ip: decision.ip, outcome: kind,
+    ...(error === undefined ? {} : { error }),
+  }
+}
+
+function toolError(result: CommandResult, set?: string): string {
+  const text = result.stderr.trim() || `exited with code ${result.code}`
+  return set !== undefined && FULL.test(text) ? `set ${set} is full: ${text}` : text
+}
