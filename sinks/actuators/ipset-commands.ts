@@ -100,8 +100,11 @@ const REJECT_V6: Record<string, string> = {
  * (DROP, REJECT or `REJECT --reject-with <icmp type|tcp-reset>`; default
  * REJECT --reject-with icmp-port-unreachable, icmp6-port-unreachable for
  * IPv6), `type` (oneport and multiport alike, or allports), `maxelem`.
+ * A value `<known/...>` (jail.conf's `chain = <known/chain>`) asks for the
+ * action's default.
  */
-export function ipsetJail(jail: string, args: Readonly<Record<string, string>>, services: ServiceTable): IpsetJail {
+export function ipsetJail(jail: string, given: Readonly<Record<string, string>>, services: ServiceTable): IpsetJail {
+  const args = Object.fromEntries(Object.entries(given).filter(([, v]) => !/^<known\/[A-Za-z0-9_-]+>$/.test(v.trim())))
   if (!JAIL.test(jail)) throw new IpsetInputError(`jail name ${JSON.stringify(jail)}: letters, digits, '_' and '-' only`)
   const name = args['name'] ?? jail
   if (!NAME.test(name)) {

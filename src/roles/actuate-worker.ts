@@ -4,6 +4,7 @@ import { Decision } from '../../schemas/events/decision.js'
 import { eventId } from '../../schemas/events/event-id.js'
 import { decodeEvent } from '../../schemas/events/validate.js'
 import { Topics } from '../../schemas/topics.js'
+import type { IpsetOutcome } from '../../sinks/actuators/ipset-actuator.js'
 import type { NftablesOutcome } from '../../sinks/actuators/nftables-actuator.js'
 import type { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import type { Log, LogProblem, Subscription } from '../log/log.js'
@@ -14,7 +15,7 @@ export interface ActuateWorkerOptions {
   /** This host: decisions targeted at another host are not applied here. */
   readonly host: string
   readonly fail2banLog: Fail2banLog
-  /** The current jails' actions and, where a jail has an nftables action, the actuator that applies it. */
+  /** The current jails' actions and, where a jail has an nftables or ipset action, the actuator that applies it. */
   readonly actions: () => JailActions
   readonly now?: () => number
   readonly report: (problem: LogProblem) => void
@@ -22,8 +23,8 @@ export interface ActuateWorkerOptions {
 
 /**
  * The actuator inside `banstream run`: applies every decision that targets
- * this host through the jail's actions (nftables now; other actions are a
- * dry-run that logs what would run), writes fail2ban.log's Ban and Unban
+ * this host through the jail's actions (nftables and ipset now; other actions
+ * are a dry-run that logs what would run), writes fail2ban.log's Ban and Unban
  * lines, and reports each outcome as an Actuation on `actuations`.
  * Committed after the actuations are appended: a crash repeats a decision,
  * which every backend applies idempotently.
@@ -69,24 +70,29 @@ export class ActuateWorker {
       occurred_at: at(),
     })
 
-    const forNftables: Decision[] = []
+    const backends = [
+      { name: 'nftables', actuator: actions.nftables, decisions: [] as Decision[] },
+      { name: 'ipset', actuator: actions.ipset, decisions: [] as Decision[] },
+    ] as const
     for (const d of decisions) {
       await (d.type === 'BanIssued' ? fail2banLog.ban(d) : fail2banLog.unban(d))
       for (const action of actions.of(d.jail)) {
-        if (action.backend === 'nftables' && actions.nftables) {
-          if (!forNftables.includes(d)) forNftables.push(d)
+        const backend = backends.find((b) => b.name === action.backend && b.actuator)
+        if (backend) {
+          if (!backend.decisions.includes(d)) backend.decisions.push(d)
           continue
         }
         await fail2banLog.log('fail2ban.actions', 'INFO', `[${d.jail}] dry-run: ${action.text} would ${d.type === 'BanIssued' ? 'ban' : 'unban'} ${d.ip}`)
         actuations.push(actuation(d, 'dry-run', action.text, 'dry-run'))
       }
     }
-    if (forNftables.length > 0) {
-      const outcomes = await actions.nftables!.actuate(forNftables)
+    for (const backend of backends) {
+      if (backend.decisions.length === 0) continue
+      const outcomes = await backend.actuator!.actuate(backend.decisions)
       for (const [i, outcome] of outcomes.entries()) {
-        const d = forNftables[i]!
-        const action = actions.of(d.jail).find((a) => a.backend === 'nftables')!.text
-        actuations.push(actuation(d, 'nftables', action, outcome.outcome, outcome.error))
+        const d = backend.decisions[i]!
+        const action = actions.of(d.jail).find((a) => a.backend === backend.name)!.text
+        actuations.push(actuation(d, backend.name, action, outcome.outcome, outcome.error))
         await this.logOutcome(d, action, outcome)
       }
     }
@@ -94,7 +100,7 @@ export class ActuateWorker {
     await this.options.log.append(Topics.actuations.name, actuations.map((a) => ({ key: Buffer.from(a.host), value: Buffer.from(JSON.stringify(a)) })))
   }
 
-  private async logOutcome(d: Decision, action: string, outcome: NftablesOutcome): Promise<void> {
+  private async logOutcome(d: Decision, action: string, outcome: NftablesOutcome | IpsetOutcome): Promise<void> {
     const log = this.options.fail2banLog
     if (outcome.outcome === 'failed') {
       await log.log('fail2ban.actions', 'ERROR', `Failed to execute ${d.type === 'BanIssued' ? 'ban' : 'unban'} jail '${d.jail}' action '${action}': ${outcome.error ?? 'unknown error'}`)

@@ -44,6 +44,10 @@ describe('ipset command generation', () => {
       /^-A bs-sshd -p tcp -m multiport --dports 22 -m set --match-set bs-sshd-v6 src -j REJECT --reject-with icmp6-port-unreachable$/m)
   })
 
+  test('an argument of <known/...> takes the action default, as jail.conf passes chain', () => {
+    assert.deepEqual(ipsetJail('sshd', { chain: '<known/chain>', port: 'ssh' }, services).chains, ['INPUT'])
+  })
+
   test('every chain of `chain` jumps to the jail chain', () => {
     const j = ipsetJail('sshd', { chain: 'INPUT, FORWARD' }, services)
     assert.deepEqual(jumpRules(j), [['INPUT', '-j', 'bs-sshd'], ['FORWARD', '-j', 'bs-sshd']])
