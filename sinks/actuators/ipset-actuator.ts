@@ -335,8 +335,15 @@ export class IpsetActuator {
       }
       succeeded.push(...rest.slice(0, failedAt))
       const failed = rest[failedAt]!
-      outcomes.set(failed.decision, outcome(failed.decision, 'failed', toolError(result, failed.set)))
+      const error = toolError(result, failed.set)
+      outcomes.set(failed.decision, outcome(failed.decision, 'failed', error))
       rest = rest.slice(failedAt + 1)
+      // A full set stays full for the rest of a batch of adds: failing its other bans now spares a
+      // restore per ban when thousands arrive at a full set.
+      if (FULL.test(result.stderr)) {
+        for (const p of rest) if (p.set === failed.set) outcomes.set(p.decision, outcome(p.decision, 'failed', error))
+        rest = rest.filter((p) => p.set !== failed.set)
+      }
     }
     for (const p of succeeded) outcomes.set(p.decision, outcome(p.decision, done))
     return succeeded

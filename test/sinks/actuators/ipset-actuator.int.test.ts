@@ -178,9 +178,11 @@ describe('ipset + iptables actuator in network namespaces', { skip }, () => {
     })
     assert.deepEqual(await small.setup(), { ok: true })
     const outcomes = await small.apply([ban('small', '198.51.100.1', 600), ban('small', '198.51.100.2', 600),
-      ban('small', '198.51.100.3', 600), ban('small', '2001:db8::7', 600)])
-    assert.deepEqual(outcomes.map((o) => o.outcome), ['applied', 'applied', 'failed', 'applied'])
+      ban('small', '198.51.100.3', 600), ban('small', '2001:db8::7', 600), ban('small', '198.51.100.4', 600)])
+    assert.deepEqual(outcomes.map((o) => o.outcome), ['applied', 'applied', 'failed', 'applied', 'failed'])
     assert.match(outcomes[2]!.error!, /^set bs-small is full: .*Hash is full/)
+    assert.match(outcomes[4]!.error!, /^set bs-small is full: /)
+    assert.deepEqual((await small.apply([ban('small', '198.51.100.1', 900)])).map((o) => o.outcome), ['applied'])
     assert.deepEqual(await small.teardown(), { ok: true })
     assert.deepEqual(await small.teardown(), { ok: true })
     assert.doesNotMatch(await inServer('iptables', '-S'), /bs-small/)
