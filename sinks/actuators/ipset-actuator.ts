@@ -56,8 +56,8 @@ const FULL = /Hash is full|maximal number of elements/i
 const NO_SET = /set with the given name does not exist/i
 
 /**
- * The ipset + iptables/ip6tables backend: keeps each jail's hash:ip sets
- * equal to the bans, behind a chain of the jail's own that INPUT (or the
+ * The ipset + iptables/ip6tables backend: keeps each jail's hash:ip (and
+ * hash:net) sets equal to the bans, behind a chain of the jail's own that INPUT (or the
  * jail's `chain`) jumps to.
  *
  * Obligations: idempotent (a ban of a banned address sets its new time, an

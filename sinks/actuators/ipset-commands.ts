@@ -13,10 +13,14 @@ import type { ServiceTable } from './services.js'
  * Layout, per jail (`name` defaults to the jail's name), as fail2ban's
  * iptables-ipset action but with a chain of our own:
  *
- *     ipset  bs-sshd     hash:ip family inet  timeout 0   (an element's own timeout; 0 = until unbanned)
- *     ipset  bs-sshd-v6  hash:ip family inet6 timeout 0
+ *     ipset  bs-sshd       hash:ip  family inet  timeout 0   (an element's own timeout; 0 = until unbanned)
+ *     ipset  bs-sshd-net   hash:net family inet  timeout 0   (networks)
+ *     ipset  bs-sshd-v6 / bs-sshd-net6                       the same for IPv6
  *     iptables  -N bs-sshd; -A bs-sshd -p tcp -m multiport --dports 22 -m set --match-set bs-sshd src -j <blocktype>
- *               -I INPUT 1 -j bs-sshd                              (and the same with ip6tables and bs-sshd-v6)
+ *               (a rule per set) -I INPUT 1 -j bs-sshd      (and the same with ip6tables and the IPv6 sets)
+ *
+ * Addresses and networks live in separate sets, as fail2ban's hash:ip sets do
+ * for addresses and a hash:ip set would take a /16 as 65536 entries.
  *
  * The chain holds the whole match, so a change of ports rewrites only it
  * (atomically, with iptables-restore), and the jump from INPUT never changes.
@@ -74,7 +78,7 @@ export interface IpsetReconcilePlan {
 /** The kernel's largest element timeout (fail2ban's timeout-bantime bound); longer bans are stored without one. */
 export const IPSET_MAX_TIMEOUT_SECS = 2_147_483
 
-// ipset names hold at most 31 characters and iptables chains 28: `bs-` + name + `-v6` must fit both.
+// ipset names hold at most 31 characters and iptables chains 28: `bs-` + name + `-net6` must fit both.
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,21}$/
 const JAIL = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/
 const CHAIN = /^[A-Za-z][A-Za-z0-9_-]{0,27}$/
@@ -156,9 +160,15 @@ function parseBlocktype(jail: string, text: string | undefined, protocols: reado
   )
 }
 
-/** The set holding a jail's addresses of one family. */
-export function ipsetSetName(jail: IpsetJail, family: 4 | 6): string {
-  return family === 4 ? `bs-${jail.name}` : `bs-${jail.name}-v6`
+/** The set holding a jail's addresses (hash:ip), or networks (hash:net), of one family. */
+export function ipsetSetName(jail: IpsetJail, family: 4 | 6, network = false): string {
+  return `bs-${jail.name}${network ? (family === 4 ? '-net' : '-net6') : (family === 4 ? '' : '-v6')}`
+}
+
+const SETS = [{ family: 4, network: false }, { family: 4, network: true }, { family: 6, network: false }, { family: 6, network: true }] as const
+
+function jailSets(jail: IpsetJail): { name: string; family: 4 | 6; network: boolean }[] {
+  return SETS.map((s) => ({ ...s, name: ipsetSetName(jail, s.family, s.network) }))
 }
 
 /** The jail's own iptables (and ip6tables) chain. */
@@ -168,18 +178,18 @@ export function ipsetChainName(jail: IpsetJail): string {
 
 /** `ipset -exist restore` input creating every jail's sets if missing. */
 export function ipsetCreateScript(jails: readonly IpsetJail[]): string {
-  return jails.flatMap((j) => ([4, 6] as const).map((family) =>
-    `create ${ipsetSetName(j, family)} hash:ip family ${family === 4 ? 'inet' : 'inet6'} timeout 0 maxelem ${j.maxelem}\n`)).join('')
+  return jails.flatMap((j) => jailSets(j).map((set) =>
+    `create ${set.name} hash:${set.network ? 'net' : 'ip'} family ${set.family === 4 ? 'inet' : 'inet6'} timeout 0 maxelem ${j.maxelem}\n`)).join('')
 }
 
 /** `ipset -exist restore` input emptying every jail's sets. */
 export function ipsetFlushScript(jails: readonly IpsetJail[]): string {
-  return jails.flatMap((j) => ([4, 6] as const).map((family) => `flush ${ipsetSetName(j, family)}\n`)).join('')
+  return jails.flatMap((j) => jailSets(j).map((set) => `flush ${set.name}\n`)).join('')
 }
 
 /** `ipset -exist restore` input destroying every jail's sets (after their rules are gone). */
 export function ipsetDestroyScript(jails: readonly IpsetJail[]): string {
-  return jails.flatMap((j) => ([4, 6] as const).map((family) => `destroy ${ipsetSetName(j, family)}\n`)).join('')
+  return jails.flatMap((j) => jailSets(j).map((set) => `destroy ${set.name}\n`)).join('')
 }
 
 function portGroups(ports: readonly PortRange[]): string[] {
@@ -196,13 +206,15 @@ function portGroups(ports: readonly PortRange[]): string[] {
   return groups
 }
 
-/** The rules of a jail's chain for one family, as iptables argv after `-A <chain>`. */
+/** The rules of a jail's chain for one family, as iptables argv after `-A <chain>`: one per set, protocol and port group. */
 export function ipsetChainRules(jail: IpsetJail, family: 4 | 6): string[][] {
-  const jump = ['-m', 'set', '--match-set', ipsetSetName(jail, family), 'src', '-j', ...jail.blocktype[family]]
-  if (jail.protocols === null) return [jump]
-  return jail.protocols.flatMap((proto) => jail.ports === null
-    ? [['-p', proto, ...jump]]
-    : portGroups(jail.ports).map((ports) => ['-p', proto, '-m', 'multiport', '--dports', ports, ...jump]))
+  return [false, true].flatMap((network) => {
+    const jump = ['-m', 'set', '--match-set', ipsetSetName(jail, family, network), 'src', '-j', ...jail.blocktype[family]]
+    if (jail.protocols === null) return [jump]
+    return jail.protocols.flatMap((proto) => jail.ports === null
+      ? [['-p', proto, ...jump]]
+      : portGroups(jail.ports).map((ports) => ['-p', proto, '-m', 'multiport', '--dports', ports, ...jump]))
+  })
 }
 
 /**
@@ -224,17 +236,13 @@ export function jumpRules(jail: IpsetJail): string[][] {
   return jail.chains.map((c) => [c, '-j', ipsetChainName(jail)])
 }
 
-/**
- * Where a ban of `ip` lives: its set, family and the address's canonical text.
- * hash:ip sets hold single addresses, so a network is refused.
- */
+/** Where a ban of `ip` lives: its set, family and the address's (or network's) canonical text. */
 export function ipsetElement(jail: IpsetJail, ip: string): { readonly set: string; readonly family: 4 | 6; readonly text: string } {
   const address = parseAddress(ip)
-  if (!address) throw new IpsetInputError(`${JSON.stringify(ip)} is not an address`)
-  if (address.prefix !== addressBits(address.family)) {
-    throw new IpsetInputError(`${JSON.stringify(ip)} is a network; the ipset action's hash:ip sets hold single addresses`)
-  }
-  return { set: ipsetSetName(jail, address.family), family: address.family, text: formatAddress(address) }
+  // hash:net refuses a /0; banning everyone is not a ban.
+  if (!address || address.prefix === 0) throw new IpsetInputError(`${JSON.stringify(ip)} is not an address or network that can be banned`)
+  const network = address.prefix < addressBits(address.family)
+  return { set: ipsetSetName(jail, address.family, network), family: address.family, text: formatAddress(address) }
 }
 
 function timeoutOf(timeoutSecs: number | null): number {
@@ -308,8 +316,7 @@ export function ipsetReconcileScript(
   const add: IpsetBan[] = []
   const remove: { set: string; element: string }[] = []
   for (const jail of jails) {
-    for (const family of [4, 6] as const) {
-      const name = ipsetSetName(jail, family)
+    for (const { name } of jailSets(jail)) {
       const have = current.get(name) ?? new Map<string, number | null>()
       const want = wanted.get(name) ?? new Map<string, IpsetBan>()
       for (const [text, ban] of want) {

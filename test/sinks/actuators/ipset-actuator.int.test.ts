@@ -87,13 +87,14 @@ describe('ipset + iptables actuator in network namespaces', { skip }, () => {
     await pair?.remove()
   })
 
-  test('setup twice leaves one jump per jail and one rule per chain, for iptables and ip6tables', async () => {
+  test('setup twice leaves one jump per jail and one rule per set in its chain, for iptables and ip6tables', async () => {
     assert.deepEqual(await actuator.setup(), { ok: true })
     for (const tool of ['iptables', 'ip6tables']) {
       const rules = await inServer(tool, '-S')
       assert.equal(rules.split('\n').filter((l) => l === '-A INPUT -j bs-sshd').length, 1, rules)
-      assert.equal(rules.split('\n').filter((l) => l.startsWith('-A bs-sshd ')).length, 1, rules)
+      assert.equal(rules.split('\n').filter((l) => l.startsWith('-A bs-sshd ')).length, 2, rules)
       assert.match(rules, /^-A bs-sshd -p tcp -m multiport --dports 2222 -m set --match-set bs-sshd(-v6)? src -j DROP$/m)
+      assert.match(rules, /^-A bs-sshd -p tcp -m multiport --dports 2222 -m set --match-set bs-sshd-net6? src -j DROP$/m)
     }
   })
 
@@ -157,17 +158,30 @@ describe('ipset + iptables actuator in network namespaces', { skip }, () => {
     await actuator.lift([lift(long)])
   })
 
+  test('a banned network is dropped, IPv4 and IPv6, and passes once unbanned', async () => {
+    const v4 = ban('sshd', '192.0.2.0/24', 600)
+    const v6 = ban('sshd', '2001:db8::/64', 600)
+    assert.deepEqual((await actuator.apply([v4, v6])).map((o) => o.outcome), ['applied', 'applied'])
+    assert.deepEqual([...(await members('bs-sshd-net')).keys()], ['192.0.2.0/24'])
+    assert.deepEqual([...(await members('bs-sshd-net6')).keys()], ['2001:db8::/64'])
+    assert.equal(await connect('192.0.2.1'), 'timeout')
+    assert.equal(await connect('2001:db8::1'), 'timeout')
+    await actuator.lift([lift(v4), lift(v6)])
+    assert.equal(await connect('192.0.2.1'), 'connected')
+    assert.equal(await connect('2001:db8::1'), 'connected')
+  })
+
   test('a batch with bad decisions applies the rest and reports each bad one', async () => {
     const good = ban('sshd', '192.0.2.8', 600)
     const unknownJail = ban('nginx', '192.0.2.9', 600)
     const notAnAddress = ban('sshd', '192.0.2.9\nflush bs-sshd', 600)
-    const network = ban('sshd', '192.0.2.0/24', 600)
+    const everyone = ban('sshd', '0.0.0.0/0', 600)
     const expired = { ...ban('sshd', '192.0.2.10', 600), expires_at: new Date(Date.now() - 1000).toISOString() }
-    const outcomes = await actuator.apply([good, unknownJail, notAnAddress, network, expired])
+    const outcomes = await actuator.apply([good, unknownJail, notAnAddress, everyone, expired])
     assert.deepEqual(outcomes.map((o) => o.outcome), ['applied', 'failed', 'failed', 'failed', 'skipped'])
     assert.match(outcomes[1]!.error!, /no ipset action/)
     assert.match(outcomes[2]!.error!, /not an address/)
-    assert.match(outcomes[3]!.error!, /network/)
+    assert.match(outcomes[3]!.error!, /not an address or network that can be banned/)
     assert.deepEqual([...(await members('bs-sshd')).keys()], ['192.0.2.8'])
     await actuator.lift([lift(good)])
   })
@@ -193,8 +207,10 @@ describe('ipset + iptables actuator in network namespaces', { skip }, () => {
     const active = ban('sshd', '192.0.2.2', 600)
     await actuator.apply([active])
     await inServer('ipset', 'add', 'bs-sshd', '198.51.100.7')
-    assert.deepEqual(await actuator.reconcile([active]), { ok: true, added: 0, removed: 1 })
+    await inServer('ipset', 'add', 'bs-sshd-net6', '2001:db8:1::/48')
+    assert.deepEqual(await actuator.reconcile([active]), { ok: true, added: 0, removed: 2 })
     assert.deepEqual([...(await members('bs-sshd')).keys()], ['192.0.2.2'])
+    assert.deepEqual(await members('bs-sshd-net6'), new Map())
     await inServer('ipset', 'flush', 'bs-sshd')
     assert.equal(await connect('192.0.2.1'), 'connected')
     assert.deepEqual(await actuator.reconcile([active]), { ok: true, added: 1, removed: 0 })

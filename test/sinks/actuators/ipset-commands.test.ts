@@ -18,17 +18,21 @@ describe('ipset command generation', () => {
     })
   })
 
-  test('sets are created with -exist input, hash:ip, per family, timeout 0 and maxelem', () => {
+  test('sets are created with -exist input, hash:ip and hash:net per family, timeout 0 and maxelem', () => {
     const mail = ipsetJail('postfix', { name: 'mail', maxelem: '1000' }, services)
     assert.equal(ipsetCreateScript([sshd, mail]), [
       'create bs-sshd hash:ip family inet timeout 0 maxelem 65536',
+      'create bs-sshd-net hash:net family inet timeout 0 maxelem 65536',
       'create bs-sshd-v6 hash:ip family inet6 timeout 0 maxelem 65536',
+      'create bs-sshd-net6 hash:net family inet6 timeout 0 maxelem 65536',
       'create bs-mail hash:ip family inet timeout 0 maxelem 1000',
+      'create bs-mail-net hash:net family inet timeout 0 maxelem 1000',
       'create bs-mail-v6 hash:ip family inet6 timeout 0 maxelem 1000',
+      'create bs-mail-net6 hash:net family inet6 timeout 0 maxelem 1000',
       '',
     ].join('\n'))
-    assert.equal(ipsetFlushScript([sshd]), 'flush bs-sshd\nflush bs-sshd-v6\n')
-    assert.equal(ipsetDestroyScript([sshd]), 'destroy bs-sshd\ndestroy bs-sshd-v6\n')
+    assert.equal(ipsetFlushScript([sshd]), 'flush bs-sshd\nflush bs-sshd-net\nflush bs-sshd-v6\nflush bs-sshd-net6\n')
+    assert.equal(ipsetDestroyScript([sshd]), 'destroy bs-sshd\ndestroy bs-sshd-net\ndestroy bs-sshd-v6\ndestroy bs-sshd-net6\n')
   })
 
   test('the chain is declared, emptied and filled in one iptables-restore commit per family', () => {
@@ -37,11 +41,14 @@ describe('ipset command generation', () => {
       ':bs-sshd - [0:0]',
       '-F bs-sshd',
       '-A bs-sshd -p tcp -m multiport --dports 22 -m set --match-set bs-sshd src -j REJECT --reject-with icmp-port-unreachable',
+      '-A bs-sshd -p tcp -m multiport --dports 22 -m set --match-set bs-sshd-net src -j REJECT --reject-with icmp-port-unreachable',
       'COMMIT',
       '',
     ].join('\n'))
     assert.match(chainRestoreScript([sshd], 6),
       /^-A bs-sshd -p tcp -m multiport --dports 22 -m set --match-set bs-sshd-v6 src -j REJECT --reject-with icmp6-port-unreachable$/m)
+    assert.match(chainRestoreScript([sshd], 6),
+      /^-A bs-sshd -p tcp -m multiport --dports 22 -m set --match-set bs-sshd-net6 src -j REJECT --reject-with icmp6-port-unreachable$/m)
   })
 
   test('an argument of <known/...> takes the action default, as jail.conf passes chain', () => {
@@ -58,9 +65,11 @@ describe('ipset command generation', () => {
     assert.deepEqual(ipsetChainRules(sip, 4).map((r) => r.join(' ')), [
       '-p udp -m multiport --dports 5060:5061,6000:6010 -m set --match-set bs-asterisk src -j DROP',
       '-p tcp -m multiport --dports 5060:5061,6000:6010 -m set --match-set bs-asterisk src -j DROP',
+      '-p udp -m multiport --dports 5060:5061,6000:6010 -m set --match-set bs-asterisk-net src -j DROP',
+      '-p tcp -m multiport --dports 5060:5061,6000:6010 -m set --match-set bs-asterisk-net src -j DROP',
     ])
     const many = ipsetJail('many', { port: Array.from({ length: 20 }, (_, i) => String(1000 + 2 * i)).join(',') }, services)
-    const rules = ipsetChainRules(many, 4)
+    const rules = ipsetChainRules(many, 4).filter((r) => r.includes('bs-many'))
     assert.equal(rules.length, 2)
     assert.equal(rules[0]![5]!.split(',').length, 15)
     assert.equal(rules[1]![5]!.split(',').length, 5)
@@ -68,9 +77,12 @@ describe('ipset command generation', () => {
 
   test('allports matches the protocol only; allports with protocol all matches every packet', () => {
     const all = ipsetJail('recidive', { type: 'allports', protocol: 'tcp' }, services)
-    assert.deepEqual(ipsetChainRules(all, 4).map((r) => r.join(' ')), ['-p tcp -m set --match-set bs-recidive src -j REJECT --reject-with icmp-port-unreachable'])
+    assert.deepEqual(ipsetChainRules(all, 4).map((r) => r.join(' ')), [
+      '-p tcp -m set --match-set bs-recidive src -j REJECT --reject-with icmp-port-unreachable',
+      '-p tcp -m set --match-set bs-recidive-net src -j REJECT --reject-with icmp-port-unreachable',
+    ])
     const any = ipsetJail('any', { type: 'allports', protocol: 'all', blocktype: 'drop' }, services)
-    assert.deepEqual(ipsetChainRules(any, 6).map((r) => r.join(' ')), ['-m set --match-set bs-any-v6 src -j DROP'])
+    assert.deepEqual(ipsetChainRules(any, 6).map((r) => r.join(' ')), ['-m set --match-set bs-any-v6 src -j DROP', '-m set --match-set bs-any-net6 src -j DROP'])
   })
 
   test('REJECT types map to ICMPv6 for ip6tables; tcp-reset only with tcp; other targets refused', () => {
@@ -87,6 +99,7 @@ describe('ipset command generation', () => {
     for (const jail of ['ssh d', 'sshd;reboot', '$(id)', '-sshd', '', 'a\nb', 'x'.repeat(129)]) {
       assert.throws(() => ipsetJail(jail, {}, services), IpsetInputError, JSON.stringify(jail))
     }
+    assert.equal(ipsetJail('sshd', { name: 'x'.repeat(22) }, services).name.length, 22)
     for (const name of ['x'.repeat(23), 'a b', '`id`', 'a/b']) {
       assert.throws(() => ipsetJail('sshd', { name }, services), IpsetInputError, name)
     }
@@ -113,8 +126,14 @@ describe('ipset command generation', () => {
     assert.equal(ipsetUnbanScript([{ jail: sshd, ip: '2001:db8::2' }]), 'del bs-sshd-v6 2001:db8::2\n')
   })
 
-  test('non-addresses, networks and bad timeouts never reach ipset', () => {
-    for (const ip of ['192.0.2.2\nflush', '192.0.2.2 timeout 0', 'example.com', '192.0.2.0/24', '2001:db8::/64', '010.0.0.1', '']) {
+  test('networks go to the hash:net set of their family, canonical', () => {
+    assert.deepEqual(ipsetElement(sshd, '192.0.2.7/24'), { set: 'bs-sshd-net', family: 4, text: '192.0.2.0/24' })
+    assert.deepEqual(ipsetElement(sshd, '2001:DB8:0:0:1::/64'), { set: 'bs-sshd-net6', family: 6, text: '2001:db8::/64' })
+    assert.deepEqual(ipsetElement(sshd, '192.0.2.7/32'), { set: 'bs-sshd', family: 4, text: '192.0.2.7' })
+  })
+
+  test('non-addresses, /0 and bad timeouts never reach ipset', () => {
+    for (const ip of ['192.0.2.2\nflush', '192.0.2.2 timeout 0', 'example.com', '0.0.0.0/0', '::/0', '192.0.2.0/33', '010.0.0.1', '']) {
       assert.throws(() => ipsetElement(sshd, ip), IpsetInputError, JSON.stringify(ip))
     }
     assert.throws(() => ipsetBanScript([{ jail: sshd, ip: '192.0.2.2', timeout_secs: 0 }]), IpsetInputError)
