@@ -3,12 +3,13 @@
  * in one local process, with no disk, no replication and no network between machines. Its numbers
  * show the cost of our Kafka client path (kafkajs, batching, group protocol), not a real Kafka's.
  *
- *   throughput  a generated mail log pre-appended to `lines` (batches as lineBatchRecord, keyed by
- *               several hosts so the partitions spread), then detect workers started, each in its own
- *               process, and timed until `match` has committed every `lines` record and `decide` every
- *               `failures` record: one and two workers on the mock cluster, one worker (in-process) on
- *               the embedded log. "steady" is lines/s between 10% and 90% of `lines` committed (no
- *               start-up, no group join); "ready→done" is from every worker started to the last decision.
+ *   throughput  a generated mail log (one per host, several hosts so the `lines` partitions spread,
+ *               batches as lineBatchRecord) through detect workers, each in its own process, timed until
+ *               `match` has committed every `lines` record and `decide` every `failures` record: one and
+ *               two workers on the mock cluster, one worker (in-process) on the embedded log. `backlog`:
+ *               the lines pre-appended, then the workers started (group join and rebalance inside the
+ *               run); `settled`: the workers' group settled first, then the lines appended at full speed.
+ *               "steady" is lines/s between 10% (and the group settled) and 90% of `lines` committed.
  *   latency     an actuator (startActuate, dryRun) on the mock cluster while decisions are appended at a
  *               steady rate; decision record timestamp → actuation record timestamp, per decision.
  *
@@ -70,9 +71,8 @@ async function main(lines: number, rate: number, seconds: number): Promise<void>
     '(no disk, no replication, no network): these numbers are our client path\'s cost, not a production cluster\'s.')
   console.log(`  ${lines} mail-log lines (${FAILURE_SHARE * 100}% failures), one log per host, ${LINES_PER_RECORD} lines per record, ` +
     `${PARTITIONS * HOSTS_PER_PARTITION} hosts over ${PARTITIONS} partitions per topic; jails sshd postfix dovecot`)
-  part('throughput', ['embedded', '1', String(lines)])
-  part('throughput', ['kafka', '1', String(lines)])
-  part('throughput', ['kafka', '2', String(lines)])
+  part('throughput', ['embedded', '1', String(lines), 'backlog'])
+  for (const start of ['backlog', 'settled']) for (const workers of ['1', '2']) part('throughput', ['kafka', workers, String(lines), start])
   part('latency', [String(rate), String(seconds)])
 }
 
@@ -110,7 +110,12 @@ function lineRecords(lines: number): ProducedRecord[] {
   return perHost[0]!.flatMap((_, i) => perHost.flatMap((records) => (i < records.length ? [records[i]!] : [])))
 }
 
-async function throughputPart(kind: 'embedded' | 'kafka', workers: number, lines: number): Promise<void> {
+/**
+ * `backlog`: the lines are appended first, then the workers started (a restart after an outage; the
+ * group's join and first rebalance fall inside the run). `settled`: the workers are started on an empty
+ * `lines` and the group left to settle, then the lines appended as fast as the log takes them.
+ */
+async function throughputPart(kind: 'embedded' | 'kafka', workers: number, lines: number, start: 'backlog' | 'settled'): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'banstream-bench-fleet-'))
   const children: ChildProcess[] = []
   let cluster: MockCluster | undefined
@@ -125,17 +130,22 @@ async function throughputPart(kind: 'embedded' | 'kafka', workers: number, lines
       log = await EmbeddedLog.open({ dataDir: join(dir, 'log'), fsync: 'never', report: () => undefined })
       for (const topic of TOPICS) await log.createTopic(topic, PARTITIONS)
     }
-    const a0 = performance.now()
-    for (let i = 0; i < records.length; i += 50) await log.append(Topics.lines.name, records.slice(i, i + 50))
-    const appendMs = performance.now() - a0
-    const dropped = (await log.startOffsets(Topics.lines.name)).reduce((a, b) => a + b, 0)
-    if (dropped > 0) throw new Error(`the log dropped ${dropped} of ${records.length} lines records before they were read (the mock keeps 5 MB per partition): use fewer lines`)
+    const target = log
+    let appendMs = 0
+    const appendLines = async () => {
+      const a0 = performance.now()
+      for (let i = 0; i < records.length; i += 50) await target.append(Topics.lines.name, records.slice(i, i + 50))
+      appendMs = performance.now() - a0
+      const dropped = (await target.startOffsets(Topics.lines.name)).reduce((a, b) => a + b, 0)
+      if (dropped > 0) throw new Error(`the log dropped ${dropped} of ${records.length} lines records before they were read (the mock keeps 5 MB per partition): use fewer lines`)
+    }
+    if (start === 'backlog') await appendLines()
 
     const s0 = performance.now()
     let stopInProcess: (() => Promise<void>) | undefined
     // The decide partitions each worker holds: the group is settled once every worker holds some.
     const held: number[] = []
-    let stableMs: number | undefined = kind === 'kafka' && workers > 1 ? undefined : 0
+    let settledAt: number | undefined = kind === 'kafka' ? undefined : s0
     if (kind === 'kafka') {
       const options = JSON.stringify({ ...kafkaOptions(cluster!), report: undefined })
       await Promise.all(Array.from({ length: workers }, async (_, w) => {
@@ -144,25 +154,35 @@ async function throughputPart(kind: 'embedded' | 'kafka', workers: number, lines
         await ready(child, (line) => {
           held[w] = line.slice('held '.length).split(',').filter((p) => p !== '').length
           const settled = held.filter((n) => n > 0).length === workers && held.reduce((a, b) => a + b, 0) === PARTITIONS
-          if (stableMs === undefined && settled) stableMs = performance.now()
+          if (settledAt === undefined && settled) settledAt = performance.now()
         })
       }))
     } else {
       const detect = await startDetect({ log, configDir, live: false, note: () => undefined })
       stopInProcess = () => detect.stop()
     }
+    if (start === 'settled') {
+      const limit = performance.now() + 60_000
+      while (settledAt === undefined && performance.now() < limit) await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+      if (settledAt === undefined) throw new Error('the detect group did not settle within 60 s')
+      // The match group joins alongside the decide group; a second lets its assignment land too.
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
     const t0 = performance.now()
-    const samples = await drain(log, records.length)
+    const draining = drain(log, records.length)
+    if (start === 'settled') await appendLines()
+    const samples = await draining
     const doneMs = performance.now() - t0
     await stopInProcess?.()
 
     const failures = (await log.endOffsets(Topics.failures.name)).reduce((a, b) => a + b, 0)
     const decisions = (await log.endOffsets(Topics.decisions.name)).reduce((a, b) => a + b, 0)
-    const steady = steadyRate(samples, records.length, lines, stableMs === undefined ? Infinity : stableMs - t0)
-    const label = kind === 'kafka' ? `mock Kafka, ${workers} worker${workers > 1 ? 's' : ''} (own processes)` : 'embedded log, 1 worker (in-process)'
-    console.log(`  ${label}: steady ${(steady / 1e3).toFixed(1)} k lines/s, ready→done ${(lines / (doneMs / 1000) / 1e3).toFixed(1)} k lines/s ` +
-      `(${(doneMs / 1000).toFixed(1)} s; start ${((t0 - s0) / 1000).toFixed(1)} s; pre-append ${(lines / (appendMs / 1000) / 1e3).toFixed(0)} k lines/s); ` +
-      `${failures} failures, ${decisions} decisions; per line ${(1e6 / steady).toFixed(1)} µs`)
+    const steady = steadyRate(samples, records.length, lines, settledAt === undefined ? Infinity : settledAt - t0)
+    const who = kind === 'kafka' ? `mock Kafka, ${workers} worker${workers > 1 ? 's' : ''} (own processes)` : 'embedded log, 1 worker (in-process)'
+    const span = start === 'backlog' ? `ready→done ${(lines / (doneMs / 1000) / 1e3).toFixed(1)} k lines/s (${(doneMs / 1000).toFixed(1)} s; start ${((t0 - s0) / 1000).toFixed(1)} s)`
+      : `append→done ${(lines / (doneMs / 1000) / 1e3).toFixed(1)} k lines/s (${(doneMs / 1000).toFixed(1)} s)`
+    console.log(`  ${who}, ${start}: steady ${(steady / 1e3).toFixed(1)} k lines/s, ${span}; ` +
+      `append ${(lines / (appendMs / 1000) / 1e3).toFixed(0)} k lines/s; ${failures} failures, ${decisions} decisions; per line ${(1e6 / steady).toFixed(1)} µs`)
   } finally {
     for (const child of children) child.kill('SIGTERM')
     await log?.close()
@@ -309,7 +329,7 @@ async function latencyPart(rate: number, seconds: number): Promise<void> {
 }
 
 const [mode, ...args] = process.argv.slice(2)
-if (mode === 'throughput') await throughputPart(args[0] as 'embedded' | 'kafka', Number(args[1]), Number(args[2]))
+if (mode === 'throughput') await throughputPart(args[0] as 'embedded' | 'kafka', Number(args[1]), Number(args[2]), args[3] as 'backlog' | 'settled')
 else if (mode === 'detect-worker') await detectWorkerPart(args[0]!, args[1]!)
 else if (mode === 'actuator') await actuatorPart(args[0]!, args[1]!, args[2]!)
 else if (mode === 'latency') await latencyPart(Number(args[0]), Number(args[1]))
