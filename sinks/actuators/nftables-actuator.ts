@@ -1,4 +1,3 @@
-import { contains, formatAddress, parseAddress, type Address } from '../../schemas/events/address.js'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
@@ -6,6 +5,7 @@ import {
   banScript, nftablesElement, nftablesTable, parseSetListing, reconcileScript, setupScript, teardownScript, unbanScript,
   flushScript, NftablesInputError, type NftablesBan, type NftablesJail, type NftablesReconcilePlan, type NftablesTable,
 } from './nftables-commands.js'
+import { endFlows } from './conntrack.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface NftablesActuatorOptions {
@@ -300,41 +300,10 @@ export class NftablesActuator {
     return succeeded
   }
 
-  /**
-   * Ends the established flows (conntrack entries) from the banned addresses,
-   * so that a flow an earlier rule accepts as established (a SIP dialogue over
-   * UDP) stops too. One listing per family finds the flows; only their sources
-   * are deleted. Returns a warning when conntrack failed.
-   */
-  private async endFlows(banned: readonly string[]): Promise<string | undefined> {
-    if (this.conntrack === null || banned.length === 0) return undefined
-    const exact = new Set<string>()
-    const networks: Address[] = []
-    for (const text of banned) {
-      const a = parseAddress(text)
-      if (!a) continue
-      if (a.prefix === (a.family === 4 ? 32 : 128)) exact.add(formatAddress(a))
-      else networks.push(a)
-    }
-    const problems: string[] = []
-    for (const family of ['ipv4', 'ipv6'] as const) {
-      const listing = await this.run([this.conntrack, '-L', '-f', family])
-      if (listing.code !== 0) { problems.push(listing.stderr.trim()); continue }
-      const sources = new Set<string>()
-      for (const line of listing.stdout.split('\n')) {
-        const src = /\bsrc=(\S+)/.exec(line)?.[1]
-        const a = src === undefined ? null : parseAddress(src)
-        if (!a) continue
-        const text = formatAddress(a)
-        if (exact.has(text) || networks.some((n) => contains(n, a))) sources.add(text)
-      }
-      for (const src of sources) {
-        const deleted = await this.run([this.conntrack, '-D', '-f', family, '-s', src])
-        // Exit 1 with "0 flow entries" is a flow that ended between the listing and now.
-        if (deleted.code !== 0 && !/\b0 flow entries/.test(deleted.stderr)) problems.push(deleted.stderr.trim())
-      }
-    }
-    return problems.length === 0 ? undefined : `ending flows failed: ${problems.join('; ')}`
+  /** Ends the banned addresses' established flows (see conntrack.ts); a warning when conntrack failed. */
+  private endFlows(banned: readonly string[]): Promise<string | undefined> {
+    if (this.conntrack === null) return Promise.resolve(undefined)
+    return endFlows((argv) => this.run(argv), this.conntrack, banned)
   }
 
   private async runScript(script: string): Promise<NftablesResult> {

@@ -110,8 +110,19 @@ export class ActuateWorker {
   }
 }
 
-/** The bans in force that the nftables actuator must hold: those of jails with an nftables action, targeting this host. */
-export function nftablesBans(bans: readonly BanIssued[], actions: JailActions, host: string): BanIssued[] {
-  return bans.filter((b) => (b.target === undefined || b.target === host) && actions.of(b.jail).some((a) => a.backend === 'nftables'))
+/**
+ * Makes each firewall backend hold exactly the bans in force that target this
+ * host and a jail using it: entries missing (a flush by another tool, a
+ * reboot) are added with their remaining time, stale ones removed.
+ */
+export async function reconcileFirewalls(bans: readonly BanIssued[], actions: JailActions, host: string, note: (level: 'info' | 'error', message: string) => void): Promise<void> {
+  const mine = bans.filter((b) => b.target === undefined || b.target === host)
+  for (const backend of ['nftables', 'ipset'] as const) {
+    const actuator = actions[backend]
+    if (!actuator) continue
+    const result = await actuator.reconcile(mine.filter((b) => actions.of(b.jail).some((a) => a.backend === backend)))
+    if (!result.ok) note('error', `${backend}: reconciling failed: ${result.error}`)
+    else if (result.added + result.removed > 0) note('info', `${backend}: reconciled (${result.added} added, ${result.removed} removed)`)
+  }
 }
 

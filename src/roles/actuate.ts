@@ -1,6 +1,6 @@
 import { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import type { Log, LogProblem } from '../log/log.js'
-import { ActuateWorker, nftablesBans } from './actuate-worker.js'
+import { ActuateWorker, reconcileFirewalls } from './actuate-worker.js'
 import { BanBook } from './ban-book.js'
 import { prepareJailActions } from './jail-actions.js'
 import { loadRunJails } from './run-jails.js'
@@ -34,11 +34,7 @@ export async function startActuate(options: ActuateOptions): Promise<{ stop(): P
   const actions = await prepareJailActions(jails, { note: options.note, ...(options.dryRun ? { dryRun: true } : {}) })
   const book = await BanBook.start({ log: options.log, now, report, expire: false })
   const fail2banLog = new Fail2banLog({ path: options.logFile, now })
-  const reconcile = async () => {
-    if (!actions.nftables) return
-    const result = await actions.nftables.reconcile(nftablesBans(book.bans(), actions, options.host))
-    if (!result.ok) options.note('error', `nftables: reconciling failed: ${result.error}`)
-  }
+  const reconcile = () => reconcileFirewalls(book.bans(), actions, options.host, options.note)
   await reconcile()
   const worker = ActuateWorker.start({ log: options.log, host: options.host, fail2banLog, actions: () => actions, now, report })
   const timer = setInterval(() => void reconcile(), options.reconcileIntervalMs ?? 60_000)

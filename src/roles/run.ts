@@ -20,7 +20,7 @@ import type { LogProblem } from '../log/log.js'
 import type { LineBatch, Source } from '../sources/source.js'
 import { BanBook } from './ban-book.js'
 import { DecideWorker } from './decide-worker.js'
-import { ActuateWorker, nftablesBans } from './actuate-worker.js'
+import { ActuateWorker, reconcileFirewalls } from './actuate-worker.js'
 import { prepareJailActions, type JailActions, type JailActionsOptions } from './jail-actions.js'
 import { jailSources, streamPositionKey } from './jail-sources.js'
 import { LinesPositionStore } from './lines-position-store.js'
@@ -222,12 +222,8 @@ export class RunRole {
   }
 
   /** Makes the firewall hold exactly the bans in force: a flush by another tool or a reboot is repaired. */
-  private async reconcile(): Promise<void> {
-    const nftables = this.actions.nftables
-    if (!nftables) return
-    const result = await nftables.reconcile(nftablesBans(this.book.bans(), this.actions, this.host))
-    if (!result.ok) this.options.note!('error', `nftables: reconciling failed: ${result.error}`)
-    else if (result.added + result.removed > 0) this.options.note!('info', `nftables: reconciled (${result.added} added, ${result.removed} removed)`)
+  private reconcile(): Promise<void> {
+    return reconcileFirewalls(this.book.bans(), this.actions, this.host, this.options.note!)
   }
 
   private decided(input: DecideInput, outputs: readonly DecideOutput[], ignored: boolean): void {
