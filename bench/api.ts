@@ -18,6 +18,7 @@ import type { ControlPort } from '../src/api/control/control-port.js'
 import { ChdbStore } from '../src/store/chdb-store.js'
 import { migrateStore } from '../src/store/migrate.js'
 import { percentile, printMemory } from './report.js'
+import { seededRandom } from './seeded-random.js'
 
 const BATCH = 200_000
 const MONTH_MS = 30 * 86_400_000
@@ -28,17 +29,6 @@ const HOSTS = Array.from({ length: 20 }, (_, i) => `mx${i + 1}`)
 const USERS = ['root', 'admin', 'test', 'oracle', 'postgres', 'info', 'sales', 'alice', 'bob', 'ubuntu', 'git', 'user1']
 const ADDRESSES = 100_000
 
-/** mulberry32, as bench/mail-log.ts: the same store every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** The k-th attacking address; low k are the busy ones (see `attacker`). */
 function address(k: number): string {
@@ -83,7 +73,7 @@ async function main(total: number, requests: number): Promise<void> {
     // The generated month ends in the past: kept forever, or the retention TTL would drop it as it is written.
     await migrateStore(store, { failures_days: 0, decisions_days: 0, actuations_days: 0, aggregates_days: 0 })
     const columns = eventTable('failures').columns
-    const r = rng(7)
+    const r = seededRandom(7)
     let insertMs = 0
     const t0 = performance.now()
     for (let n = 0; n < total; n += BATCH) {
@@ -98,7 +88,7 @@ async function main(total: number, requests: number): Promise<void> {
 
     const app = buildApi({ control, store, tokens: undefined, bind: '127.0.0.1', rateLimit: false, now: () => END })
     await app.ready()
-    const q = rng(11)
+    const q = seededRandom(11)
     const day = (): [string, string] => {
       const from = START + Math.floor(q() * 29) * 86_400_000
       return [new Date(from).toISOString(), new Date(from + 86_400_000).toISOString()]

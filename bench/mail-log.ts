@@ -3,21 +3,10 @@
  * benchmarks: ordinary traffic with a chosen share of brute-force failures and rejections mixed in,
  * the shape of a busy MX under attack.
  */
+import { seededRandom } from './seeded-random.js'
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 const USERS = ['root', 'admin', 'test', 'oracle', 'postgres', 'info', 'sales', 'alice', 'bob', 'ubuntu', 'git', 'user1']
-
-/** mulberry32: a small seeded PRNG so every run benchmarks the same bytes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export interface MailLogOptions {
   seed?: number
@@ -28,7 +17,7 @@ export interface MailLogOptions {
 }
 
 export function generateMailLog(lines: number, opts: MailLogOptions = {}): string {
-  const r = rng(opts.seed ?? 42)
+  const r = seededRandom(opts.seed ?? 42)
   const failureShare = opts.failureShare ?? 0.2
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!
   const ip = (): string => `${pick([198, 203, 192, 45, 185, 91])}.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}.${1 + Math.floor(r() * 254)}`

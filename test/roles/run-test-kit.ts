@@ -6,6 +6,7 @@ import type { Decision } from '../../schemas/events/decision.js'
 import { Topics } from '../../schemas/topics.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { readToEnd } from '../../src/log/read-to-end.js'
+export { seededRandom } from '../../bench/seeded-random.js'
 
 /** The counting settings of one test jail. */
 export interface TestJail {
@@ -172,14 +173,3 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
   }
 }
 
-/** A small seeded generator (mulberry32), so a failing run can be repeated from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
