@@ -8,7 +8,7 @@ import { KafkaLog } from '../../src/log/kafka/kafka-log.js'
 import { lineBatchOf } from '../../src/log/line-batch-record.js'
 import { packageRoot } from '../../src/package-root.js'
 import { startMockCluster, type MockCluster } from '../kafka/mock-cluster.js'
-import { cliCommand } from './cli-path.js'
+import { cliCommand, stopChild } from './cli-path.js'
 
 /** Runs the CLI to its end: exit code and output. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -65,13 +65,7 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
     const child = spawn(process.execPath, [...cliCommand(), 'forward', '--kafka', brokers, '--config', config, '--data-dir', join(dir, 'data'), '--host', 'mx1'],
       { stdio: 'ignore', env: { ...process.env, BANSTREAM_KAFKA_IDEMPOTENT: '0' } })
     t.after(async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM')
-        const exited = new Promise((r) => child.once('exit', r))
-        const killed = setTimeout(() => child.kill('SIGKILL'), 10_000)
-        await exited
-        clearTimeout(killed)
-      }
+      await stopChild(child)
       await rm(dir, { recursive: true, force: true })
     })
     await appendFile(join(dir, 'auth.log'), 'Nov 22 03:00:02 mx1 sshd[2]: Failed password for root from 192.0.2.7 port 23 ssh2\n')
@@ -105,13 +99,7 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
       { stdio: 'ignore', env: { ...process.env, BANSTREAM_KAFKA_IDEMPOTENT: '0' } })
     const log = new KafkaLog({ brokers: cluster.brokers, idempotent: false, clientLogLevel: 'nothing' })
     t.after(async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM')
-        const exited = new Promise((r) => child.once('exit', r))
-        const killed = setTimeout(() => child.kill('SIGKILL'), 10_000)
-        await exited
-        clearTimeout(killed)
-      }
+      await stopChild(child)
       await log.close()
       await rm(dir, { recursive: true, force: true })
     })

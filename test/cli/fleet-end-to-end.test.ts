@@ -8,7 +8,7 @@ import type { Actuation } from '../../schemas/events/actuation.js'
 import { KafkaLog } from '../../src/log/kafka/kafka-log.js'
 import { packageRoot } from '../../src/package-root.js'
 import { startMockCluster } from '../kafka/mock-cluster.js'
-import { cliCommand } from './cli-path.js'
+import { cliCommand, stopChild } from './cli-path.js'
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 const syslogTime = (d = new Date()) => `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2)} ${d.toTimeString().slice(0, 8)}`
@@ -30,14 +30,7 @@ test('the fleet on Kafka: forward on a host, detect, and the host\'s actuator ba
   }
   const log = new KafkaLog({ brokers: cluster.brokers, idempotent: false, clientLogLevel: 'nothing' })
   t.after(async () => {
-    for (const child of children) {
-      if (child.exitCode !== null || child.signalCode !== null) continue
-      child.kill('SIGTERM')
-      const exited = new Promise((r) => child.once('exit', r))
-      const killed = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(killed)
-    }
+    for (const child of children) await stopChild(child)
     await log.close()
     await cluster.stop()
     await rm(dir, { recursive: true, force: true })

@@ -10,7 +10,7 @@ import { ChdbStore } from '../../src/store/chdb-store.js'
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js'
 import { startMockCluster } from '../kafka/mock-cluster.js'
 import { startClickHouseHttpFront } from '../store/clickhouse-http-front.js'
-import { cliCommand } from './cli-path.js'
+import { cliCommand, stopChild } from './cli-path.js'
 
 test('banstream store moves the fleet\'s failures from Kafka into a ClickHouse server', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'banstream-store-cli-'))
@@ -25,13 +25,7 @@ test('banstream store moves the fleet\'s failures from Kafka into a ClickHouse s
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))
   t.after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM')
-      const exited = new Promise((r) => child.once('exit', r))
-      const killed = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(killed)
-    }
+    await stopChild(child)
     await log.close()
     await server.close()
     await cluster.stop()

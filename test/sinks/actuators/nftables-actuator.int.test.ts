@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
-import type { BanIssued } from '../../../schemas/events/ban-issued.js'
-import type { BanLifted } from '../../../schemas/events/ban-lifted.js'
 import { NftablesActuator } from '../../../sinks/actuators/nftables-actuator.js'
 import { nftablesJail, parseSetListing } from '../../../sinks/actuators/nftables-commands.js'
 import { runCommand } from '../../../sinks/actuators/run-command.js'
 import { connectFrom, namespacePair, namespaceSkipReason, sh, type NamespacePair } from '../../netns/netns-kit.js'
+import { ban, lift, until } from './decision-fixtures.js'
 
 // A real firewall: a server and a client namespace joined by a veth pair; the
 // actuator runs nft inside the server's namespace and the client tries to connect.
@@ -21,31 +20,9 @@ let CLI = ''
 
 const connect = (host: string, port = PORT) => connectFrom(pair.client, host, port)
 
-async function until(what: string, check: () => Promise<boolean>, deadline_ms: number): Promise<void> {
-  const end = Date.now() + deadline_ms
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`gave up waiting for ${what} after ${deadline_ms} ms`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
 async function setElements(set: string): Promise<string[]> {
   const json = await sh('ip', 'netns', 'exec', SRV, 'nft', '-j', 'list', 'set', 'inet', 'banstream', set)
   return [...(parseSetListing(json).get(set)?.keys() ?? [])]
-}
-
-let seq = 0
-function ban(jail: string, ip: string, ban_time_secs: number): BanIssued {
-  const now = Date.now()
-  return {
-    type: 'BanIssued', event_id: `ban-${++seq}`, cause_event_id: `failure-${seq}`, jail, ip, failures: 3, ban_time_secs, ban_count: 1,
-    expires_at: ban_time_secs < 0 ? null : new Date(now + ban_time_secs * 1000).toISOString(),
-    occurred_at: new Date(now).toISOString(), reason: 'threshold', matches: [],
-  }
-}
-
-function lift(b: BanIssued): BanLifted {
-  return { type: 'BanLifted', event_id: `lift-${b.event_id}`, ban_event_id: b.event_id, jail: b.jail, ip: b.ip, occurred_at: new Date().toISOString(), reason: 'manual' }
 }
 
 describe('nftables actuator in network namespaces', { skip }, () => {
