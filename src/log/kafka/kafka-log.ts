@@ -58,6 +58,8 @@ export interface TopicDescription {
 }
 
 const MiB = 1024 * 1024
+/** Tries at offsets while leaders are unknown (backoff 0.2 s doubling to 3.2 s: about 20 s in all). */
+const OFFSET_ATTEMPTS = 9
 
 /**
  * The log on a Kafka cluster, through kafkajs. Keyed records are placed here
@@ -288,10 +290,20 @@ export class KafkaLog implements Log {
 
   private async offsets(topic: string): Promise<{ low: number; high: number }[]> {
     this.checkOpen()
-    await this.partitions(topic)
+    const count = await this.partitions(topic)
     const admin = await this.connectedAdmin()
-    const offsets = await admin.fetchTopicOffsets(topic)
-    return offsets.sort((a, b) => a.partition - b.partition).map((o) => ({ low: Number(o.low), high: Number(o.high) }))
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const offsets = await admin.fetchTopicOffsets(topic)
+        if (offsets.length >= count) return offsets.sort((a, b) => a.partition - b.partition).map((o) => ({ low: Number(o.low), high: Number(o.high) }))
+        if (attempt >= OFFSET_ATTEMPTS) throw new LogError('BANSTREAM_ERR_LOG_OFFSETS', `Kafka answered offsets for ${offsets.length} of the ${count} partitions of ${topic}`)
+      } catch (err) {
+        // kafkajs #461: while a restarted broker has no leaders in its metadata yet, fetchTopicOffsets destructures an empty answer and throws a TypeError instead of retrying.
+        if (!(err instanceof TypeError) || attempt >= OFFSET_ATTEMPTS) throw err
+      }
+      this.checkOpen()
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** Math.min(attempt, 5)))
+    }
   }
 
   private async bounds(topic: string, partition: number): Promise<[number, number]> {
