@@ -7,6 +7,7 @@ import {
   ipsetReconcileScript, ipsetUnbanScript, jumpRules, ipsetChainName, parseIpsetSave,
   type IpsetBan, type IpsetJail, type IpsetReconcilePlan,
 } from './ipset-commands.js'
+import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface IpsetActuatorOptions {
@@ -21,27 +22,6 @@ export interface IpsetActuatorOptions {
   /** How long one command may run before it is killed and counted as failed. Default 30 s. */
   readonly command_timeout_ms?: number
 }
-
-/** What became of one decision on this host (the fields of an Actuation event). */
-export interface IpsetOutcome {
-  readonly decision_event_id: string
-  readonly jail: string
-  readonly ip: string
-  /**
-   * 'applied': the address is in its set; 'removed': it is out of it;
-   * 'failed': see error (a full set says `set <name> is full`); 'skipped': a
-   * ban already past its expiry, not added.
-   */
-  readonly outcome: 'applied' | 'removed' | 'failed' | 'skipped'
-  readonly error?: string
-  /** A side step that went wrong without undoing the outcome (ending the address's flows). */
-  readonly warning?: string
-}
-
-/** Whether a whole step (setup, reconcile, flush, teardown) worked. */
-export type IpsetResult = { readonly ok: true } | IpsetFailure
-export interface IpsetFailure { readonly ok: false; readonly error: string }
-export type IpsetReconcileResult = IpsetResult & { readonly added: number; readonly removed: number }
 
 interface Pending<T> {
   readonly decision: T
@@ -69,7 +49,8 @@ const NO_SET = /set with the given name does not exist/i
  * a shell, and only re-serialised addresses reach them. Calls run one at a
  * time in the order they were made.
  */
-export class IpsetActuator {
+export class IpsetActuator implements ActuatorBackend {
+  readonly name = 'ipset'
   private readonly jails: ReadonlyMap<string, IpsetJail>
   private readonly prefix: readonly string[]
   private readonly conntrack: string | null
@@ -89,24 +70,24 @@ export class IpsetActuator {
   }
 
   /** Creates the sets if missing, rewrites the jails' chains and adds the jumps to them if missing (elements stay). */
-  setup(): Promise<IpsetResult> {
+  setup(): Promise<StepResult> {
     return this.serial(() => this.setupNow())
   }
 
   /** Bans each address in its jail's set for the time its ban has left. */
-  apply(bans: readonly BanIssued[]): Promise<IpsetOutcome[]> {
+  apply(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
     return this.serial(() => this.applyNow(bans))
   }
 
   /** Takes each address out of its jail's set. */
-  lift(lifts: readonly BanLifted[]): Promise<IpsetOutcome[]> {
+  lift(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
     return this.serial(() => this.liftNow(lifts))
   }
 
   /** Carries out decisions in order: each run of bans, or of unbans, is one ipset restore. */
-  actuate(decisions: readonly Decision[]): Promise<IpsetOutcome[]> {
+  actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
     return this.serial(async () => {
-      const outcomes: IpsetOutcome[] = []
+      const outcomes: ActuationOutcome[] = []
       for (let i = 0; i < decisions.length;) {
         const type = decisions[i]!.type
         let j = i
@@ -120,7 +101,7 @@ export class IpsetActuator {
   }
 
   /** The drift between the sets and `active` (the bans in force), without changing anything. */
-  check(active: Iterable<BanIssued>): Promise<IpsetReconcilePlan | IpsetFailure> {
+  check(active: Iterable<BanIssued>): Promise<IpsetReconcilePlan | StepFailure> {
     return this.serial(async () => {
       const drift = await this.checkNow(active)
       return 'plan' in drift ? drift.plan : drift
@@ -132,7 +113,7 @@ export class IpsetActuator {
    * again, missing bans added with the time they have left, expired ones
    * skipped, addresses no ban asks for deleted. Repairs a flushed set or chain.
    */
-  reconcile(active: Iterable<BanIssued>): Promise<IpsetReconcileResult> {
+  reconcile(active: Iterable<BanIssued>): Promise<ReconcileResult> {
     return this.serial(async () => {
       const setup = await this.setupNow()
       if (!setup.ok) return { ...setup, added: 0, removed: 0 }
@@ -151,7 +132,7 @@ export class IpsetActuator {
   }
 
   /** Empties every jail's sets; chains and rules stay. */
-  flush(): Promise<IpsetResult> {
+  flush(): Promise<StepResult> {
     return this.serial(async () => {
       const result = await this.restore(ipsetFlushScript([...this.jails.values()]))
       if (result.code !== 0) return { ok: false, error: toolError(result) }
@@ -161,7 +142,7 @@ export class IpsetActuator {
   }
 
   /** Removes the jumps, the jails' chains and their sets; succeeds when they are already gone. */
-  teardown(): Promise<IpsetResult> {
+  teardown(): Promise<StepResult> {
     return this.serial(async () => {
       const jails = [...this.jails.values()]
       for (const family of [4, 6] as const) {
@@ -201,7 +182,7 @@ export class IpsetActuator {
     return next
   }
 
-  private async setupNow(): Promise<IpsetResult> {
+  private async setupNow(): Promise<StepResult> {
     const jails = [...this.jails.values()]
     if (jails.length === 0) return { ok: true }
     const sets = await this.restore(ipsetCreateScript(jails))
@@ -220,8 +201,8 @@ export class IpsetActuator {
     return { ok: true }
   }
 
-  private async applyNow(bans: readonly BanIssued[]): Promise<IpsetOutcome[]> {
-    const outcomes = new Map<BanIssued, IpsetOutcome>()
+  private async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
+    const outcomes = new Map<BanIssued, ActuationOutcome>()
     const pending: BanPending[] = []
     const now = this.now()
     for (const ban of bans) {
@@ -247,8 +228,8 @@ export class IpsetActuator {
     })
   }
 
-  private async liftNow(lifts: readonly BanLifted[]): Promise<IpsetOutcome[]> {
-    const outcomes = new Map<BanLifted, IpsetOutcome>()
+  private async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
+    const outcomes = new Map<BanLifted, ActuationOutcome>()
     const pending: Pending<BanLifted>[] = []
     for (const lift of lifts) {
       const target = this.locate(lift)
@@ -260,7 +241,7 @@ export class IpsetActuator {
     return lifts.map((l) => outcomes.get(l)!)
   }
 
-  private async checkNow(active: Iterable<BanIssued>): Promise<{ plan: IpsetReconcilePlan; expiries: Map<string, number | null> } | IpsetFailure> {
+  private async checkNow(active: Iterable<BanIssued>): Promise<{ plan: IpsetReconcilePlan; expiries: Map<string, number | null> } | StepFailure> {
     const listing = await this.run(['ipset', 'save'])
     if (listing.code !== 0) return { ok: false, error: toolError(listing) }
     const now = this.now()
@@ -309,7 +290,7 @@ export class IpsetActuator {
   private async inBatches<D extends Decision, P extends Pending<D>>(
     pending: readonly P[],
     script: (batch: readonly P[]) => string,
-    outcomes: Map<D, IpsetOutcome>,
+    outcomes: Map<D, ActuationOutcome>,
     done: 'applied' | 'removed',
   ): Promise<P[]> {
     const succeeded: P[] = []
@@ -371,7 +352,7 @@ function bookKey(target: { set: string; text: string }): string {
   return `${target.set} ${target.text}`
 }
 
-function outcome(decision: Decision, kind: IpsetOutcome['outcome'], error?: string): IpsetOutcome {
+function outcome(decision: Decision, kind: ActuationOutcome['outcome'], error?: string): ActuationOutcome {
   return {
     decision_event_id: decision.event_id, jail: decision.jail, ip: decision.ip, outcome: kind,
     ...(error === undefined ? {} : { error }),

@@ -6,6 +6,7 @@ import {
   flushScript, NftablesInputError, type NftablesBan, type NftablesJail, type NftablesReconcilePlan, type NftablesTable,
 } from './nftables-commands.js'
 import { endFlows } from './conntrack.js'
+import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface NftablesActuatorOptions {
@@ -24,28 +25,6 @@ export interface NftablesActuatorOptions {
   /** How long one command may run before it is killed and counted as failed. Default 30 s. */
   readonly command_timeout_ms?: number
 }
-
-/** What became of one decision on this host (the fields of an Actuation event). */
-export interface NftablesOutcome {
-  readonly decision_event_id: string
-  readonly jail: string
-  readonly ip: string
-  /**
-   * 'applied': the ban is in the set; 'removed': the address is out of it;
-   * 'failed': see error; 'skipped': a ban already past its expiry, not added.
-   */
-  readonly outcome: 'applied' | 'removed' | 'failed' | 'skipped'
-  /** Why it failed (nft's own message) or was skipped. */
-  readonly error?: string
-  /** A side step that went wrong without undoing the outcome (ending the address's flows). */
-  readonly warning?: string
-}
-
-/** Whether a whole-table step (setup, reconcile, flush, teardown) worked. */
-export type NftablesResult = { readonly ok: true } | NftablesFailure
-export interface NftablesFailure { readonly ok: false; readonly error: string }
-
-export type NftablesReconcileResult = NftablesResult & { readonly added: number; readonly removed: number }
 
 interface Pending<T> {
   readonly decision: T
@@ -68,7 +47,8 @@ const ENFILE = 'Too many open files in system'
  * never a shell, and only re-serialised addresses reach them. Calls run one
  * at a time in the order they were made.
  */
-export class NftablesActuator {
+export class NftablesActuator implements ActuatorBackend {
+  readonly name = 'nftables'
   private readonly table: NftablesTable
   private readonly jails: ReadonlyMap<string, NftablesJail>
   private readonly prefix: readonly string[]
@@ -92,24 +72,24 @@ export class NftablesActuator {
   }
 
   /** Creates the table, chain and sets if missing and rewrites the rules (elements stay). */
-  setup(): Promise<NftablesResult> {
+  setup(): Promise<StepResult> {
     return this.serial(() => this.setupNow())
   }
 
   /** Bans each address in its jail's set for the time its ban has left. */
-  apply(bans: readonly BanIssued[]): Promise<NftablesOutcome[]> {
+  apply(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
     return this.serial(() => this.applyNow(bans))
   }
 
   /** Takes each address out of its jail's set. */
-  lift(lifts: readonly BanLifted[]): Promise<NftablesOutcome[]> {
+  lift(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
     return this.serial(() => this.liftNow(lifts))
   }
 
   /** Carries out decisions in order: each run of bans, or of unbans, is one transaction. */
-  actuate(decisions: readonly Decision[]): Promise<NftablesOutcome[]> {
+  actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
     return this.serial(async () => {
-      const outcomes: NftablesOutcome[] = []
+      const outcomes: ActuationOutcome[] = []
       for (let i = 0; i < decisions.length;) {
         const type = decisions[i]!.type
         let j = i
@@ -125,7 +105,7 @@ export class NftablesActuator {
   }
 
   /** The drift between the sets and `active` (the bans in force), without changing anything. */
-  check(active: Iterable<BanIssued>): Promise<NftablesReconcilePlan | NftablesFailure> {
+  check(active: Iterable<BanIssued>): Promise<NftablesReconcilePlan | StepFailure> {
     return this.serial(async () => {
       const drift = await this.checkNow(active)
       return 'plan' in drift ? drift.plan : drift
@@ -137,7 +117,7 @@ export class NftablesActuator {
    * missing bans added with the time they have left, expired ones skipped,
    * elements no ban asks for removed. Repairs a flushed or deleted table.
    */
-  reconcile(active: Iterable<BanIssued>): Promise<NftablesReconcileResult> {
+  reconcile(active: Iterable<BanIssued>): Promise<ReconcileResult> {
     return this.serial(async () => {
       const setup = await this.setupNow()
       if (!setup.ok) return { ...setup, added: 0, removed: 0 }
@@ -156,7 +136,7 @@ export class NftablesActuator {
   }
 
   /** Empties every jail's sets; the rules stay. */
-  flush(): Promise<NftablesResult> {
+  flush(): Promise<StepResult> {
     return this.serial(async () => {
       const result = await this.runScript(flushScript(this.table, [...this.jails.values()]))
       if (result.ok) this.book.clear()
@@ -165,7 +145,7 @@ export class NftablesActuator {
   }
 
   /** Removes the table with everything in it. */
-  teardown(): Promise<NftablesResult> {
+  teardown(): Promise<StepResult> {
     return this.serial(async () => {
       const result = await this.runScript(teardownScript(this.table))
       if (result.ok) this.book.clear()
@@ -179,12 +159,12 @@ export class NftablesActuator {
     return next
   }
 
-  private async setupNow(): Promise<NftablesResult> {
+  private async setupNow(): Promise<StepResult> {
     return this.runScript(setupScript(this.table, [...this.jails.values()]))
   }
 
-  private async applyNow(bans: readonly BanIssued[]): Promise<NftablesOutcome[]> {
-    const outcomes = new Map<BanIssued, NftablesOutcome>()
+  private async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
+    const outcomes = new Map<BanIssued, ActuationOutcome>()
     const pending: BanPending[] = []
     const now = this.now()
     for (const ban of bans) {
@@ -210,8 +190,8 @@ export class NftablesActuator {
     })
   }
 
-  private async liftNow(lifts: readonly BanLifted[]): Promise<NftablesOutcome[]> {
-    const outcomes = new Map<BanLifted, NftablesOutcome>()
+  private async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
+    const outcomes = new Map<BanLifted, ActuationOutcome>()
     const pending: Pending<BanLifted>[] = []
     for (const lift of lifts) {
       const target = this.locate(lift)
@@ -223,7 +203,7 @@ export class NftablesActuator {
     return lifts.map((l) => outcomes.get(l)!)
   }
 
-  private async checkNow(active: Iterable<BanIssued>): Promise<{ plan: NftablesReconcilePlan; expiries: Map<string, number | null> } | NftablesFailure> {
+  private async checkNow(active: Iterable<BanIssued>): Promise<{ plan: NftablesReconcilePlan; expiries: Map<string, number | null> } | StepFailure> {
     // As arguments: with -j, nft reads -f input as JSON from /dev/stdin, which a socket pair cannot open.
     const listing = await this.run([this.nft, '-j', 'list', 'table', 'inet', this.table.table])
     if (listing.code !== 0) return { ok: false, error: nftError(listing) }
@@ -271,7 +251,7 @@ export class NftablesActuator {
   private async inBatches<D extends Decision, P extends Pending<D>>(
     pending: readonly P[],
     script: (batch: readonly P[]) => string,
-    outcomes: Map<D, NftablesOutcome>,
+    outcomes: Map<D, ActuationOutcome>,
     done: 'applied' | 'removed',
   ): Promise<P[]> {
     const succeeded: P[] = []
@@ -306,7 +286,7 @@ export class NftablesActuator {
     return endFlows((argv) => this.run(argv), this.conntrack, banned)
   }
 
-  private async runScript(script: string): Promise<NftablesResult> {
+  private async runScript(script: string): Promise<StepResult> {
     const result = await this.runNft(script)
     return result.code === 0 ? { ok: true } : { ok: false, error: nftError(result) }
   }
@@ -324,7 +304,7 @@ function bookKey(target: { set: string; text: string }): string {
   return `${target.set} ${target.text}`
 }
 
-function outcome(decision: Decision, kind: NftablesOutcome['outcome'], error?: string): NftablesOutcome {
+function outcome(decision: Decision, kind: ActuationOutcome['outcome'], error?: string): ActuationOutcome {
   return {
     decision_event_id: decision.event_id, jail: decision.jail, ip: decision.ip, outcome: kind,
     ...(error === undefined ? {} : { error }),

@@ -4,8 +4,7 @@ import { Decision } from '../../schemas/events/decision.js'
 import { eventId } from '../../schemas/events/event-id.js'
 import { decodeEvent } from '../../schemas/events/validate.js'
 import { Topics } from '../../schemas/topics.js'
-import type { IpsetOutcome } from '../../sinks/actuators/ipset-actuator.js'
-import type { NftablesOutcome } from '../../sinks/actuators/nftables-actuator.js'
+import type { ActuationOutcome } from '../../sinks/actuators/actuator-backend.js'
 import type { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import type { Log, LogProblem, Subscription } from '../log/log.js'
 import type { JailActions } from './jail-actions.js'
@@ -15,7 +14,7 @@ export interface ActuateWorkerOptions {
   /** This host: decisions targeted at another host are not applied here. */
   readonly host: string
   readonly fail2banLog: Fail2banLog
-  /** The current jails' actions and, where a jail has an nftables or ipset action, the actuator that applies it. */
+  /** The current jails' actions and the backends that carry them out. */
   readonly actions: () => JailActions
   readonly now?: () => number
   readonly report: (problem: LogProblem) => void
@@ -23,8 +22,8 @@ export interface ActuateWorkerOptions {
 
 /**
  * The actuator inside `banstream run`: applies every decision that targets
- * this host through the jail's actions (nftables and ipset now; other actions
- * are a dry-run that logs what would run), writes fail2ban.log's Ban and Unban
+ * this host through the jail's actions (each to the backend that carries it
+ * out; actions without one are a dry-run that logs what would run), writes fail2ban.log's Ban and Unban
  * lines, and reports each outcome as an Actuation on `actuations`.
  * Committed after the actuations are appended: a crash repeats a decision,
  * which every backend applies idempotently.
@@ -70,28 +69,26 @@ export class ActuateWorker {
       occurred_at: at(),
     })
 
-    const backends = [
-      { name: 'nftables', actuator: actions.nftables, decisions: [] as Decision[] },
-      { name: 'ipset', actuator: actions.ipset, decisions: [] as Decision[] },
-    ] as const
+    const batches = new Map<string, Decision[]>()
     for (const d of decisions) {
       await (d.type === 'BanIssued' ? fail2banLog.ban(d) : fail2banLog.unban(d))
       for (const action of actions.of(d.jail)) {
-        const backend = backends.find((b) => b.name === action.backend && b.actuator)
-        if (backend) {
-          if (!backend.decisions.includes(d)) backend.decisions.push(d)
+        if (actions.backends.has(action.backend)) {
+          const batch = batches.get(action.backend) ?? []
+          batches.set(action.backend, batch)
+          batch.push(d)
           continue
         }
         await fail2banLog.log('fail2ban.actions', 'INFO', `[${d.jail}] dry-run: ${action.text} would ${d.type === 'BanIssued' ? 'ban' : 'unban'} ${d.ip}`)
         actuations.push(actuation(d, 'dry-run', action.text, 'dry-run'))
       }
     }
-    for (const backend of backends) {
-      if (backend.decisions.length === 0) continue
-      const outcomes = await backend.actuator!.actuate(backend.decisions)
+    for (const [key, batch] of batches) {
+      const backend = actions.backends.get(key)!
+      const outcomes = await backend.actuate(batch)
       for (const [i, outcome] of outcomes.entries()) {
-        const d = backend.decisions[i]!
-        const action = actions.of(d.jail).find((a) => a.backend === backend.name)!.text
+        const d = batch[i]!
+        const action = actions.of(d.jail).find((a) => a.backend === key)!.text
         actuations.push(actuation(d, backend.name, action, outcome.outcome, outcome.error))
         await this.logOutcome(d, action, outcome)
       }
@@ -100,7 +97,7 @@ export class ActuateWorker {
     await this.options.log.append(Topics.actuations.name, actuations.map((a) => ({ key: Buffer.from(a.host), value: Buffer.from(JSON.stringify(a)) })))
   }
 
-  private async logOutcome(d: Decision, action: string, outcome: NftablesOutcome | IpsetOutcome): Promise<void> {
+  private async logOutcome(d: Decision, action: string, outcome: ActuationOutcome): Promise<void> {
     const log = this.options.fail2banLog
     if (outcome.outcome === 'failed') {
       await log.log('fail2ban.actions', 'ERROR', `Failed to execute ${d.type === 'BanIssued' ? 'ban' : 'unban'} jail '${d.jail}' action '${action}': ${outcome.error ?? 'unknown error'}`)
@@ -111,18 +108,17 @@ export class ActuateWorker {
 }
 
 /**
- * Makes each firewall backend hold exactly the bans in force that target this
- * host and a jail using it: entries missing (a flush by another tool, a
- * reboot) are added with their remaining time, stale ones removed.
+ * Makes each backend that keeps state (the firewalls) hold exactly the bans
+ * in force that target this host and a jail it serves: entries missing (a
+ * flush by another tool, a reboot) are added with their remaining time,
+ * stale ones removed.
  */
 export async function reconcileFirewalls(bans: readonly BanIssued[], actions: JailActions, host: string, note: (level: 'info' | 'error', message: string) => void): Promise<void> {
   const mine = bans.filter((b) => b.target === undefined || b.target === host)
-  for (const backend of ['nftables', 'ipset'] as const) {
-    const actuator = actions[backend]
-    if (!actuator) continue
-    const result = await actuator.reconcile(mine.filter((b) => actions.of(b.jail).some((a) => a.backend === backend)))
-    if (!result.ok) note('error', `${backend}: reconciling failed: ${result.error}`)
-    else if (result.added + result.removed > 0) note('info', `${backend}: reconciled (${result.added} added, ${result.removed} removed)`)
+  for (const [key, backend] of actions.backends) {
+    if (!backend.reconcile) continue
+    const result = await backend.reconcile(mine.filter((b) => actions.of(b.jail).some((a) => a.backend === key)))
+    if (!result.ok) note('error', `${key}: reconciling failed: ${result.error}`)
+    else if (result.added + result.removed > 0) note('info', `${key}: reconciled (${result.added} added, ${result.removed} removed)`)
   }
 }
-

@@ -21,6 +21,8 @@ export interface RunJail {
   readonly journal?: { readonly journalmatch?: string; readonly stream: string }
   /** The jail's actions as jail.conf names them, e.g. `nftables[name=sshd, port="ssh", protocol=tcp]`. */
   readonly actions: readonly string[]
+  /** The configuration tree the jail was read from (its action.d files). */
+  readonly configDir: string
 }
 
 export interface RunJailsResult {
@@ -87,7 +89,7 @@ function runJail(configDir: string, config: JailConfig, now: () => number, filte
     const stream = `journald:${config.name}`
     const journalmatch = definition.journalmatch?.trim()
     return {
-      config, policy, files: [], encoding, actions,
+      config, configDir, policy, files: [], encoding, actions,
       match: { name: config.name, filter, streams: [stream] },
       journal: { stream, ...(journalmatch ? { journalmatch } : {}) },
     }
@@ -97,7 +99,7 @@ function runJail(configDir: string, config: JailConfig, now: () => number, filte
   }
   const files = config.logpath.flatMap((line) => parseLogPaths(line))
   if (files.length === 0) throw new RunJailError(config.name, 'has no logpath')
-  return { config, policy, files, encoding, actions, match: { name: config.name, filter, logpath: files.map((f) => f.pattern) } }
+  return { config, configDir, policy, files, encoding, actions, match: { name: config.name, filter, logpath: files.map((f) => f.pattern) } }
 }
 
 function referenceText(ref: { name: string; args: Record<string, string> }): string {

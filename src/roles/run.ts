@@ -84,7 +84,7 @@ const TOPICS = [Topics.lines.name, Topics.failures.name, Topics.decisions.name, 
  */
 export class RunRole {
   private jails: RunJail[] = []
-  private actions: JailActions = { of: () => [] }
+  private actions: JailActions = { of: () => [], backends: new Map() }
   private reconcileTimer: NodeJS.Timeout | undefined
   private sources: Source[] = []
   private api: FastifyInstance | undefined

@@ -86,7 +86,7 @@ describe('jail actions with the ipset backend in network namespaces', { skip }, 
     assert.deepEqual(actions.of('postfix').map((a) => a.backend), ['ipset'])
     assert.deepEqual(actions.of('hostile').map((a) => a.backend), ['dry-run'])
     assert.ok(notes.some((n) => /^error: .*invalid port "22;reboot".* is logged, not applied$/.test(n)), notes.join('\n'))
-    assert.ok(actions.ipset && actions.nftables)
+    assert.deepEqual([...actions.backends.keys()].sort(), ['ipset', 'nftables'])
     const rules = await sh('ip', 'netns', 'exec', pair.server, 'iptables', '-S')
     assert.match(rules, /^-A INPUT -j bs-sshd$/m)
     assert.match(rules, /^-A bs-mail -p tcp -m set --match-set bs-mail src -j REJECT --reject-with icmp-port-unreachable$/m)

@@ -1,0 +1,81 @@
+import type { ActuatorBackend } from '../../sinks/actuators/actuator-backend.js'
+import { IpsetActuator, type IpsetActuatorOptions } from '../../sinks/actuators/ipset-actuator.js'
+import { ipsetJail, IpsetInputError, type IpsetJail } from '../../sinks/actuators/ipset-commands.js'
+import { NftablesActuator, type NftablesActuatorOptions } from '../../sinks/actuators/nftables-actuator.js'
+import { nftablesJail, NftablesInputError, type NftablesJail } from '../../sinks/actuators/nftables-commands.js'
+import { readServices } from '../../sinks/actuators/services.js'
+import type { JailConfig } from '../config/jail-config.js'
+import type { Reference } from '../config/reference.js'
+
+/** A jail's action as a backend kind sees it when the jail is set up. */
+export interface ActionContext {
+  readonly jail: JailConfig
+  /** The action as jail.conf refers to it: the action.d file name and its arguments. */
+  readonly ref: Reference
+  /** The configuration tree the jail comes from (for action.d files). */
+  readonly configDir: string
+}
+
+/** Settings for the backends, mostly for tests: run the tools elsewhere (a network namespace) or under other names. */
+export interface ActionBackendOptions {
+  readonly nftables?: Omit<NftablesActuatorOptions, 'jails'>
+  readonly ipset?: Omit<IpsetActuatorOptions, 'jails'>
+}
+
+/**
+ * A kind of backend: which fail2ban actions it carries out, how it reads one
+ * jail's action arguments, and how it is built for all its jails.
+ */
+export interface ActionBackendKind<J> {
+  /**
+   * The key of the backend that carries out this action, or undefined when
+   * this kind does not. Kinds with one backend for every jail return their
+   * name; a kind may return one key per action file.
+   */
+  claims(ref: Reference): string | undefined
+  /** One jail's settings; throws InputError naming a value it refuses (a bad port, a hostile name). */
+  jail(context: ActionContext): J
+  /** The error `jail` throws for bad input: the action is then logged, not applied. */
+  readonly InputError: new (...args: never[]) => Error
+  create(jails: readonly J[], options: ActionBackendOptions): ActuatorBackend
+}
+
+let services: ReadonlyMap<string, number> | undefined
+const knownServices = () => (services ??= readServices())
+
+// fail2ban's nftables action files: nftables-allports is nftables with type=allports.
+const NFTABLES_ACTIONS: Record<string, Record<string, string>> = {
+  'nftables': {},
+  'nftables-multiport': {},
+  'nftables-allports': { type: 'allports' },
+}
+
+// fail2ban's iptables actions that the ipset backend carries out: the -ipset ones as they are, and
+// iptables-multiport / -allports with a set in place of their per-address rules.
+const IPSET_ACTIONS: Record<string, Record<string, string>> = {
+  'iptables-ipset': {},
+  'iptables-ipset-proto6': { type: 'multiport' },
+  'iptables-ipset-proto6-allports': { type: 'allports' },
+  'iptables-multiport': { type: 'multiport' },
+  'iptables-allports': { type: 'allports' },
+}
+
+const nftablesKind: ActionBackendKind<NftablesJail> = {
+  claims: (ref) => (ref.name in NFTABLES_ACTIONS ? 'nftables' : undefined),
+  jail: ({ jail, ref }) => nftablesJail(jail.name, { ...ref.args, ...NFTABLES_ACTIONS[ref.name] }, knownServices()),
+  InputError: NftablesInputError,
+  create: (jails, options) => new NftablesActuator({ ...options.nftables, jails }),
+}
+
+const ipsetKind: ActionBackendKind<IpsetJail> = {
+  claims: (ref) => (ref.name in IPSET_ACTIONS ? 'ipset' : undefined),
+  jail: ({ jail, ref }) => ipsetJail(jail.name, { ...ref.args, ...IPSET_ACTIONS[ref.name] }, knownServices()),
+  InputError: IpsetInputError,
+  create: (jails, options) => new IpsetActuator({ ...options.ipset, jails }),
+}
+
+/** The backends in the order they are asked: the first that claims an action carries it out. */
+export const ACTION_BACKENDS: readonly ActionBackendKind<unknown>[] = [
+  nftablesKind as ActionBackendKind<unknown>,
+  ipsetKind as ActionBackendKind<unknown>,
+]
