@@ -4,9 +4,11 @@ import { Command, Option } from 'commander'
 import { resolveJailPolicies } from '../ignore/resolve-policies.js'
 import { builtinConfigDir } from '../package-root.js'
 import { diffDecisions, parseDecisionsNdjson, type JailDiff } from '../roles/replay-diff.js'
-import { replay, type ReplayInput, type ReplayProgress, type ReplayResult } from '../roles/replay.js'
+import { logChunks } from '../roles/replay-log.js'
+import { replay, replayLines, type ReplayInput, type ReplayJailsOptions, type ReplayProgress, type ReplayResult } from '../roles/replay.js'
 import { loadRunJails, type RunJail } from '../roles/run-jails.js'
 import { expandGlob, hasMagic } from '../sources/glob.js'
+import { kafkaLog, withKafka } from './kafka-options.js'
 import { configDirOf } from './run-command.js'
 import { UsageError } from './usage-error.js'
 
@@ -22,6 +24,7 @@ interface ReplayFlags {
   logpathOf?: string
   diff?: boolean
   decisions?: string
+  kafka?: string
 }
 
 /** Sample lines shown per ban in the text output (JSON has them all). */
@@ -31,9 +34,9 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 /** `banstream replay`: what the configured (or a candidate) jails would have done over past logs. */
 export function replayCommand(): Command {
-  return new Command('replay')
-    .description('run jails over past logs (plain or .gz, globs) on event time: failures, the bans they would issue, and with --diff what changes against actual decisions')
-    .argument('<file...>', 'log files or globs')
+  return withKafka(new Command('replay')
+    .description('run jails over past logs (plain or .gz, globs, or the Kafka lines topic between --from and --to) on event time: failures, the bans they would issue, and with --diff what changes against actual decisions')
+    .argument('[file...]', 'log files or globs; none: the lines topic of --kafka')
     .addOption(new Option('--config <dir>', 'banstream configuration directory (a candidate one to test); default ./config, else the shipped one').conflicts('fail2ban'))
     .option('--fail2ban <dir>', 'an existing fail2ban tree, e.g. /etc/fail2ban')
     .option('--jail <name>', 'replay only this jail (repeatable; default every enabled jail)', collect, [])
@@ -44,7 +47,7 @@ export function replayCommand(): Command {
     .addOption(new Option('--as <path>', 'replay the files as if read from this path (a copied log)').conflicts('logpathOf'))
     .option('--logpath-of <jail>', "replay the files as if read from this jail's logpath")
     .option('--diff', 'compare the bans with the actual decisions of --decisions')
-    .option('--decisions <file>', 'NDJSON of Decision events, e.g. from GET /v1/events?kind=decisions with Accept: application/x-ndjson')
+    .option('--decisions <file>', 'NDJSON of Decision events, e.g. from GET /v1/events?kind=decisions with Accept: application/x-ndjson'))
     .action(async (patterns: string[], flags: ReplayFlags) => {
       process.exitCode = await runReplay(patterns, flags)
     })
@@ -54,25 +57,41 @@ async function runReplay(patterns: string[], flags: ReplayFlags): Promise<number
   if (flags.diff && flags.decisions === undefined) throw new UsageError('--diff needs --decisions FILE')
   const from = timeOf('--from', flags.from)
   const to = timeOf('--to', flags.to)
-  const paths = await filesOf(patterns)
+  const fromLog = patterns.length === 0
+  if (fromLog && (from === undefined || to === undefined)) throw new UsageError('replay from Kafka needs --from and --to (or give log files)')
+  if (fromLog && (flags.as !== undefined || flags.logpathOf !== undefined)) throw new UsageError('--as and --logpath-of route files; lines from Kafka carry their own stream')
+  if (!fromLog && flags.kafka !== undefined) throw new UsageError('--kafka replays the lines topic: give no log files with it')
+  const paths = fromLog ? [] : await filesOf(patterns)
   const now = timeOf('--now', flags.now) ?? to ?? await newestModification(paths)
   const configDir = configDirOf(flags)
   const loaded = loadRunJails(configDir, () => now, flags.fail2ban !== undefined ? { fallbackFilterDir: join(builtinConfigDir(), 'filter.d') } : {})
   for (const { jail, reason } of [...loaded.skipped, ...loaded.substituted]) process.stderr.write(`banstream: ${reason.startsWith(`jail '${jail}'`) ? reason : `jail '${jail}': ${reason}`}\n`)
   const jails = selectJails(loaded.jails, flags.jail)
-  const as = flags.as !== undefined ? resolve(flags.as) : flags.logpathOf !== undefined ? logpathOf(loaded.jails, flags.logpathOf) : undefined
-  const inputs: ReplayInput[] = paths.map((path) => (as !== undefined ? { path, as } : { path }))
   // ignoreself: the replaying host's addresses are not those of the host the logs came from, and would make the output depend on the machine.
   const policies = await resolveJailPolicies(jails.map((j) => j.policy), { self: async () => [], warn: (msg) => process.stderr.write(`banstream: ${msg}\n`) })
   const progress = process.stderr.isTTY ? progressBar() : undefined
-  const result = await replay({
+  const options: ReplayJailsOptions = {
     jails: jails.map((j) => j.match),
     policies,
-    inputs,
     ...(from !== undefined ? { from } : {}),
     ...(to !== undefined ? { to } : {}),
     ...(progress ? { onProgress: progress.update } : {}),
-  })
+  }
+  let result: ReplayResult
+  if (fromLog) {
+    const log = kafkaLog(flags, 'banstream-replay')
+    let skipped = 0
+    try {
+      result = await replayLines(options, logChunks(log, { from: from!, to: to!, skipped: () => skipped++ }))
+    } finally {
+      await log.close()
+    }
+    if (skipped > 0) process.stderr.write(`banstream: ${skipped} records of the lines topic hold no line batch; skipped\n`)
+  } else {
+    const as = flags.as !== undefined ? resolve(flags.as) : flags.logpathOf !== undefined ? logpathOf(loaded.jails, flags.logpathOf) : undefined
+    const inputs: ReplayInput[] = paths.map((path) => (as !== undefined ? { path, as } : { path }))
+    result = await replay({ ...options, inputs })
+  }
   progress?.done()
   let diff: JailDiff[] | undefined
   if (flags.decisions !== undefined) {
@@ -141,7 +160,7 @@ function progressBar(): { update: (p: ReplayProgress) => void; done: () => void 
       const now = performance.now()
       if (now - shown < 200) return
       shown = now
-      const share = p.total_bytes > 0 ? Math.min(1, p.bytes / p.total_bytes) : 1
+      const share = p.total > 0 ? Math.min(1, p.done / p.total) : 1
       const secs = (now - started) / 1000
       const rate = secs > 0 ? p.lines / secs : 0
       const eta = share > 0 ? secs * (1 - share) / share : 0

@@ -21,23 +21,33 @@ export interface ReplayInput {
 }
 
 export interface ReplayProgress {
-  /** Bytes read of every input (compressed bytes for .gz files). */
-  readonly bytes: number
-  readonly total_bytes: number
+  /** How much of the source has been read, of `total`: bytes of the files (compressed bytes for .gz), or records of the log. */
+  readonly done: number
+  readonly total: number
   readonly lines: number
 }
 
-export interface ReplayOptions {
+export interface ReplayJailsOptions {
   readonly jails: readonly MatchJail[]
   /** The jails' decide policies, by the same names. */
   readonly policies: readonly JailPolicy[]
-  readonly inputs: readonly ReplayInput[]
   /** Only failures at or after this time (epoch seconds) are counted. */
   readonly from?: number
   /** Only failures before this time (epoch seconds) are counted; bans still in force then are lifted up to it. */
   readonly to?: number
   /** Called after each chunk read, for a progress bar. */
   readonly onProgress?: (progress: ReplayProgress) => void
+}
+
+export interface ReplayOptions extends ReplayJailsOptions {
+  readonly inputs: readonly ReplayInput[]
+}
+
+/** Batches of lines read from a replay's source, with how far the source has got (see ReplayProgress). */
+export interface ReplayChunk {
+  readonly batches: readonly LineBatch[]
+  readonly done: number
+  readonly total: number
 }
 
 /** A ban the replayed jails would have issued. */
@@ -94,9 +104,15 @@ const REPLAY_HOST = 'replay'
  * bans through expiry. Deterministic: the same files and jails give the same
  * result, whatever the clock says.
  */
-export async function replay(options: ReplayOptions): Promise<ReplayResult> {
-  const sizes = await Promise.all(options.inputs.map(async (input) => (await stat(input.path)).size))
-  const totalBytes = sizes.reduce((a, b) => a + b, 0)
+export function replay(options: ReplayOptions): Promise<ReplayResult> {
+  return replayLines(options, fileChunks(options.inputs))
+}
+
+/**
+ * Runs jails over batches of lines as replay() runs them over files: each
+ * batch routed by its stream, as the match stage routes the `lines` topic.
+ */
+export async function replayLines(options: ReplayJailsOptions, chunks: AsyncIterable<ReplayChunk>): Promise<ReplayResult> {
   const counters = new MatchCounters()
   const failures: FailureDetected[] = []
   const batches = new Subject<LineBatch>()
@@ -104,31 +120,40 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     if (failure.success) failures.push(failure)
     else if (inRange(failure, options)) failures.push(failure)
   })
-  let bytesBefore = 0
   let lines = 0
-  for (const [index, input] of options.inputs.entries()) {
-    const stream = input.as ?? input.path
-    const splitter = new LineSplitter(MAX_LINE_BYTES, () => undefined)
-    let offset = 0
-    const emit = (chunkLines: Buffer[]) => {
-      if (chunkLines.length === 0) return
-      lines += chunkLines.length
-      batches.next({ stream, host: REPLAY_HOST, lines: chunkLines, position: { path: input.path, offset }, received_at: 0 })
+  for await (const chunk of chunks) {
+    for (const batch of chunk.batches) {
+      lines += batch.lines.length
+      batches.next(batch)
     }
-    for await (const { data, read } of readChunks(input.path)) {
-      offset += data.length
-      emit(splitter.push(data))
-      options.onProgress?.({ bytes: bytesBefore + read, total_bytes: totalBytes, lines })
-    }
-    const last = splitter.flush()
-    if (last) emit([last])
-    bytesBefore += sizes[index]!
+    options.onProgress?.({ done: chunk.done, total: chunk.total, lines })
   }
   batches.complete()
   return decideAll(options, failures, counters, lines)
 }
 
-function inRange(failure: FailureDetected, options: ReplayOptions): boolean {
+/** The files' lines, a batch per chunk read, each routed by the file's `as` path. */
+async function* fileChunks(inputs: readonly ReplayInput[]): AsyncGenerator<ReplayChunk> {
+  const sizes = await Promise.all(inputs.map(async (input) => (await stat(input.path)).size))
+  const total = sizes.reduce((a, b) => a + b, 0)
+  let bytesBefore = 0
+  for (const [index, input] of inputs.entries()) {
+    const stream = input.as ?? input.path
+    const splitter = new LineSplitter(MAX_LINE_BYTES, () => undefined)
+    let offset = 0
+    const batchOf = (lines: Buffer[]): LineBatch[] =>
+      lines.length === 0 ? [] : [{ stream, host: REPLAY_HOST, lines, position: { path: input.path, offset }, received_at: 0 }]
+    for await (const { data, read } of readChunks(input.path)) {
+      offset += data.length
+      yield { batches: batchOf(splitter.push(data)), done: bytesBefore + read, total }
+    }
+    const last = splitter.flush()
+    bytesBefore += sizes[index]!
+    if (last) yield { batches: batchOf([last]), done: bytesBefore, total }
+  }
+}
+
+function inRange(failure: FailureDetected, options: ReplayJailsOptions): boolean {
   const t = Date.parse(failure.occurred_at) / 1000
   return (options.from === undefined || t >= options.from) && (options.to === undefined || t < options.to)
 }
@@ -149,7 +174,7 @@ async function* readChunks(path: string): AsyncGenerator<{ data: Buffer; read: n
   for await (const chunk of file.pipe(createGunzip())) yield { data: chunk as Buffer, read }
 }
 
-function decideAll(options: ReplayOptions, failures: FailureDetected[], counters: MatchCounters, lines: number): ReplayResult {
+function decideAll(options: ReplayJailsOptions, failures: FailureDetected[], counters: MatchCounters, lines: number): ReplayResult {
   // Files are read one after another: the decider, keyed on event time, sees their failures interleaved as they happened.
   const ordered = failures
     .map((failure, index) => ({ failure, index, t: Date.parse(failure.occurred_at) }))

@@ -4,12 +4,15 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ATTACKERS, weekConfig, writeWeek } from '../roles/replay-week.js'
+import { Topics } from '../../schemas/topics.js'
+import { KafkaLog } from '../../src/log/kafka/kafka-log.js'
+import { startMockCluster } from '../kafka/mock-cluster.js'
+import { ATTACKERS, WEEK_START, weekConfig, weekRecords, writeWeek } from '../roles/replay-week.js'
 import { cliCommand } from './cli-path.js'
 
-function banstream(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function banstream(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [...cliCommand(), ...args], { maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...cliCommand(), ...args], { maxBuffer: 64 << 20, env }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr })
     })
   })
@@ -61,4 +64,28 @@ test('replay --diff without --decisions is a usage error', async (t) => {
   const r = await banstream(['replay', '--config', config, '--diff', join(dir, 'web.log')])
   assert.equal(r.code, 2)
   assert.match(r.stderr, /--diff needs --decisions FILE/)
+})
+
+test('replay --kafka between --from and --to gives the bans of the file replay of the same lines', { timeout: 60_000 }, async (t) => {
+  const { dir, config } = fixture(t)
+  const cluster = await startMockCluster(1, { [Topics.lines.name]: 2 })
+  t.after(() => cluster.stop())
+  const log = new KafkaLog({ brokers: cluster.brokers, clientLogLevel: 'nothing', idempotent: false })
+  await log.append(Topics.lines.name, weekRecords())
+  await log.close()
+  const range = ['--from', new Date(WEEK_START * 1000).toISOString(), '--to', new Date((WEEK_START + 7 * 86400) * 1000).toISOString()]
+  const fromKafka = await banstream(['replay', '--config', config, '--json', ...range], { ...process.env, BANSTREAM_KAFKA_BROKERS: cluster.brokers.join(',') })
+  const fromFile = await banstream(['replay', '--config', config, '--logpath-of', 'web', '--json', ...range, join(dir, 'web.log')])
+  assert.equal(fromKafka.code, 0, fromKafka.stderr)
+  assert.match(fromKafka.stderr, /1 records of the lines topic hold no line batch; skipped/)
+  const bans = (stdout: string) => JSON.parse(stdout).jails[0].bans.map((b: { ip: string; time: string; matches: string[] }) => [b.ip, b.time, b.matches])
+  assert.deepEqual(bans(fromKafka.stdout), bans(fromFile.stdout))
+  assert.equal(bans(fromKafka.stdout).length, 4)
+})
+
+test('replay from Kafka without --from and --to is a usage error', async (t) => {
+  const { config } = fixture(t)
+  const r = await banstream(['replay', '--config', config, '--kafka', '127.0.0.1:9'])
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /replay from Kafka needs --from and --to/)
 })

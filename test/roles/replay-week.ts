@@ -1,6 +1,8 @@
 import { gzipSync } from 'node:zlib'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { lineBatchRecord } from '../../src/log/line-batch-record.js'
+import type { ProducedRecord } from '../../src/log/log.js'
 import { tempTree } from '../config/temp-tree.js'
 
 /** Monday 2026-11-09 00:00 UTC: the generated week's start. */
@@ -30,6 +32,26 @@ export function weekLog(): string {
   for (let i = 0; i < 5; i++) events.push([WEEK_START + 5 * 86400 + 900 + i * 20 + 3, `Invalid token from ${ATTACKERS.token}`])
   events.sort((a, b) => a[0] - b[0])
   return events.map(([t, text]) => `${stamp(t)} ${text}\n`).join('')
+}
+
+// A forwarder sends what it read every moment: a record holds a few minutes of this log at most.
+const LINES_PER_RECORD = 8
+
+/**
+ * The week as a forwarder appends it: batches of the web log's lines from one
+ * host, each stamped (as the log's clock would) a second after its last line
+ * was written; and one record that is not a line batch.
+ */
+export function weekRecords(): ProducedRecord[] {
+  const lines = weekLog().trimEnd().split('\n')
+  const records: ProducedRecord[] = []
+  for (let i = 0; i < lines.length; i += LINES_PER_RECORD) {
+    const batch = lines.slice(i, i + LINES_PER_RECORD)
+    const written = Date.parse(`${batch.at(-1)!.slice(0, 19).replace(' ', 'T')}Z`)
+    records.push({ ...lineBatchRecord({ stream: '/var/log/web.log', host: 'web1', lines: batch.map((l) => Buffer.from(l)), received_at: written }), timestamp: written + 1000 })
+  }
+  records.splice(3, 0, { key: Buffer.from('web1'), value: Buffer.from('not a batch'), timestamp: records[2]!.timestamp! })
+  return records
 }
 
 export const WEB_FILTER = '[Definition]\nfailregex = ^\\s*Failed login from <HOST>$\n            ^\\s*Invalid token from <HOST>$\n'
