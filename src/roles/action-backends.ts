@@ -4,6 +4,7 @@ import { ipsetJail, IpsetInputError, type IpsetJail } from '../../sinks/actuator
 import { NftablesActuator, type NftablesActuatorOptions } from '../../sinks/actuators/nftables-actuator.js'
 import { nftablesJail, NftablesInputError, type NftablesJail } from '../../sinks/actuators/nftables-commands.js'
 import { readServices } from '../../sinks/actuators/services.js'
+import { WebhookActuator, webhookJail, WebhookInputError, type WebhookActuatorOptions, type WebhookJail } from '../../sinks/actuators/webhook-actuator.js'
 import type { JailConfig } from '../config/jail-config.js'
 import type { Reference } from '../config/reference.js'
 
@@ -20,6 +21,7 @@ export interface ActionContext {
 export interface ActionBackendOptions {
   readonly nftables?: Omit<NftablesActuatorOptions, 'jails'>
   readonly ipset?: Omit<IpsetActuatorOptions, 'jails'>
+  readonly webhook?: Omit<WebhookActuatorOptions, 'jails'>
 }
 
 /**
@@ -74,8 +76,17 @@ const ipsetKind: ActionBackendKind<IpsetJail> = {
   create: (jails, options) => new IpsetActuator({ ...options.ipset, jails }),
 }
 
+// banstream's own action (config/action.d/webhook.conf): one backend for every jail.
+const webhookKind: ActionBackendKind<WebhookJail> = {
+  claims: (ref) => (ref.name === 'webhook' ? 'webhook' : undefined),
+  jail: ({ jail, ref, configDir }) => webhookJail(jail.name, ref.args, configDir),
+  InputError: WebhookInputError,
+  create: (jails, options) => new WebhookActuator({ ...options.webhook, jails }),
+}
+
 /** The backends in the order they are asked: the first that claims an action carries it out. */
 export const ACTION_BACKENDS: readonly ActionBackendKind<unknown>[] = [
   nftablesKind as ActionBackendKind<unknown>,
   ipsetKind as ActionBackendKind<unknown>,
+  webhookKind as ActionBackendKind<unknown>,
 ]
