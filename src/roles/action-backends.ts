@@ -3,6 +3,8 @@ import { IpsetActuator, type IpsetActuatorOptions } from '../../sinks/actuators/
 import { ipsetJail, IpsetInputError, type IpsetJail } from '../../sinks/actuators/ipset-commands.js'
 import { NftablesActuator, type NftablesActuatorOptions } from '../../sinks/actuators/nftables-actuator.js'
 import { nftablesJail, NftablesInputError, type NftablesJail } from '../../sinks/actuators/nftables-commands.js'
+import { RouteActuator, type RouteActuatorOptions } from '../../sinks/actuators/route-actuator.js'
+import { routeJail, RouteInputError, type RouteJail } from '../../sinks/actuators/route-commands.js'
 import { readServices } from '../../sinks/actuators/services.js'
 import { WebhookActuator, webhookJail, WebhookInputError, type WebhookActuatorOptions, type WebhookJail } from '../../sinks/actuators/webhook-actuator.js'
 import type { JailConfig } from '../config/jail-config.js'
@@ -21,6 +23,7 @@ export interface ActionContext {
 export interface ActionBackendOptions {
   readonly nftables?: Omit<NftablesActuatorOptions, 'jails'>
   readonly ipset?: Omit<IpsetActuatorOptions, 'jails'>
+  readonly route?: Omit<RouteActuatorOptions, 'jails'>
   readonly webhook?: Omit<WebhookActuatorOptions, 'jails'>
 }
 
@@ -76,6 +79,14 @@ const ipsetKind: ActionBackendKind<IpsetJail> = {
   create: (jails, options) => new IpsetActuator({ ...options.ipset, jails }),
 }
 
+// fail2ban's route action: an unreachable (blackhole, prohibit) route per banned address.
+const routeKind: ActionBackendKind<RouteJail> = {
+  claims: (ref) => (ref.name === 'route' ? 'route' : undefined),
+  jail: ({ jail, ref }) => routeJail(jail.name, ref.args),
+  InputError: RouteInputError,
+  create: (jails, options) => new RouteActuator({ ...options.route, jails }),
+}
+
 // banstream's own action (config/action.d/webhook.conf): one backend for every jail.
 const webhookKind: ActionBackendKind<WebhookJail> = {
   claims: (ref) => (ref.name === 'webhook' ? 'webhook' : undefined),
@@ -88,5 +99,6 @@ const webhookKind: ActionBackendKind<WebhookJail> = {
 export const ACTION_BACKENDS: readonly ActionBackendKind<unknown>[] = [
   nftablesKind as ActionBackendKind<unknown>,
   ipsetKind as ActionBackendKind<unknown>,
+  routeKind as ActionBackendKind<unknown>,
   webhookKind as ActionBackendKind<unknown>,
 ]
