@@ -2,6 +2,7 @@ import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
 import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
+import { banOver, inRuns, outcome, SerialQueue, toolError } from './backend-kit.js'
 import {
   DEFAULT_ROUTE_PROTO, parseBatchErrors, parseRouteListing, routeBatch, routeDestination, RouteInputError, routeListArgv,
   routeProto, routeReconcilePlan, type OwnedRoute, type RouteBlocktype, type RouteJail, type RoutePlan,
@@ -58,7 +59,7 @@ export class RouteActuator implements ActuatorBackend {
   // Expiry (ms, null = permanent) of each jail's ban of each destination this process routed,
   // so a lift of one jail's ban keeps a route another jail still needs.
   private readonly book = new Map<string, Map<string, number | null>>()
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly queue = new SerialQueue()
 
   constructor(options: RouteActuatorOptions) {
     this.jails = new Map(options.jails.map((j) => [j.jail, j]))
@@ -71,7 +72,7 @@ export class RouteActuator implements ActuatorBackend {
 
   /** Nothing to create: checks that our routes can be listed. */
   setup(): Promise<StepResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const listed = await this.list([4])
       return 'error' in listed ? { ok: false, error: listed.error } : { ok: true }
     })
@@ -79,18 +80,7 @@ export class RouteActuator implements ActuatorBackend {
 
   /** Carries out decisions in order: each run of bans, or of unbans, is one `ip -batch`. */
   actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
-    return this.serial(async () => {
-      const outcomes: ActuationOutcome[] = []
-      for (let i = 0; i < decisions.length;) {
-        const type = decisions[i]!.type
-        let j = i
-        while (j < decisions.length && decisions[j]!.type === type) j++
-        const run = decisions.slice(i, j)
-        outcomes.push(...(type === 'BanIssued' ? await this.applyNow(run as BanIssued[]) : await this.liftNow(run as BanLifted[])))
-        i = j
-      }
-      return outcomes
-    })
+    return this.queue.run(() => inRuns(decisions, (bans) => this.applyNow(bans), (lifts) => this.liftNow(lifts)))
   }
 
   /**
@@ -99,14 +89,14 @@ export class RouteActuator implements ActuatorBackend {
    * Repairs a route deleted by hand and removes those of ended bans.
    */
   reconcile(active: readonly BanIssued[]): Promise<ReconcileResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const now = this.now()
       const book = new Map<string, Map<string, number | null>>()
       for (const ban of active) {
         const target = this.locate(ban)
         if ('error' in target) continue
+        if (banOver(ban, now)) continue
         const expires = ban.expires_at === null ? null : Date.parse(ban.expires_at)
-        if (expires !== null && expires <= now) continue
         const holders = book.get(target.dst) ?? new Map<string, number | null>()
         const seen = holders.get(ban.jail)
         holders.set(ban.jail, seen === null || expires === null ? null : Math.max(expires, seen ?? expires))
@@ -129,12 +119,6 @@ export class RouteActuator implements ActuatorBackend {
     })
   }
 
-  private serial<T>(step: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(step)
-    this.queue = next.catch(() => undefined)
-    return next
-  }
-
   private async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
     const outcomes = new Map<BanIssued, ActuationOutcome>()
     const pending: Pending<BanIssued>[] = []
@@ -142,7 +126,7 @@ export class RouteActuator implements ActuatorBackend {
     for (const ban of bans) {
       const target = this.locate(ban)
       if ('error' in target) { outcomes.set(ban, outcome(ban, 'failed', target.error)); continue }
-      if (ban.expires_at !== null && Date.parse(ban.expires_at) <= now) {
+      if (banOver(ban, now)) {
         outcomes.set(ban, outcome(ban, 'skipped', `the ban expired at ${ban.expires_at}`))
         continue
       }
@@ -266,15 +250,4 @@ export class RouteActuator implements ActuatorBackend {
 
 function families(pending: readonly { family: 4 | 6 }[]): (4 | 6)[] {
   return ([4, 6] as const).filter((f) => pending.some((p) => p.family === f))
-}
-
-function outcome(decision: Decision, kind: ActuationOutcome['outcome'], error?: string): ActuationOutcome {
-  return {
-    decision_event_id: decision.event_id, jail: decision.jail, ip: decision.ip, outcome: kind,
-    ...(error === undefined ? {} : { error }),
-  }
-}
-
-function toolError(result: CommandResult): string {
-  return result.stderr.trim() || `exited with code ${result.code}`
 }

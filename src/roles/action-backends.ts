@@ -3,6 +3,8 @@ import { IpsetActuator, type IpsetActuatorOptions } from '../../sinks/actuators/
 import { ipsetJail, IpsetInputError, type IpsetJail } from '../../sinks/actuators/ipset-commands.js'
 import { NftablesActuator, type NftablesActuatorOptions } from '../../sinks/actuators/nftables-actuator.js'
 import { nftablesJail, NftablesInputError, type NftablesJail } from '../../sinks/actuators/nftables-commands.js'
+import { PfActuator, type PfActuatorOptions } from '../../sinks/actuators/pf-actuator.js'
+import { pfJail, PfInputError, type PfJail } from '../../sinks/actuators/pf-commands.js'
 import { RouteActuator, type RouteActuatorOptions } from '../../sinks/actuators/route-actuator.js'
 import { routeJail, RouteInputError, type RouteJail } from '../../sinks/actuators/route-commands.js'
 import { readServices } from '../../sinks/actuators/services.js'
@@ -24,6 +26,7 @@ export interface ActionBackendOptions {
   readonly nftables?: Omit<NftablesActuatorOptions, 'jails'>
   readonly ipset?: Omit<IpsetActuatorOptions, 'jails'>
   readonly route?: Omit<RouteActuatorOptions, 'jails'>
+  readonly pf?: Omit<PfActuatorOptions, 'jails'>
   readonly webhook?: Omit<WebhookActuatorOptions, 'jails'>
 }
 
@@ -87,6 +90,14 @@ const routeKind: ActionBackendKind<RouteJail> = {
   create: (jails, options) => new RouteActuator({ ...options.route, jails }),
 }
 
+// fail2ban's pf action: a table and a block rule per jail in the anchor f2b/<name>.
+const pfKind: ActionBackendKind<PfJail> = {
+  claims: (ref) => (ref.name === 'pf' ? 'pf' : undefined),
+  jail: ({ jail, ref }) => pfJail(jail.name, ref.args, knownServices()),
+  InputError: PfInputError,
+  create: (jails, options) => new PfActuator({ ...options.pf, jails }),
+}
+
 // banstream's own action (config/action.d/webhook.conf): one backend for every jail.
 const webhookKind: ActionBackendKind<WebhookJail> = {
   claims: (ref) => (ref.name === 'webhook' ? 'webhook' : undefined),
@@ -100,5 +111,6 @@ export const ACTION_BACKENDS: readonly ActionBackendKind<unknown>[] = [
   nftablesKind as ActionBackendKind<unknown>,
   ipsetKind as ActionBackendKind<unknown>,
   routeKind as ActionBackendKind<unknown>,
+  pfKind as ActionBackendKind<unknown>,
   webhookKind as ActionBackendKind<unknown>,
 ]
