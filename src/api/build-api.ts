@@ -23,6 +23,8 @@ import { eventsRoutes } from './history/events-routes.js'
 import { ipRoutes } from './history/ip-routes.js'
 import { statsRoutes } from './history/stats-routes.js'
 import { readyRoutes } from './ready-routes.js'
+import { replayRoutes } from './replay/replay-routes.js'
+import type { ReplaySettings } from './replay/replay-request.js'
 
 export type { ApiRole, ApiToken } from './auth/api-token.js'
 
@@ -31,6 +33,8 @@ export interface ApiOptions {
   control: ControlPort
   /** The event history; without one the history routes answer 503 BANSTREAM_ERR_NO_HISTORY. */
   store?: Store
+  /** What POST /v1/replay may replay (configuration, file directories, log); without it the replay routes answer 503 BANSTREAM_ERR_NO_REPLAY. */
+  replay?: ReplaySettings
   /**
    * Bearer tokens and their roles. Required (non-empty) when `bind` is not a
    * loopback address; on loopback, undefined or empty leaves the API open.
@@ -128,7 +132,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   }
   void app.register(swagger, {
     openapi: {
-      info: { title: 'banstream', version: '1', description: 'fail2ban rebuilt as a stream processor: control, history and CrowdSec bouncer API.' },
+      info: { title: 'banstream', version: '1', description: 'fail2ban rebuilt as a stream processor: control, history, replay and CrowdSec bouncer API.' },
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'A token of role read, operate or actuate.' },
@@ -152,6 +156,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     await guarded.register(statsRoutes, { store: opts.store, now })
     await guarded.register(actuatorsRoutes, { store: opts.store, now })
     await guarded.register(decisionsRoutes, { control: opts.control, now })
+    await guarded.register(replayRoutes, { settings: opts.replay, store: opts.store, now })
   })
   return app
 }

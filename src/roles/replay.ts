@@ -37,6 +37,8 @@ export interface ReplayJailsOptions {
   readonly to?: number
   /** Called after each chunk read, for a progress bar. */
   readonly onProgress?: (progress: ReplayProgress) => void
+  /** Stops the replay between two chunks, rejecting with the signal's reason. */
+  readonly signal?: AbortSignal
 }
 
 export interface ReplayOptions extends ReplayJailsOptions {
@@ -122,6 +124,7 @@ export async function replayLines(options: ReplayJailsOptions, chunks: AsyncIter
   })
   let lines = 0
   for await (const chunk of chunks) {
+    options.signal?.throwIfAborted()
     for (const batch of chunk.batches) {
       lines += batch.lines.length
       batches.next(batch)

@@ -21,6 +21,8 @@ export type ControlErrorCode =
   | 'BANSTREAM_ERR_INVALID_CURSOR'
   | 'BANSTREAM_ERR_NO_HISTORY'
   | 'BANSTREAM_ERR_STORE_UNAVAILABLE'
+  | 'BANSTREAM_ERR_NO_REPLAY'
+  | 'BANSTREAM_ERR_REPLAY_QUEUE_FULL'
 
 /** Longer than any valid jail name or address, so those reach the schema and get a field-naming 400. */
 export const MAX_PARAM_LENGTH = 256
