@@ -1,5 +1,6 @@
 import { compileIgnoreList, type IgnoreList } from './decide-ignore.js'
 import type { BanTimeIncrement } from './ban-time.js'
+import { ORIGIN_TARGET, type BanTarget } from './ban-target.js'
 
 /**
  * How a jail counts failures and bans, in the words of jail.conf. Durations
@@ -30,6 +31,8 @@ export interface JailPolicy {
   readonly ignore: IgnoreList
   /** bantime.increment; null when off. */
   readonly increment: BanTimeIncrement | null
+  /** bantarget: the hosts whose actuators apply the bans (default: those whose logs showed the failures, as fail2ban). */
+  readonly ban_target: BanTarget
 }
 
 export type JailPolicyOptions = Partial<Omit<JailPolicy, 'name' | 'ignore'>> & {
@@ -61,6 +64,7 @@ export function jailPolicy(options: JailPolicyOptions): JailPolicy {
     ipv6_prefix: options.ipv6_prefix ?? 64,
     ignore: compileIgnoreList(options.ignore_ip ?? []),
     increment: options.increment ?? null,
+    ban_target: options.ban_target ?? ORIGIN_TARGET,
   }
   const fail = (message: string) => { throw new JailPolicyError(policy.name, message) }
   if (!Number.isInteger(policy.max_retry) || policy.max_retry < 1) fail(`maxretry must be a whole number >= 1, not ${policy.max_retry}`)

@@ -12,6 +12,8 @@ export interface ActiveBan {
   /** Event time the ban ends (seconds); Infinity when permanent. */
   readonly ends: number
   readonly ban_count: number
+  /** The hosts it targets; undefined = every host. */
+  readonly targets?: readonly string[]
 }
 
 /** What fail2ban's database keeps of an address's bans in a jail (the bips table). */
@@ -127,7 +129,7 @@ export function evolveDecision(state: DecideState, decision: BanIssued | BanLift
   if (decision.type === 'BanIssued') {
     const started = secondsOf(decision.occurred_at)
     const ends = decision.ban_time_secs === -1 ? Infinity : started + decision.ban_time_secs
-    js.bans.set(decision.ip, { event_id: decision.event_id, ip: decision.ip, started, ends, ban_count: decision.ban_count })
+    js.bans.set(decision.ip, { event_id: decision.event_id, ip: decision.ip, started, ends, ban_count: decision.ban_count, ...(decision.targets ? { targets: decision.targets } : {}) })
     if (ends !== Infinity) state.banEnds.push({ ends, jail: decision.jail, ip: decision.ip, event_id: decision.event_id })
     // A prolonged ban is the same ban lasting longer: fail2ban does not count it again.
     if (decision.reason !== 'prolonged') putRecord(js, decision.ip, { count: decision.ban_count, last_ban_at: started })

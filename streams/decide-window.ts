@@ -13,6 +13,8 @@ export interface Window {
   /** Failures seen, unweighted: the `failures` of the ban. */
   readonly attempts: number
   readonly matches: readonly string[]
+  /** The hosts whose logs showed the failures, when the jail bans on them (bantarget origin); a sliding window keeps the hosts of failures it has dropped. */
+  readonly hosts?: readonly string[]
   /** Sliding window only: each counted failure as [time, weight]. */
   readonly hits?: ReadonlyArray<readonly [number, number]>
 }

@@ -11,6 +11,7 @@ import { banTimeSecs, failureWeight } from './ban-time.js'
 import { isIgnored, touchesIgnored } from './decide-ignore.js'
 import type { JailPolicy } from './decide-policy.js'
 import { addToWindow, openWindow, windowExpired, type Window } from './decide-window.js'
+import { banTargets, withHost } from './ban-target.js'
 import {
   activeBan, emptyDecideState, evict, evolveDecision, isoOf, jailState, putWindow, secondsOf,
   type ActiveBan, type DecideState, type JailState,
@@ -75,6 +76,10 @@ interface FailurePlan {
   readonly outputs: DecideOutput[]
 }
 
+function targetsField(targets: string[] | undefined): { targets?: string[] } {
+  return targets === undefined ? {} : { targets }
+}
+
 export function decider(options: DecideOptions): Decider {
   const policies = new Map(options.jails.map((p) => [p.name, p]))
   const live = options.live ?? false
@@ -111,7 +116,10 @@ export function decider(options: DecideOptions): Decider {
     if (ban.ends === Infinity) return undefined
     const ends = base.ban_time_secs === -1 ? Infinity : secondsOf(base.occurred_at) + base.ban_time_secs
     if (ends <= ban.ends) return undefined
-    return { ...base, reason: 'prolonged', ban_count: ban.ban_count, event_id: eventId('BanIssued', 'prolonged', base.cause_event_id, policy.name) }
+    // Every host that holds the ban keeps it for longer, and the hosts that showed the new failures get it too.
+    const targets = ban.targets === undefined || base.targets === undefined ? undefined : [...new Set([...ban.targets, ...base.targets])].sort()
+    const { targets: _, ...rest } = base
+    return { ...rest, reason: 'prolonged', ban_count: ban.ban_count, ...targetsField(targets), event_id: eventId('BanIssued', 'prolonged', base.cause_event_id, policy.name) }
   }
 
   function planFailure(state: DecideState, failure: FailureDetected, nowSecs: number): FailurePlan {
@@ -152,10 +160,10 @@ export function decider(options: DecideOptions): Decider {
         weight = failureWeight(record.count, policy.max_retry)
       }
     }
-    const existing = js?.windows.get(key)
-    const window = existing && !windowExpired(existing, watermark, policy.find_time_secs)
-      ? addToWindow(existing, time, weight, failure.matches, policy)
-      : openWindow(time, weight, failure.matches, policy)
+    const held = js?.windows.get(key)
+    const existing = held && !windowExpired(held, watermark, policy.find_time_secs) ? held : undefined
+    const counted = existing ? addToWindow(existing, time, weight, failure.matches, policy) : openWindow(time, weight, failure.matches, policy)
+    const window = policy.ban_target !== 'fleet' && policy.ban_target.origin ? { ...counted, hosts: withHost(existing?.hosts, failure.host) } : counted
 
     const outputs: DecideOutput[] = []
     const banned = activeBan(js, banIp, time) ?? activeBan(js, formatAddress(address), time)
@@ -178,6 +186,7 @@ export function decider(options: DecideOptions): Decider {
       expires_at: secs === -1 ? null : isoOf(started + secs),
       occurred_at: isoOf(started),
       reason: 'threshold',
+      ...targetsField(banTargets(policy.ban_target, window.hosts)),
       matches: [...window.matches],
     }
     if (banned) {
@@ -220,7 +229,7 @@ export function decider(options: DecideOptions): Decider {
       expires_at: secs === -1 ? null : isoOf(time + secs),
       occurred_at: isoOf(time),
       reason: 'manual',
-      ...(command.target !== undefined ? { target: command.target } : {}),
+      ...targetsField(command.target !== undefined ? [command.target] : undefined),
       matches: [],
     }
     if (!banned) return [ban]

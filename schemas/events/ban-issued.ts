@@ -19,7 +19,7 @@ export const BanIssued = Type.Object({
   reason: Type.Union([Type.Literal('threshold'), Type.Literal('manual'), Type.Literal('prolonged')], {
     description: "'threshold': maxretry failures within findtime; 'manual': an operator's BanAddress; 'prolonged': an address already banned reached maxretry again and its ban now ends later.",
   }),
-  target: Type.Optional(Type.String({ description: 'The only host whose actuator applies this ban; absent = every host.' })),
+  targets: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "The hosts whose actuators apply this ban (the jail's bantarget: the hosts whose logs showed the failures, named hosts, or a manual ban's target); absent = every host." })),
   matches: Type.Array(Type.String(), { description: 'The log lines that led to the ban (at most maxmatches).' }),
 }, { $id: 'banstream.BanIssued.v1', additionalProperties: false, description: 'A jail banned an address.' })
 export type BanIssued = Static<typeof BanIssued>

@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS decisions
     expires_at Nullable(DateTime64(3, 'UTC')) COMMENT 'When the ban ends (occurred_at + ban_time_secs); null for a permanent ban.',
     occurred_at DateTime64(3, 'UTC') COMMENT 'Event time the ban starts from: the time of the last counted failure, or of the command.',
     reason LowCardinality(String) COMMENT '\'threshold\': maxretry failures within findtime; \'manual\': an operator\'s BanAddress; \'prolonged\': an address already banned reached maxretry again and its ban now ends later.',
-    target Nullable(String) COMMENT 'The only host whose actuator applies this ban; absent = every host.',
+    targets Array(String) COMMENT 'The hosts whose actuators apply this ban (the jail\'s bantarget: the hosts whose logs showed the failures, named hosts, or a manual ban\'s target); absent = every host.',
     matches Array(String) COMMENT 'The log lines that led to the ban (at most maxmatches).',
     ban_event_id Nullable(UUID) COMMENT 'The BanIssued this lifts (the latest one for the address, after any prolonging).',
     INDEX jail_idx jail TYPE set(1024) GRANULARITY 4

@@ -1,5 +1,6 @@
 import { addressBits, formatAddress, parseAddress, type Address } from '../../schemas/events/address.js'
 import { banTimeFormula, defaultIncrement, UnsupportedFormulaError, type BanTimeIncrement } from '../../streams/ban-time.js'
+import type { BanTarget } from '../../streams/ban-target.js'
 import type { JailPolicyOptions } from '../../streams/decide-policy.js'
 import { ConfigError } from './errors.js'
 import { DurationSyntaxError, evaluate, str2seconds } from './fail2ban-seconds.js'
@@ -33,7 +34,7 @@ const HOST_NAME = new RegExp(`^(?=.{1,253}\\.?$)(?:${LABEL}\\.)*(?=[A-Za-z0-9_-]
  * Reads the options fail2ban's jail understands for counting and banning
  * (maxretry, findtime, bantime, maxmatches, ignoreip, ignoreself,
  * ignorecommand, bantime.*) and banstream's own (window, resetonsuccess,
- * ipv6prefix), with fail2ban's value syntax. An option that is absent or empty
+ * ipv6prefix, bantarget), with fail2ban's value syntax. An option that is absent or empty
  * is left to jailPolicy()'s default, as fail2ban leaves it to the server's.
  * Throws ConfigError naming the jail, option and value for a value fail2ban
  * would not accept or that would make the jail meaningless.
@@ -48,6 +49,7 @@ export function jailPolicyOptions(jail: JailConfig): JailPolicySettings {
   const window = read.choice('window', ['fail2ban', 'sliding'] as const)
   const resetOnSuccess = read.boolean('resetonsuccess')
   const ipv6Prefix = read.integer('ipv6prefix', 16, 128)
+  const banTarget = read.banTarget()
   const ignore = read.ignoreIp()
   const ignoreCommand = read.raw('ignorecommand')
   // Read even when bantime.increment is off, so a mistake shows now rather than when it is turned on.
@@ -62,6 +64,7 @@ export function jailPolicyOptions(jail: JailConfig): JailPolicySettings {
     ...(window !== undefined ? { window } : {}),
     ...(resetOnSuccess !== undefined ? { reset_on_success: resetOnSuccess } : {}),
     ...(ipv6Prefix !== undefined ? { ipv6_prefix: ipv6Prefix } : {}),
+    ...(banTarget !== undefined ? { ban_target: banTarget } : {}),
     increment: read.boolean('bantime.increment') ? increment : null,
     ignore_ip: ignore.addresses,
     ignore_hosts: ignore.hosts,
@@ -107,6 +110,24 @@ class OptionReader {
     const secs = this.parse(option, () => str2seconds(value))
     if (!valid(secs)) this.fail(option, `${why} (it is ${secs} s)`)
     return secs
+  }
+
+  /**
+   * bantarget: `fleet`, or host names (space or comma separated; a named group
+   * is a list in [DEFAULT] interpolated with %(name)s) and the word `origin`
+   * for the hosts whose logs showed the failures (the default).
+   */
+  banTarget(): BanTarget | undefined {
+    const value = this.raw('bantarget')
+    if (value === undefined) return undefined
+    const words = value.split(/[\s,]+/).filter((w) => w !== '')
+    if (words.includes('fleet')) {
+      if (words.length > 1) this.fail('bantarget', 'fleet already means every host; give it alone')
+      return 'fleet'
+    }
+    const bad = words.find((w) => w !== 'origin' && !HOST_NAME.test(w))
+    if (bad !== undefined) this.fail('bantarget', `"${bad}" is neither origin, fleet nor a host name`)
+    return { origin: words.includes('origin'), hosts: [...new Set(words.filter((w) => w !== 'origin'))].sort() }
   }
 
   choice<T extends string>(option: string, choices: readonly T[]): T | undefined {

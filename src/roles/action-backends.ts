@@ -1,4 +1,6 @@
 import type { ActuatorBackend } from '../../sinks/actuators/actuator-backend.js'
+import { ExecActuator, type ExecActuatorOptions } from '../../sinks/actuators/exec-actuator.js'
+import { ExecInputError, type ExecAction } from '../../sinks/actuators/exec-commands.js'
 import { IpsetActuator, type IpsetActuatorOptions } from '../../sinks/actuators/ipset-actuator.js'
 import { ipsetJail, IpsetInputError, type IpsetJail } from '../../sinks/actuators/ipset-commands.js'
 import { NftablesActuator, type NftablesActuatorOptions } from '../../sinks/actuators/nftables-actuator.js'
@@ -11,6 +13,7 @@ import { readServices } from '../../sinks/actuators/services.js'
 import { WebhookActuator, webhookJail, WebhookInputError, type WebhookActuatorOptions, type WebhookJail } from '../../sinks/actuators/webhook-actuator.js'
 import type { JailConfig } from '../config/jail-config.js'
 import type { Reference } from '../config/reference.js'
+import { hasActionFile, loadExecAction } from './exec-action.js'
 
 /** A jail's action as a backend kind sees it when the jail is set up. */
 export interface ActionContext {
@@ -28,6 +31,7 @@ export interface ActionBackendOptions {
   readonly route?: Omit<RouteActuatorOptions, 'jails'>
   readonly pf?: Omit<PfActuatorOptions, 'jails'>
   readonly webhook?: Omit<WebhookActuatorOptions, 'jails'>
+  readonly exec?: Omit<ExecActuatorOptions, 'jails'>
 }
 
 /**
@@ -38,9 +42,10 @@ export interface ActionBackendKind<J> {
   /**
    * The key of the backend that carries out this action, or undefined when
    * this kind does not. Kinds with one backend for every jail return their
-   * name; a kind may return one key per action file.
+   * name; a kind may return one key per action file. `configDir` is the
+   * jail's configuration tree, for kinds that run its action.d files.
    */
-  claims(ref: Reference): string | undefined
+  claims(ref: Reference, configDir?: string): string | undefined
   /** One jail's settings; throws InputError naming a value it refuses (a bad port, a hostile name). */
   jail(context: ActionContext): J
   /** The error `jail` throws for bad input: the action is then logged, not applied. */
@@ -106,6 +111,15 @@ const webhookKind: ActionBackendKind<WebhookJail> = {
   create: (jails, options) => new WebhookActuator({ ...options.webhook, jails }),
 }
 
+// Any other action.d file, run as fail2ban runs it (shell commands); last, so the kinds above keep theirs.
+// One backend per action file.
+const execKind: ActionBackendKind<ExecAction> = {
+  claims: (ref, configDir) => (configDir !== undefined && hasActionFile(configDir, ref.name) ? `exec:${ref.name}` : undefined),
+  jail: ({ jail, ref, configDir }) => loadExecAction(configDir, jail, ref),
+  InputError: ExecInputError,
+  create: (jails, options) => new ExecActuator({ ...options.exec, jails }),
+}
+
 /** The backends in the order they are asked: the first that claims an action carries it out. */
 export const ACTION_BACKENDS: readonly ActionBackendKind<unknown>[] = [
   nftablesKind as ActionBackendKind<unknown>,
@@ -113,4 +127,5 @@ export const ACTION_BACKENDS: readonly ActionBackendKind<unknown>[] = [
   routeKind as ActionBackendKind<unknown>,
   pfKind as ActionBackendKind<unknown>,
   webhookKind as ActionBackendKind<unknown>,
+  execKind as ActionBackendKind<unknown>,
 ]

@@ -7,12 +7,15 @@ import { Topics } from '../../schemas/topics.js'
 import type { ActuationOutcome } from '../../sinks/actuators/actuator-backend.js'
 import type { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import type { Log, LogProblem, Subscription } from '../log/log.js'
+import { targets } from '../../streams/ban-target.js'
 import type { JailActions } from './jail-actions.js'
 
 export interface ActuateWorkerOptions {
   readonly log: Log
-  /** This host: decisions targeted at another host are not applied here. */
+  /** This host: decisions targeted at other hosts only are not applied here. */
   readonly host: string
+  /** Apply every decision whatever hosts it targets: `banstream run` is the only actuator of its decisions. */
+  readonly everyTarget?: boolean
   readonly fail2banLog: Fail2banLog
   /** The current jails' actions and the backends that carry them out. */
   readonly actions: () => JailActions
@@ -48,7 +51,7 @@ export class ActuateWorker {
         if (decoded.ok) decisions.push(decoded.value)
         else options.report({ kind: 'corrupt-record', topic: record.topic, partition: record.partition, position: record.offset, reason: decoded.errors.join('; ') })
       }
-      await worker.actuate(decisions.filter((d) => d.type !== 'BanIssued' || d.target === undefined || d.target === options.host))
+      await worker.actuate(options.everyTarget ? decisions : decisions.filter((d) => d.type !== 'BanIssued' || targets(d.targets, options.host)))
     })
     return worker
   }
@@ -117,12 +120,12 @@ export class ActuateWorker {
 
 /**
  * Makes each backend that keeps state (the firewalls) hold exactly the bans
- * in force that target this host and a jail it serves: entries missing (a
+ * in force that target this host (undefined: all of them, as in `banstream run`) and a jail it serves: entries missing (a
  * flush by another tool, a reboot) are added with their remaining time,
  * stale ones removed.
  */
-export async function reconcileFirewalls(bans: readonly BanIssued[], actions: JailActions, host: string, note: (level: 'info' | 'error', message: string) => void): Promise<void> {
-  const mine = bans.filter((b) => b.target === undefined || b.target === host)
+export async function reconcileFirewalls(bans: readonly BanIssued[], actions: JailActions, host: string | undefined, note: (level: 'info' | 'error', message: string) => void): Promise<void> {
+  const mine = host === undefined ? bans : bans.filter((b) => targets(b.targets, host))
   for (const [key, backend] of actions.backends) {
     if (!backend.reconcile) continue
     const result = await backend.reconcile(mine.filter((b) => actions.of(b.jail).some((a) => a.backend === key)))

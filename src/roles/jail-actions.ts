@@ -47,7 +47,7 @@ export async function prepareJailActions(jails: readonly RunJail[], opts: JailAc
     const actions: JailAction[] = []
     jail.config.actions.forEach((ref, i) => {
       const text = jail.actions[i]!
-      const claimed = opts.dryRun ? undefined : claim(ref)
+      const claimed = opts.dryRun ? undefined : claim(ref, jail.configDir)
       const taken = claimed && gathered.get(claimed.key)?.names.includes(jail.config.name)
       if (claimed === undefined || taken) {
         actions.push({ backend: 'dry-run', text })
@@ -79,9 +79,9 @@ export async function prepareJailActions(jails: readonly RunJail[], opts: JailAc
   return { of: (jail) => byJail.get(jail) ?? [], backends }
 }
 
-function claim(ref: Reference): { kind: ActionBackendKind<unknown>; key: string } | undefined {
+function claim(ref: Reference, configDir: string): { kind: ActionBackendKind<unknown>; key: string } | undefined {
   for (const kind of ACTION_BACKENDS) {
-    const key = kind.claims(ref)
+    const key = kind.claims(ref, configDir)
     if (key !== undefined) return { kind, key }
   }
   return undefined

@@ -132,7 +132,7 @@ export class RunRole {
       onOutputs: (input, outputs, ignored) => role!.decided(input, outputs, ignored),
     })
     parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), successesFor: resettingJails(jails), resolver: new HostResolver(), warn: (message) => note('warn', message), report })
-    parts.actuate = ActuateWorker.start({ log, host: role.host, fail2banLog, actions: () => role!.actions, now, report })
+    parts.actuate = ActuateWorker.start({ log, host: role.host, everyTarget: true, fail2banLog, actions: () => role!.actions, now, report })
     await role.reconcile()
     role.reconcileTimer = setInterval(() => void role!.reconcile(), options.reconcileIntervalMs ?? 60_000)
     role.reconcileTimer.unref()
@@ -223,7 +223,7 @@ export class RunRole {
 
   /** Makes the firewall hold exactly the bans in force: a flush by another tool or a reboot is repaired. */
   private reconcile(): Promise<void> {
-    return reconcileFirewalls(this.book.bans(), this.actions, this.host, this.options.note!)
+    return reconcileFirewalls(this.book.bans(), this.actions, undefined, this.options.note!)
   }
 
   private decided(input: DecideInput, outputs: readonly DecideOutput[], ignored: boolean): void {

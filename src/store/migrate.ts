@@ -1,4 +1,4 @@
-import { createStatements, DEFAULT_RETENTION, retentionTtls, type Retention } from '../../schemas/clickhouse/tables.js'
+import { createStatements, DEFAULT_RETENTION, EVENT_TABLES, retentionTtls, type Retention } from '../../schemas/clickhouse/tables.js'
 import type { Store } from './store.js'
 
 /**
@@ -6,10 +6,20 @@ import type { Store } from './store.js'
  * table's TTL to the retention, so a changed retention applies to tables
  * made by an earlier run. The TTL change is metadata only
  * (materialize_ttl_after_modify = 0): old rows go at the next merges instead
- * of in one rewrite of every part at start.
+ * of in one rewrite of every part at start. A field added to an event
+ * schema becomes a column of the tables made before it (a metadata change;
+ * old rows read its default); a column no schema names any more is left.
  */
 export async function migrateStore(store: Store, retention: Retention = DEFAULT_RETENTION): Promise<void> {
   for (const statement of createStatements(retention)) await store.command(statement)
+  const existing = new Set((await store.query<{ c: string }>(
+    "SELECT concat(table, '.', name) AS c FROM system.columns WHERE database = currentDatabase()",
+  )).map((r) => r.c))
+  for (const table of EVENT_TABLES) {
+    for (const column of table.columns) {
+      if (!existing.has(`${table.name}.${column.name}`)) await store.command(`ALTER TABLE ${table.name} ADD COLUMN ${column.name} ${column.type}`)
+    }
+  }
   const withTtl = new Set(
     (await store.query<{ name: string }>(
       "SELECT name FROM system.tables WHERE database = currentDatabase() AND position(engine_full, ' TTL ') > 0",

@@ -72,7 +72,7 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
     const log = new KafkaLog({ brokers: cluster.brokers, idempotent: false, clientLogLevel: 'nothing' })
     t.after(() => log.close())
     const lines: string[] = []
-    const deadline = Date.now() + 20_000
+    const deadline = Date.now() + 60_000
     while (lines.length < 2 && Date.now() < deadline) {
       lines.length = 0
       const ends = await log.endOffsets('lines')
@@ -104,12 +104,12 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
       await rm(dir, { recursive: true, force: true })
     })
     const now = Date.now()
-    const ban = (ip: string, target?: string) => ({
+    const ban = (ip: string, targets?: string[]) => ({
       type: 'BanIssued', event_id: `ban-${ip}`, cause_event_id: `f-${ip}`, jail: 'sshd', ip, failures: 3, ban_time_secs: 600, ban_count: 1,
       expires_at: new Date(now + 600_000).toISOString(), occurred_at: new Date(now).toISOString(), reason: 'threshold', matches: [],
-      ...(target !== undefined && { target }),
+      ...(targets !== undefined && { targets }),
     })
-    await log.append('decisions', [ban('192.0.2.7'), ban('192.0.2.8', 'other-host'), ban('192.0.2.9', 'mx1')].map((d) => ({ key: Buffer.from(d.ip), value: Buffer.from(JSON.stringify(d)) })))
+    await log.append('decisions', [ban('192.0.2.7'), ban('192.0.2.8', ['other-host']), ban('192.0.2.9', ['mx0', 'mx1'])].map((d) => ({ key: Buffer.from(d.ip), value: Buffer.from(JSON.stringify(d)) })))
     const seen: { host: string; ip: string; outcome: string }[] = []
     const deadline = Date.now() + 30_000
     while (seen.length < 2 && Date.now() < deadline) {

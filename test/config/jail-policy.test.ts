@@ -197,3 +197,15 @@ test('bad bantime.* values are refused, even while the increment is off', () => 
   refuses({ 'bantime.rndtime': '-5' }, 'bantime.rndtime')
   refuses({ 'bantime.overalljails': 'maybe' }, 'bantime.overalljails')
 })
+
+test('bantarget: origin by default, fleet, or host names (a group interpolated from a list) with or without origin', () => {
+  assert.equal(jailPolicyOptions(jail({})).ban_target, undefined)
+  assert.equal(jailPolicyOptions(jail({ bantarget: 'fleet' })).ban_target, 'fleet')
+  assert.deepEqual(jailPolicyOptions(jail({ bantarget: 'mx2, mx1\nmx1' })).ban_target, { origin: false, hosts: ['mx1', 'mx2'] })
+  assert.deepEqual(jailPolicyOptions(jail({ bantarget: 'origin edge1.example.net' })).ban_target, { origin: true, hosts: ['edge1.example.net'] })
+})
+
+test('a bantarget that is not host names, or fleet with more, is refused naming the word', () => {
+  assert.throws(() => jailPolicyOptions(jail({ bantarget: 'mx1 $(reboot)' })), /bantarget = .*"\$\(reboot\)" is neither origin, fleet nor a host name/)
+  assert.throws(() => jailPolicyOptions(jail({ bantarget: 'fleet mx1' })), /fleet already means every host/)
+})

@@ -63,6 +63,15 @@ export function storeContract(driver: string, open: () => Promise<Store>, close:
       }
     })
 
+    it('adds to a table made by an earlier schema the columns its event has gained since', async () => {
+      await store.command('ALTER TABLE decisions DROP COLUMN targets')
+      await migrateStore(store)
+      const columns = (await store.query<{ name: string; type: string }>(
+        "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'decisions' AND name = 'targets'",
+      ))
+      assert.deepEqual(columns, [{ name: 'targets', type: 'Array(String)' }])
+    })
+
     it('returns inserted failures by address, with the address in its event form', async () => {
       await store.insert('failures', [failure(1, { ip: '198.51.100.7', user: 'root' }), failure(2, { ip: '198.51.100.7' })].map((f) => eventRow(f, failuresTable.columns)))
       const rows = await store.query<{ ip: string; ip_text: string; user: string | null; occurred_at: string; matches: string[] }>(

@@ -124,6 +124,34 @@ test('an address already banned that reaches maxretry again gets its ban prolong
   assert.equal(bans[0]!.expires_at, at(702))
 })
 
+test('a ban targets the hosts whose logs showed the failures, as fail2ban bans on the host that saw them', () => {
+  const from = (host: string, secs: number) => failure('192.0.2.1', secs, { host })
+  const { bans } = scenario({ jails: [sshd()] }, [from('mx2', 0), from('mx1', 1)], [from('mx2', 2)])
+  assert.deepEqual(bans[0]!.targets, ['mx1', 'mx2'])
+})
+
+test('bantarget fleet sends the ban to every host; named hosts get it whatever logs showed it', () => {
+  const fleet = scenario({ jails: [sshd({ ban_target: 'fleet' })] }, [], times('192.0.2.1', 0, 1, 2))
+  assert.equal(fleet.bans[0]!.targets, undefined)
+  const named = scenario({ jails: [sshd({ ban_target: { origin: false, hosts: ['edge1', 'edge2'] } })] }, [], times('192.0.2.1', 0, 1, 2))
+  assert.deepEqual(named.bans[0]!.targets, ['edge1', 'edge2'])
+  const both = scenario({ jails: [sshd({ ban_target: { origin: true, hosts: ['edge1'] } })] }, [], times('192.0.2.1', 0, 1, 2))
+  assert.deepEqual(both.bans[0]!.targets, ['edge1', 'mail1'])
+})
+
+test('a prolonged ban targets the hosts of the first ban and those of the new failures', () => {
+  const from = (host: string, secs: number) => failure('192.0.2.1', secs, { host })
+  const { bans } = scenario({ jails: [sshd()] }, [from('mx1', 0), from('mx1', 1), from('mx1', 2), from('mx2', 100), from('mx2', 101)], [from('mx2', 102)])
+  assert.equal(bans[0]!.reason, 'prolonged')
+  assert.deepEqual(bans[0]!.targets, ['mx1', 'mx2'])
+})
+
+test('a manual ban with a target goes to that host only', () => {
+  const { bans } = scenario({ jails: [sshd()] }, [], [banAddress('192.0.2.9', 0, { target: 'mx3' })])
+  assert.deepEqual(bans[0]!.targets, ['mx3'])
+  assert.equal(scenario({ jails: [sshd()] }, [], [banAddress('192.0.2.9', 0)]).bans[0]!.targets, undefined)
+})
+
 test('bantime.increment doubles the second ban', () => {
   const jail = sshd({ increment: defaultIncrement() })
   const { bans } = scenario({ jails: [jail] }, times('192.0.2.1', 0, 1, 2), times('192.0.2.1', 1000, 1001, 1002, 1003, 1004))

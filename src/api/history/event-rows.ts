@@ -45,8 +45,8 @@ const TIME_FIELDS = new Set(['failures', 'decisions', 'actuations'].flatMap((kin
 /**
  * An event as it was on its topic, from a row of eventColumnsSql: only the
  * fields of its type's schema (a BanLifted row has the BanIssued columns
- * empty), NULL columns left out except `expires_at` of a ban, where null
- * means permanent.
+ * empty), NULL columns (and empty optional arrays) left out except
+ * `expires_at` of a ban, where null means permanent.
  */
 export function rowEvent(row: Row): Record<string, unknown> {
   const schema = SCHEMAS[String(row['type'])]
@@ -54,6 +54,8 @@ export function rowEvent(row: Row): Record<string, unknown> {
   for (const field of Object.keys(schema?.properties ?? row)) {
     const value = field in row ? row[field] : row[`${COMPUTED}${field}`]
     if (value === undefined) continue
+    // An optional array the event lacked is stored empty: leave it out again.
+    if (Array.isArray(value) && value.length === 0 && !(schema?.required ?? []).includes(field)) continue
     if (value === null) {
       if (field === 'expires_at') event[field] = null
       continue
