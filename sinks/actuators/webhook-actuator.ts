@@ -4,7 +4,9 @@ import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import type { Decision } from '../../schemas/events/decision.js'
 import type { WebhookPayload } from '../../schemas/notifications/webhook-payload.js'
-import type { ActuationOutcome, ActuatorBackend, StepResult } from './actuator-backend.js'
+import type { ActuationOutcome } from './actuator-backend.js'
+import { outcome } from './backend-kit.js'
+import { NotifierBackend } from './notifier-backend.js'
 
 /**
  * The webhook action, `webhook[url="https://…", secret_file=…, timeout=10, retries=3]`
@@ -115,21 +117,17 @@ export interface WebhookActuatorOptions {
 
 type Attempt = { readonly ok: true } | { readonly ok: false; readonly retry: boolean; readonly error: string }
 
-/**
- * The webhook backend. Keeps no state, so it has no reconcile; delivers one
- * decision at a time in order, so a receiver sees a ban before its unban.
- * Never throws from actuate: every decision gets its outcome.
- */
-export class WebhookActuator implements ActuatorBackend {
+/** The webhook backend: POSTs each decision of its jails as the top of this file describes. */
+export class WebhookActuator extends NotifierBackend {
   readonly name = 'webhook'
   private readonly jails: ReadonlyMap<string, WebhookJail>
   private readonly host: string
   private readonly now: () => number
   private readonly sleep: (ms: number) => Promise<void>
   private readonly retryDelayMs: number
-  private queue: Promise<unknown> = Promise.resolve()
 
   constructor(options: WebhookActuatorOptions) {
+    super()
     this.jails = new Map(options.jails.map((j) => [j.jail, j]))
     this.host = options.host ?? hostname()
     this.now = options.now ?? Date.now
@@ -137,22 +135,7 @@ export class WebhookActuator implements ActuatorBackend {
     this.retryDelayMs = options.retry_delay_ms ?? 1000
   }
 
-  /** Nothing to create: the endpoint is only reached when there is something to tell. */
-  setup(): Promise<StepResult> {
-    return Promise.resolve({ ok: true })
-  }
-
-  actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
-    const next = this.queue.then(async () => {
-      const outcomes: ActuationOutcome[] = []
-      for (const d of decisions) outcomes.push(await this.deliver(d))
-      return outcomes
-    })
-    this.queue = next.catch(() => undefined)
-    return next
-  }
-
-  private async deliver(d: Decision): Promise<ActuationOutcome> {
+  protected async notify(d: Decision): Promise<ActuationOutcome> {
     const jail = this.jails.get(d.jail)
     if (jail === undefined) return outcome(d, 'failed', `jail ${d.jail} has no webhook action on this host`)
     const payload: WebhookPayload = { ...d, host: this.host }
@@ -200,8 +183,4 @@ function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err)
   const cause = err.cause instanceof Error ? err.cause.message : undefined
   return cause === undefined ? err.message : `${err.message}: ${cause}`
-}
-
-function outcome(d: Decision, kind: ActuationOutcome['outcome'], error?: string): ActuationOutcome {
-  return { decision_event_id: d.event_id, jail: d.jail, ip: d.ip, outcome: kind, ...(error === undefined ? {} : { error }) }
 }

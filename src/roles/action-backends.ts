@@ -1,8 +1,11 @@
+import { hostname } from 'node:os'
 import type { ActuatorBackend } from '../../sinks/actuators/actuator-backend.js'
 import { ExecActuator, type ExecActuatorOptions } from '../../sinks/actuators/exec-actuator.js'
 import { ExecInputError, type ExecAction } from '../../sinks/actuators/exec-commands.js'
 import { IpsetActuator, type IpsetActuatorOptions } from '../../sinks/actuators/ipset-actuator.js'
 import { ipsetJail, IpsetInputError, type IpsetJail } from '../../sinks/actuators/ipset-commands.js'
+import { MailActuator, type MailActuatorOptions } from '../../sinks/actuators/mail-actuator.js'
+import { MAIL_ACTIONS, mailJail, MailInputError, type MailJail } from '../../sinks/actuators/mail-message.js'
 import { NftablesActuator, type NftablesActuatorOptions } from '../../sinks/actuators/nftables-actuator.js'
 import { nftablesJail, NftablesInputError, type NftablesJail } from '../../sinks/actuators/nftables-commands.js'
 import { PfActuator, type PfActuatorOptions } from '../../sinks/actuators/pf-actuator.js'
@@ -31,6 +34,7 @@ export interface ActionBackendOptions {
   readonly route?: Omit<RouteActuatorOptions, 'jails'>
   readonly pf?: Omit<PfActuatorOptions, 'jails'>
   readonly webhook?: Omit<WebhookActuatorOptions, 'jails'>
+  readonly mail?: Omit<MailActuatorOptions, 'jails'>
   readonly exec?: Omit<ExecActuatorOptions, 'jails'>
 }
 
@@ -111,6 +115,15 @@ const webhookKind: ActionBackendKind<WebhookJail> = {
   create: (jails, options) => new WebhookActuator({ ...options.webhook, jails }),
 }
 
+// fail2ban's sendmail-* / mail-* actions, mailed over SMTP by banstream (mail-message.ts lists them and
+// their arguments); one backend per action file, so a jail may send two kinds of mail.
+const mailKind: ActionBackendKind<MailJail> = {
+  claims: (ref) => (Object.hasOwn(MAIL_ACTIONS, ref.name) ? `mail:${ref.name}` : undefined),
+  jail: ({ jail, ref }) => mailJail(jail.name, ref.name, ref.args, hostname()),
+  InputError: MailInputError,
+  create: (jails, options) => new MailActuator({ ...options.mail, jails }),
+}
+
 // Any other action.d file, run as fail2ban runs it (shell commands); last, so the kinds above keep theirs.
 // One backend per action file.
 const execKind: ActionBackendKind<ExecAction> = {
@@ -127,5 +140,6 @@ export const ACTION_BACKENDS: readonly ActionBackendKind<unknown>[] = [
   routeKind as ActionBackendKind<unknown>,
   pfKind as ActionBackendKind<unknown>,
   webhookKind as ActionBackendKind<unknown>,
+  mailKind as ActionBackendKind<unknown>,
   execKind as ActionBackendKind<unknown>,
 ]

@@ -241,6 +241,6 @@ describe('webhook action arguments', () => {
   })
 
   test('the webhook backend kind claims the webhook action', () => {
-    assert.deepEqual(ACTION_BACKENDS.map((k) => k.claims({ name: 'webhook', args: {} })).filter((key) => key !== undefined), ['webhook'])
+    assert.equal(ACTION_BACKENDS.map((k) => k.claims({ name: 'webhook', args: {} })).find((key) => key !== undefined), 'webhook')
   })
 })
