@@ -7,6 +7,7 @@ import { Topics } from '../../schemas/topics.js'
 import type { ActuationOutcome } from '../../sinks/actuators/actuator-backend.js'
 import type { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import type { Log, LogProblem, Subscription } from '../log/log.js'
+import type { ActuationMetrics } from './actuation-metrics.js'
 import { targets } from '../../streams/ban-target.js'
 import type { JailActions } from './jail-actions.js'
 
@@ -21,6 +22,8 @@ export interface ActuateWorkerOptions {
   readonly actions: () => JailActions
   readonly now?: () => number
   readonly report: (problem: LogProblem) => void
+  /** Counts each recorded actuation (and full sets) for /metrics. */
+  readonly metrics?: ActuationMetrics
 }
 
 /**
@@ -106,6 +109,7 @@ export class ActuateWorker {
     await Promise.all(lines)
     if (actuations.length === 0) return
     await this.options.log.append(Topics.actuations.name, actuations.map((a) => ({ key: Buffer.from(a.host), value: Buffer.from(JSON.stringify(a)) })))
+    this.options.metrics?.count(actuations)
   }
 
   private logOutcome(d: Decision, action: string, outcome: ActuationOutcome): Promise<void> {

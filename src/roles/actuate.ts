@@ -1,5 +1,7 @@
+import type { Registry } from 'prom-client'
 import { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import type { Log, LogProblem } from '../log/log.js'
+import { ActuationMetrics } from './actuation-metrics.js'
 import { ActuateWorker, reconcileFirewalls } from './actuate-worker.js'
 import { BanBook } from './ban-book.js'
 import { prepareJailActions } from './jail-actions.js'
@@ -15,6 +17,8 @@ export interface ActuateOptions {
   readonly logFile: string
   readonly dryRun?: boolean
   readonly reconcileIntervalMs?: number
+  /** Where the actuation counters go (banstream_actuations_total, banstream_actuator_set_full_total). */
+  readonly metrics?: Registry
   readonly now?: () => number
   readonly note: (level: 'info' | 'warn' | 'error', message: string) => void
 }
@@ -36,7 +40,8 @@ export async function startActuate(options: ActuateOptions): Promise<{ stop(): P
   const fail2banLog = new Fail2banLog({ path: options.logFile, now })
   const reconcile = () => reconcileFirewalls(book.bans(), actions, options.host, options.note)
   await reconcile()
-  const worker = ActuateWorker.start({ log: options.log, host: options.host, fail2banLog, actions: () => actions, now, report })
+  const worker = ActuateWorker.start({ log: options.log, host: options.host, fail2banLog, actions: () => actions, now, report,
+    ...(options.metrics ? { metrics: new ActuationMetrics(options.metrics) } : {}) })
   const timer = setInterval(() => void reconcile(), options.reconcileIntervalMs ?? 60_000)
   timer.unref()
   return {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { Registry } from 'prom-client'
 import { Topics } from '../../schemas/topics.js'
 import type { DecideInput, DecideOutput } from '../../streams/decide.js'
 import { ClickHouseSink } from '../../sinks/clickhouse/clickhouse-sink.js'
@@ -20,6 +21,7 @@ import type { LogProblem } from '../log/log.js'
 import type { LineBatch, Source } from '../sources/source.js'
 import { BanBook } from './ban-book.js'
 import { DecideWorker } from './decide-worker.js'
+import { ActuationMetrics } from './actuation-metrics.js'
 import { ActuateWorker, reconcileFirewalls } from './actuate-worker.js'
 import { prepareJailActions, type JailActions, type JailActionsOptions } from './jail-actions.js'
 import { jailSources, streamPositionKey } from './jail-sources.js'
@@ -90,6 +92,8 @@ export class RunRole {
   private api: FastifyInstance | undefined
   private reloading: Promise<void> = Promise.resolve()
   private history: { store: Store; sink: ClickHouseSink } | undefined
+  /** What the API's /metrics serves: its own request counters and the actuations'. */
+  private readonly metrics = new Registry()
 
   private constructor(
     private readonly options: RunOptions,
@@ -132,7 +136,7 @@ export class RunRole {
       onOutputs: (input, outputs, ignored) => role!.decided(input, outputs, ignored),
     })
     parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), successesFor: resettingJails(jails), resolver: new HostResolver(), warn: (message) => note('warn', message), report })
-    parts.actuate = ActuateWorker.start({ log, host: role.host, everyTarget: true, fail2banLog, actions: () => role!.actions, now, report })
+    parts.actuate = ActuateWorker.start({ log, host: role.host, everyTarget: true, fail2banLog, actions: () => role!.actions, now, report, metrics: new ActuationMetrics(role.metrics) })
     await role.reconcile()
     role.reconcileTimer = setInterval(() => void role!.reconcile(), options.reconcileIntervalMs ?? 60_000)
     role.reconcileTimer.unref()
@@ -275,6 +279,7 @@ export class RunRole {
       bind,
       ...(control.bouncerKeys ? { bouncerKeys: control.bouncerKeys } : {}),
       now: this.options.now!,
+      metrics: this.metrics,
     })
     await this.api.listen({ host: bind, port: control.port ?? DEFAULT_CONTROL_PORT })
   }
