@@ -158,6 +158,19 @@ describe('replay routes', () => {
     }
   })
 
+  test('a candidate may include only files of the configuration', async () => {
+    const source = { files: [join(logs, 'web.log')] }
+    for (const [config, field] of [
+      [{ jail_local: '[INCLUDES]\nbefore = /etc/hostname\n' }, 'body/config/jail_local'],
+      [{ filters: { web: '[INCLUDES]\nafter = ../../../etc/hostname\n[Definition]\nfailregex = x <HOST>\n' } }, 'body/config/filters/web'],
+    ] as const) {
+      const res = await post({ source, config })
+      assert.equal(res.statusCode, 400, res.body)
+      assert.equal(res.json().field, field)
+      assert.match(res.json().message, /\[INCLUDES\] (before|after) may name only files inside the configuration/)
+    }
+  })
+
   test('a replay needs a token, and an operate one to start it', async () => {
     const source = { files: [join(logs, 'web.log')] }
     const anonymous = await post({ source }, {})

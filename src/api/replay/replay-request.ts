@@ -3,7 +3,9 @@ import { realpath, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { isAbsolute, join, resolve, sep } from 'node:path'
 import type { ReplayJob, ReplayRequest } from '../../../schemas/api/replay.js'
+import { ConfigStore } from '../../config/config-store.js'
 import { ConfigError } from '../../config/errors.js'
+import { parseIni } from '../../config/ini-parser.js'
 import { resolveJailPolicies } from '../../ignore/resolve-policies.js'
 import type { Log } from '../../log/log.js'
 import { diffDecisions } from '../../roles/replay-diff.js'
@@ -152,6 +154,8 @@ function candidateTree(configDir: string, config: NonNullable<ReplayRequest['con
   const filters = Object.entries(config.filters ?? {})
   // The schema admits only such names; checked again here, where a name becomes a path.
   for (const [name] of filters) if (!/^[\w.-]+$/.test(name) || name === '.' || name === '..') throw invalid(`body/config/filters/${name}`, 'not a filter name')
+  if (config.jail_local !== undefined) checkIncludes(config.jail_local, 'body/config/jail_local')
+  for (const [name, text] of filters) checkIncludes(text, `body/config/filters/${name}`)
   const tree = mkdtempSync(join(tmpdir(), 'banstream-replay-config-'))
   try {
     cpSync(configDir, tree, { recursive: true })
@@ -162,6 +166,28 @@ function candidateTree(configDir: string, config: NonNullable<ReplayRequest['con
   } catch (err) {
     rmSync(tree, { recursive: true, force: true })
     throw err
+  }
+}
+
+/**
+ * A candidate may include only files of the configuration: banstream reads
+ * its configuration as root, and an [INCLUDES] of /root/.aws/credentials
+ * would hand that file's values to the client through interpolation.
+ */
+function checkIncludes(text: string, field: string): void {
+  const store = new ConfigStore()
+  try {
+    store.merge(parseIni(text, field))
+  } catch (err) {
+    if (err instanceof ConfigError) throw invalid(field, err.message)
+    throw err
+  }
+  if (!store.hasSection('INCLUDES')) return
+  for (const which of ['before', 'after']) {
+    if (!store.options('INCLUDES').includes(which)) continue
+    for (const line of (store.get('INCLUDES', which) ?? '').split('\n')) {
+      if (isAbsolute(line) || line.split(/[\\/]/).includes('..')) throw invalid(field, `[INCLUDES] ${which} may name only files inside the configuration, not ${line}`)
+    }
   }
 }
 
