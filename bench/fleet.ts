@@ -12,10 +12,15 @@
  *               "steady" is lines/s between 10% (and the group settled) and 90% of `lines` committed.
  *   latency     an actuator (startActuate, dryRun) on the mock cluster while decisions are appended at a
  *               steady rate; decision record timestamp → actuation record timestamp, per decision.
+ *   pipeline    forward → decision: one detect worker (own process, group settled first) while the hosts'
+ *               lines are appended at a steady rate, every 10 ms what each host's log grew by (as a
+ *               forwarder tailing the files sends it); per ban, the append time of the line that reached
+ *               maxretry (the ban's last match) → the decision record's timestamp.
  *
  * Each run is a fresh process (and a fresh cluster or data dir) so none warms another.
  *
  *   npx tsx bench/fleet.ts [lines, default 250000] [decisions/s, default 200] [latency seconds, default 15]
+ *                          [pipeline lines/s, default 50000]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -66,7 +71,7 @@ function kafkaOptions(cluster: MockCluster): KafkaLogOptions {
   }
 }
 
-async function main(lines: number, rate: number, seconds: number): Promise<void> {
+async function main(lines: number, rate: number, seconds: number, lineRate: number): Promise<void> {
   console.log('fleet: librdkafka mock cluster — a Kafka protocol implementation in one local process, NOT a real Kafka ' +
     '(no disk, no replication, no network): these numbers are our client path\'s cost, not a production cluster\'s.')
   console.log(`  ${lines} mail-log lines (${FAILURE_SHARE * 100}% failures), one log per host, ${LINES_PER_RECORD} lines per record, ` +
@@ -74,6 +79,7 @@ async function main(lines: number, rate: number, seconds: number): Promise<void>
   part('throughput', ['embedded', '1', String(lines), 'backlog'])
   for (const start of ['backlog', 'settled']) for (const workers of ['1', '2']) part('throughput', ['kafka', workers, String(lines), start])
   part('latency', [String(rate), String(seconds)])
+  part('pipeline', [String(lineRate), String(seconds)])
 }
 
 function part(name: string, args: string[]): void {
@@ -328,9 +334,82 @@ async function latencyPart(rate: number, seconds: number): Promise<void> {
   }
 }
 
+/** Each host's log lines, in order, over the same span of event time. */
+function hostLogs(linesPerHost: number): { host: string; lines: string[] }[] {
+  const start = Date.UTC(2026, 10, 1)
+  return spreadHosts().map((host, h) => ({
+    host,
+    lines: generateMailLog(linesPerHost, { failureShare: FAILURE_SHARE, seed: 42 + h, start }).slice(0, -1).split('\n'),
+  }))
+}
+
+async function pipelinePart(lineRate: number, seconds: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'banstream-bench-fleet-pipeline-'))
+  const cluster = await startMockCluster(1, Object.fromEntries(TOPICS.map((t) => [t, PARTITIONS])))
+  const log = new KafkaLog(kafkaOptions(cluster))
+  let child: ChildProcess | undefined
+  try {
+    const configDir = await benchConfigDir(join(dir, 'config'), LOG_PATH)
+    const options = JSON.stringify({ ...kafkaOptions(cluster), report: undefined })
+    child = spawn(process.execPath, [...process.execArgv, here, 'detect-worker', options, configDir], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let held = 0
+    await ready(child, (line) => { held = line.slice('held '.length).split(',').filter((p) => p !== '').length })
+    const limit = Date.now() + 60_000
+    while (held < PARTITIONS && Date.now() < limit) await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    if (held < PARTITIONS) throw new Error('the detect worker did not take every partition within 60 s')
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+
+    const logs = hostLogs(Math.ceil((lineRate * seconds) / (PARTITIONS * HOSTS_PER_PARTITION)))
+    const appendedAt = new Map<string, number>()
+    const sentPerHost = logs.map(() => 0)
+    const t0 = Date.now()
+    let lateMs = 0
+    for (;;) {
+      const elapsed = Date.now() - t0
+      const duePerHost = Math.min(logs[0]!.lines.length, Math.floor(((elapsed / 1000) * lineRate) / logs.length))
+      const batch: ProducedRecord[] = []
+      const now = Date.now()
+      logs.forEach(({ host, lines }, h) => {
+        if (sentPerHost[h]! >= duePerHost) return
+        const grown = lines.slice(sentPerHost[h], duePerHost)
+        sentPerHost[h] = duePerHost
+        for (const line of grown) appendedAt.set(line, now)
+        batch.push(lineBatchRecord({ stream: LOG_PATH, host, lines: grown.map((l) => Buffer.from(l)), received_at: now }))
+      })
+      if (batch.length > 0) await log.append(Topics.lines.name, batch)
+      if (sentPerHost.every((n, h) => n >= logs[h]!.lines.length)) break
+      const wait = 10 - (Date.now() - now)
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      else lateMs += -wait
+    }
+    const sendSecs = (Date.now() - t0) / 1000
+    const lineRecordCount = (await log.endOffsets(Topics.lines.name)).reduce((a, b) => a + b, 0)
+    await drain(log, lineRecordCount)
+
+    const latencies: number[] = []
+    for await (const r of readToEnd(log, Topics.decisions.name)) {
+      const decision = JSON.parse(r.value.toString()) as BanIssued
+      const cause = decision.type === 'BanIssued' ? decision.matches.at(-1) : undefined
+      const at = cause === undefined ? undefined : appendedAt.get(cause)
+      if (at !== undefined) latencies.push(r.timestamp - at)
+    }
+    latencies.sort((a, b) => a - b)
+    const total = logs.reduce((sum, l) => sum + l.lines.length, 0)
+    console.log(`  forward → decision (mock Kafka, 1 detect worker): ${total} lines at ${(total / sendSecs / 1e3).toFixed(1)} k lines/s ` +
+      `(asked ${(lineRate / 1e3).toFixed(0)} k; sender late ${lateMs} ms in all), ${latencies.length} bans; ` +
+      `p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies.at(-1)} ms`)
+  } finally {
+    child?.kill('SIGTERM')
+    await log.close()
+    await cluster.stop()
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 })
+  }
+}
+
 const [mode, ...args] = process.argv.slice(2)
 if (mode === 'throughput') await throughputPart(args[0] as 'embedded' | 'kafka', Number(args[1]), Number(args[2]), args[3] as 'backlog' | 'settled')
 else if (mode === 'detect-worker') await detectWorkerPart(args[0]!, args[1]!)
 else if (mode === 'actuator') await actuatorPart(args[0]!, args[1]!, args[2]!)
 else if (mode === 'latency') await latencyPart(Number(args[0]), Number(args[1]))
-else await main(Number(mode ?? 250_000), Number(args[0] ?? 200), Number(args[1] ?? 15))
+else if (mode === 'pipeline') await pipelinePart(Number(args[0]), Number(args[1]))
+else await main(Number(mode ?? 250_000), Number(args[0] ?? 200), Number(args[1] ?? 15), Number(args[2] ?? 50_000))
