@@ -2,6 +2,8 @@ import { hostname } from 'node:os'
 import type { ActuatorBackend } from '../../sinks/actuators/actuator-backend.js'
 import { ExecActuator, type ExecActuatorOptions } from '../../sinks/actuators/exec-actuator.js'
 import { ExecInputError, type ExecAction } from '../../sinks/actuators/exec-commands.js'
+import { FirewalldActuator, type FirewalldActuatorOptions } from '../../sinks/actuators/firewalld-actuator.js'
+import { FIREWALLD_ACTIONS, firewalldJail, FirewalldInputError, type FirewalldJail } from '../../sinks/actuators/firewalld-commands.js'
 import { IpsetActuator, type IpsetActuatorOptions } from '../../sinks/actuators/ipset-actuator.js'
 import { ipsetJail, IpsetInputError, type IpsetJail } from '../../sinks/actuators/ipset-commands.js'
 import { MailActuator, type MailActuatorOptions } from '../../sinks/actuators/mail-actuator.js'
@@ -33,6 +35,7 @@ export interface ActionBackendOptions {
   readonly ipset?: Omit<IpsetActuatorOptions, 'jails'>
   readonly route?: Omit<RouteActuatorOptions, 'jails'>
   readonly pf?: Omit<PfActuatorOptions, 'jails'>
+  readonly firewalld?: Omit<FirewalldActuatorOptions, 'jails'>
   readonly webhook?: Omit<WebhookActuatorOptions, 'jails'>
   readonly mail?: Omit<MailActuatorOptions, 'jails'>
   readonly exec?: Omit<ExecActuatorOptions, 'jails'>
@@ -107,6 +110,15 @@ const pfKind: ActionBackendKind<PfJail> = {
   create: (jails, options) => new PfActuator({ ...options.pf, jails }),
 }
 
+// fail2ban's firewallcmd-ipset, and -multiport / -new / -allports as the same rule over the jail's
+// firewalld ipsets; the rich-rule actions stay with exec (zone rules per address, with logging).
+const firewalldKind: ActionBackendKind<FirewalldJail> = {
+  claims: (ref) => (ref.name in FIREWALLD_ACTIONS ? 'firewalld' : undefined),
+  jail: ({ jail, ref }) => firewalldJail(jail.name, ref.name, ref.args, knownServices()),
+  InputError: FirewalldInputError,
+  create: (jails, options) => new FirewalldActuator({ ...options.firewalld, jails }),
+}
+
 // banstream's own action (config/action.d/webhook.conf): one backend for every jail.
 const webhookKind: ActionBackendKind<WebhookJail> = {
   claims: (ref) => (ref.name === 'webhook' ? 'webhook' : undefined),
@@ -139,6 +151,7 @@ export const ACTION_BACKENDS: readonly ActionBackendKind<unknown>[] = [
   ipsetKind as ActionBackendKind<unknown>,
   routeKind as ActionBackendKind<unknown>,
   pfKind as ActionBackendKind<unknown>,
+  firewalldKind as ActionBackendKind<unknown>,
   webhookKind as ActionBackendKind<unknown>,
   mailKind as ActionBackendKind<unknown>,
   execKind as ActionBackendKind<unknown>,
