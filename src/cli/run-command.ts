@@ -21,6 +21,7 @@ interface RunFlags {
   history: string
   readToken: string[]
   bouncerKey: string[]
+  replayDir: string[]
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
@@ -39,6 +40,7 @@ export function runCommand(): Command {
     .option('--control-token <token>', `bearer token for reading and operating (bans, unbans, reload) (default: $${TOKEN_ENV})`)
     .option('--read-token <token>', 'a bearer token that may only read (repeatable; also $BANSTREAM_READ_TOKENS, comma-separated)', collect, [])
     .option('--bouncer-key <key>', "a CrowdSec bouncer's X-Api-Key for /v1/decisions (repeatable; also $BANSTREAM_BOUNCER_KEYS)", collect, [])
+    .option('--replay-dir <dir>', 'a directory whose log files (and those below it) POST /v1/replay may read (repeatable)', collect, [])
     .option('--fsync <policy>', "when the log is forced to disk: 'always', 'never', or every N milliseconds", '1000')
     .option('--dry-run', "log what each jail action would do instead of doing it (the firewall is left alone)")
     .option('--history <where>', "where the event history is kept: 'embedded' (chDB in the data dir), a ClickHouse URL, or 'none'", process.env['BANSTREAM_HISTORY'] ?? 'embedded')
@@ -63,6 +65,7 @@ export function runCommand(): Command {
         fsync: fsyncOf(flags.fsync),
         ...(flags.dryRun ? { dryRun: true } : {}),
         ...historyOf(flags.history),
+        replayDirs: flags.replayDir.map((dir) => resolve(dir)),
       })
       process.stderr.write(`banstream: running; control API on ${role.controlUrl ?? 'an unknown address'}\n`)
       const reload = () => {

@@ -68,6 +68,8 @@ export interface RunOptions {
    * process, so only one embedded role may keep history in a process.
    */
   readonly history?: 'embedded' | ClickHouseStoreOptions
+  /** Directories POST /v1/replay may read log files from; the embedded log's lines are always replayable. */
+  readonly replayDirs?: readonly string[]
   /** Wall clock in milliseconds (default Date.now). */
   readonly now?: () => number
   /** Where notes for the operator go (default: stderr). */
@@ -280,6 +282,12 @@ export class RunRole {
       ...(control.bouncerKeys ? { bouncerKeys: control.bouncerKeys } : {}),
       now: this.options.now!,
       metrics: this.metrics,
+      replay: {
+        configDir: this.options.configDir,
+        ...(this.options.fallbackFilterDir !== undefined ? { fallbackFilterDir: this.options.fallbackFilterDir } : {}),
+        dirs: this.options.replayDirs ?? [],
+        log: this.log,
+      },
     })
     await this.api.listen({ host: bind, port: control.port ?? DEFAULT_CONTROL_PORT })
   }
