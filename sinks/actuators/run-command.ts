@@ -34,13 +34,18 @@ export function runCommand(argv: readonly string[], input = '', timeout_ms = 30_
     child.stdin.on('error', () => {})
     child.on('close', (code) => {
       clearTimeout(timer)
-      const err = Buffer.concat(stderr).toString('utf8')
-      resolve({
-        code: failure ? null : code,
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: failure ? [err, failure].filter((s) => s !== '').join('\n') : err,
-      })
+      resolve(commandResult(code, stdout, stderr, failure))
     })
     child.stdin.end(input)
   })
+}
+
+/** How a command ended, from its output: code null with `failure` added to stderr when it did not end by itself. */
+export function commandResult(code: number | null, stdout: readonly Buffer[], stderr: readonly Buffer[], failure: string | undefined): CommandResult {
+  const err = Buffer.concat(stderr).toString('utf8')
+  return {
+    code: failure ? null : code,
+    stdout: Buffer.concat(stdout).toString('utf8'),
+    stderr: failure ? [err, failure].filter((s) => s !== '').join('\n') : err,
+  }
 }

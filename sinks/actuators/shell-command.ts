@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import type { CommandResult } from './run-command.js'
+import { commandResult, type CommandResult } from './run-command.js'
 
 // How long a timed-out command's processes get between SIGTERM and SIGKILL (fail2ban waits 0.1 s too).
 const KILL_GRACE_MS = 100
@@ -23,12 +23,7 @@ export function runShell(script: string, options: { timeout_ms: number; shell?: 
       if (settled) return
       settled = true
       clearTimeout(timer)
-      const err = Buffer.concat(stderr).toString('utf8')
-      resolve({
-        code: failure ? null : code,
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: failure ? [err, failure].filter((s) => s !== '').join('\n') : err,
-      })
+      resolve(commandResult(code, stdout, stderr, failure))
     }
     const signalGroup = (signal: NodeJS.Signals) => {
       try {

@@ -21,6 +21,8 @@ const TAG = /<([^ <>]+)>/g
 // fail2ban's ADD_REPL_TAGS that are text, not values (the host names are filled per run, quoted).
 const TEXT_TAGS: Record<string, string> = { br: '\n', sp: ' ' }
 const TRUE = new Set(['1', 'yes', 'true', 'on'])
+// fail2ban writes <name> into commands as is (chain, table and file names): a name with shell syntax is refused.
+const SAFE_NAME = /^[\p{L}\p{N}_.@+-]+$/u
 
 /** Whether a jail's action can be run by the exec backend: an action.d file (not a Python action) exists for it. */
 export function hasActionFile(configDir: string, name: string): boolean {
@@ -41,6 +43,9 @@ export function loadExecAction(configDir: string, jail: JailConfig, ref: Referen
     const [resolved] = loadJailActions(configDir, { ...jail, actions: [ref] })
     const file = resolved!.file
     const properties = new Map(Object.entries(resolved!.options))
+    for (const name of new Set([jail.name, properties.get('name') ?? jail.name])) {
+      if (!SAFE_NAME.test(name)) throw new ExecInputError(`jail ${JSON.stringify(jail.name)}: action ${ref.name}: the name ${JSON.stringify(name)} has characters a shell would read`)
+    }
     // fail2ban ignores a `bantime` set on an action: <bantime> is the ban's.
     properties.delete('bantime')
     const timeout_secs = str2seconds(properties.get('timeout') ?? DEFAULT_TIMEOUT)

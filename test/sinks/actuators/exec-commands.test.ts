@@ -189,6 +189,12 @@ describe('hostile input', () => {
 })
 
 describe('refused at load', () => {
+  test('a jail or action name with shell syntax, which fail2ban writes into commands as is', () => {
+    assert.throws(() => loadExecAction(FAIL2BAN, { ...JAIL, name: 'sshd;reboot' }, { name: 'iptables', args: { port: 'ssh' } }),
+      (e: Error) => e instanceof ExecInputError && e.message.includes('"sshd;reboot" has characters a shell would read'))
+    assert.throws(() => loadExecAction(FAIL2BAN, JAIL, { name: 'iptables', args: { port: 'ssh', name: '$(reboot)' } }), /"\$\(reboot\)" has characters/)
+  })
+
   test('a tag written in the action that nothing fills', () => {
     assert.throws(() => execAction(source({ actionban: 'block <ip> port <port>' })),
       (e: Error) => e instanceof ExecInputError && /test\.conf: actionban has <port>/.test(e.message))
