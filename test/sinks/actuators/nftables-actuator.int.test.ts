@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { NftablesActuator } from '../../../sinks/actuators/nftables-actuator.js'
 import { nftablesJail, parseSetListing } from '../../../sinks/actuators/nftables-commands.js'
@@ -174,6 +177,28 @@ describe('nftables actuator in network namespaces', { skip }, () => {
     assert.match(outcomes[2]!.error!, /set sshd-v4 is full: .*Too many open files in system/)
     assert.deepEqual(await small.teardown(), { ok: true })
     assert.deepEqual(await small.teardown(), { ok: true })
+  })
+
+  test('once a set is full, the batch\'s other bans for it fail at once, without two nft runs each; other sets\' bans apply', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'banstream-nft-runs-'))
+    try {
+      const counting = join(dir, 'nft')
+      await writeFile(counting, `#!/bin/sh\necho run >> ${join(dir, 'runs')}\nexec nft "$@"\n`, { mode: 0o755 })
+      const small = new NftablesActuator({ jails, table: { table: 'bs-full', set_size: 2 }, command_prefix: ['ip', 'netns', 'exec', SRV], nft: counting, conntrack: null })
+      assert.deepEqual(await small.setup(), { ok: true })
+      const bans = Array.from({ length: 40 }, (_, i) => ban('sshd', `198.51.100.${i + 1}`, 600))
+      bans.splice(20, 0, ban('sshd', '2001:db8::9', 600))
+      const outcomes = await small.apply(bans)
+      const runs = (await readFile(join(dir, 'runs'), 'utf8')).trim().split('\n').length
+      assert.deepEqual(outcomes.map((o) => o.outcome), [
+        'applied', 'applied', ...Array(18).fill('failed'), 'applied', ...Array(20).fill('failed'),
+      ])
+      for (const o of outcomes.filter((x) => x.outcome === 'failed')) assert.match(o.error!, /^set sshd-v4 is full: .*Too many open files in system/)
+      assert.ok(runs <= 12, `${runs} nft runs for 41 bans`)
+      assert.deepEqual(await small.teardown(), { ok: true })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   test('a ban ends the banned address\'s tracked flows', async () => {
