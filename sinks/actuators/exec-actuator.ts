@@ -134,9 +134,7 @@ export class ExecActuator implements ActuatorBackend {
           const applied = state.applied.get(key)
           if (applied && applied.epoch === state.epoch) continue
           if (!applied && state.action.norestored) continue
-          const restored = applied?.restored ?? true
-          const op: BanOperation = applied && hasCommand(state.action, 'actionreban', familyOf(execAddress(ban.ip))) ? 'actionreban' : 'actionban'
-          const result = await this.ban(state, ban, op, restored)
+          const result = applied ? await this.reban(state, ban, applied.restored) : await this.ban(state, ban, 'actionban', true)
           if (!result.ok) errors.push(`${ban.jail} ${ban.ip}: ${result.error}`)
           else added++
         }
@@ -193,9 +191,13 @@ export class ExecActuator implements ActuatorBackend {
     const expires = expiry(ban)
     if (expires !== null && expires <= this.now()) return outcome(ban, 'skipped', `the ban expired at ${ban.expires_at}`)
     const applied = state.applied.get(key)
+    const family = familyOf(execAddress(ban.ip))
+    if (applied && applied.epoch !== state.epoch) {
+      const result = await this.reban(state, laterThan(expires, applied.expires) ? ban : applied.ban, applied.restored)
+      return result.ok ? outcome(ban, 'applied') : outcome(ban, 'failed', result.error)
+    }
     if (applied) {
       if (applied.ban.event_id === ban.event_id || !laterThan(expires, applied.expires)) return outcome(ban, 'applied')
-      const family = familyOf(execAddress(ban.ip))
       if (hasCommand(state.action, 'actionprolong', family)) {
         const result = await this.processCommand(state, 'actionprolong', family, await this.facts(state, 'actionprolong', ban, false))
         if (!result.ok) return outcome(ban, 'failed', result.error)
@@ -228,6 +230,12 @@ export class ExecActuator implements ActuatorBackend {
     const result = await this.processCommand(state, op, family, await this.facts(state, op, ban, restored))
     if (result.ok) state.applied.set(addressKey(ban.ip)!, { ban, expires: expiry(ban), restored, epoch: state.epoch })
     return result
+  }
+
+  /** A ban a repair since may have lost, applied again as fail2ban does: actionreban when the action has one. */
+  private reban(state: JailState, ban: BanIssued, restored: boolean): Promise<Step> {
+    const op = hasCommand(state.action, 'actionreban', familyOf(execAddress(ban.ip))) ? 'actionreban' : 'actionban'
+    return this.ban(state, ban, op, restored)
   }
 
   private async unban(state: JailState, applied: Applied): Promise<Step> {
@@ -268,7 +276,8 @@ export class ExecActuator implements ActuatorBackend {
           state.started.add(family)
         } else {
           await this.stop(state, [family])
-          await this.start(state, [family])
+          const restarted = await this.start(state, [family])
+          if (!restarted.ok) return { ok: false, error: `unable to restore a sane environment: ${restarted.error}` }
         }
         if (state.started.has(family)) {
           const again = await check()

@@ -172,6 +172,27 @@ describe('exec actuator', () => {
     assert.deepEqual(lines(), ['start sshd', 'ban 192.0.2.1 600 0', 'ban 192.0.2.2 600 0', 'reban 192.0.2.1'])
   })
 
+  test('after a repair, a ban decision for an address applied before runs actionreban', async () => {
+    const { actuator, lines, flag } = recorder(`${BASIC}\nactioncheck = test -f <flag>\nactionrepair = touch <flag>\nactionreban = echo "reban <ip>" >> <log>`)
+    writeFileSync(flag, '')
+    const a = ban('sshd', '192.0.2.1', 600)
+    await actuator.actuate([a])
+    rmSync(flag)
+    await actuator.actuate([ban('sshd', '192.0.2.2', 600)])
+    assert.equal((await actuator.actuate([a]))[0]!.outcome, 'applied')
+    assert.deepEqual(lines(), ['start sshd', 'ban 192.0.2.1 600 0', 'ban 192.0.2.2 600 0', 'reban 192.0.2.1'])
+  })
+
+  test('a restart that fails after a failed check fails the ban', async () => {
+    const { actuator, lines, flag } = recorder(`${BASIC.replace('actionstart = ', 'actionstart = [ ! -f <flag>.broken ] && ')}\nactioncheck = test -f <flag>`)
+    assert.deepEqual(await actuator.setup(), { ok: true })
+    writeFileSync(`${flag}.broken`, '')
+    const [o] = await actuator.actuate([ban('sshd', '192.0.2.7', 600)])
+    assert.equal(o!.outcome, 'failed')
+    assert.match(o!.error!, /unable to restore a sane environment: .*actionstart/)
+    assert.deepEqual(lines(), ['start sshd', 'stop sshd'])
+  })
+
   test('a hanging command is killed, with the processes it started, at the action timeout', async () => {
     const { actuator, pidFile } = recorder('actionban = sleep 60 & echo $! > <log>.pid; wait', {}, 'timeout = 1')
     const [o] = await actuator.actuate([ban('sshd', '192.0.2.7', 600)])
