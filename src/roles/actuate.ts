@@ -35,7 +35,7 @@ export async function startActuate(options: ActuateOptions): Promise<{ stop(): P
   const report = (p: LogProblem) => options.note('warn', `log: ${p.kind}${p.topic ? ` in ${p.topic}` : ''}: ${p.reason}`)
   const { jails, skipped } = loadRunJails(options.configDir, () => now() / 1000)
   for (const { reason } of skipped) options.note('error', `${reason}; its actions are not applied`)
-  const actions = await prepareJailActions(jails, { note: options.note, ...(options.dryRun ? { dryRun: true } : {}) })
+  const actions = await prepareJailActions(jails, { note: options.note, webhook: { host: options.host }, ...(options.dryRun ? { dryRun: true } : {}) })
   const book = await BanBook.start({ log: options.log, now, report, expire: false })
   const fail2banLog = new Fail2banLog({ path: options.logFile, now })
   const reconcile = () => reconcileFirewalls(book.bans(), actions, options.host, options.note)

@@ -224,6 +224,7 @@ export class RunRole {
       note: this.options.note!,
       ...(this.options.dryRun ? { dryRun: true } : {}),
       ...(this.options.nftables ? { nftables: this.options.nftables } : {}),
+      webhook: { host: this.host },
     })
   }
 
