@@ -8,6 +8,7 @@ import { conformanceCommand } from './conformance-command.js'
 import { regexCommand } from './regex-command.js'
 import { replayCommand } from './replay-command.js'
 import { actuateCommand } from './actuate-command.js'
+import { apiCommand } from './api-command.js'
 import { detectCommand } from './detect-command.js'
 import { forwardCommand } from './forward-command.js'
 import { runCommand } from './run-command.js'
@@ -50,6 +51,7 @@ program.addCommand(forwardCommand())
 program.addCommand(detectCommand())
 program.addCommand(actuateCommand())
 program.addCommand(storeCommand())
+program.addCommand(apiCommand())
 program.addCommand(clientCommand())
 program.addCommand(replayCommand())
 

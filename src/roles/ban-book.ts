@@ -31,6 +31,7 @@ export class BanBook {
   private subscription: Subscription | undefined
   private timer: NodeJS.Timeout | undefined
   private readonly waiters = new Map<string, (() => void)[]>()
+  private readonly watchers = new Set<(decision: Decision) => void>()
   private readonly issued = new Map<string, number>()
   private expiring: Promise<void> = Promise.resolve()
   private stopped = false
@@ -75,6 +76,16 @@ export class BanBook {
     })
   }
 
+  /**
+   * Calls `watcher` with every decision folded in from now on, once the book
+   * holds its effect (for answering a command by what it caused, when the
+   * caller cannot know the decision's id); the returned function stops it.
+   */
+  watch(watcher: (decision: Decision) => void): () => void {
+    this.watchers.add(watcher)
+    return () => this.watchers.delete(watcher)
+  }
+
   async stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
@@ -98,6 +109,7 @@ export class BanBook {
       this.waiters.delete(decision.event_id)
       for (const resolve of waiting) resolve()
     }
+    for (const watcher of this.watchers) watcher(decision)
   }
 
   private countIssued(ban: BanIssued): void {

@@ -23,6 +23,7 @@ export type ControlErrorCode =
   | 'BANSTREAM_ERR_STORE_UNAVAILABLE'
   | 'BANSTREAM_ERR_NO_REPLAY'
   | 'BANSTREAM_ERR_REPLAY_QUEUE_FULL'
+  | 'BANSTREAM_ERR_DECISION_TIMEOUT'
 
 /** Longer than any valid jail name or address, so those reach the schema and get a field-naming 400. */
 export const MAX_PARAM_LENGTH = 256
