@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { resolveJailPolicies } from '../ignore/resolve-policies.js'
 import { builtinConfigDir } from '../package-root.js'
-import { diffDecisions, parseDecisionsNdjson, type JailDiff } from '../roles/replay-diff.js'
+import { diffDecisions, diffPeriod, findTimeTolerance, parseDecisionsNdjson, type JailDiff } from '../roles/replay-diff.js'
 import { logChunks } from '../roles/replay-log.js'
 import { replay, replayLines, type ReplayInput, type ReplayJailsOptions, type ReplayProgress, type ReplayResult } from '../roles/replay.js'
 import { loadRunJails, type RunJail } from '../roles/run-jails.js'
@@ -97,12 +97,7 @@ async function runReplay(patterns: string[], flags: ReplayFlags): Promise<number
   if (flags.decisions !== undefined) {
     const { decisions, skipped } = parseDecisionsNdjson(await readFile(flags.decisions, 'utf8'))
     if (skipped > 0) process.stderr.write(`banstream: ${flags.decisions}: ${skipped} lines are not decisions; skipped\n`)
-    const findTime = new Map(policies.map((p) => [p.name, p.find_time_secs]))
-    diff = diffDecisions(result, decisions, {
-      from: from ?? secondsOf(result.first_failure_at) ?? -Infinity,
-      to: to ?? secondsOf(result.last_failure_at) ?? Infinity,
-      toleranceSecs: (jail) => findTime.get(jail) ?? 600,
-    })
+    diff = diffDecisions(result, decisions, { ...diffPeriod(result, options), toleranceSecs: findTimeTolerance(policies) })
   }
   process.stdout.write(flags.json ? `${JSON.stringify(diff ? { ...result, diff } : result, null, 2)}\n` : formatText(result, diff))
   return 0
@@ -113,10 +108,6 @@ function timeOf(flag: string, text: string | undefined): number | undefined {
   const ms = Date.parse(text)
   if (Number.isNaN(ms)) throw new UsageError(`${flag} ${text} is not a date-time (use ISO 8601, e.g. 2026-11-15T00:00:00Z)`)
   return ms / 1000
-}
-
-function secondsOf(iso: string | null): number | undefined {
-  return iso === null ? undefined : Date.parse(iso) / 1000
 }
 
 /** Globs expanded (sorted, so the same arguments replay in the same order), plain paths kept; a pattern matching nothing is an error. */

@@ -82,6 +82,18 @@ export function diffDecisions(result: ReplayResult, decisions: Iterable<Decision
   })
 }
 
+/** The period a diff compares (epoch seconds): the replay's range where given, else its first to last failure, else unbounded. */
+export function diffPeriod(result: ReplayResult, range: { readonly from?: number; readonly to?: number }): { from: number; to: number } {
+  const seconds = (iso: string | null) => (iso === null ? undefined : Date.parse(iso) / 1000)
+  return { from: range.from ?? seconds(result.first_failure_at) ?? -Infinity, to: range.to ?? seconds(result.last_failure_at) ?? Infinity }
+}
+
+/** Two bans of one address are the same ban when they start within the jail's findtime. */
+export function findTimeTolerance(policies: readonly { readonly name: string; readonly find_time_secs: number }[]): (jail: string) => number {
+  const findTime = new Map(policies.map((p) => [p.name, p.find_time_secs]))
+  return (jail) => findTime.get(jail) ?? 600
+}
+
 function actualOf(ban: BanIssued): ActualBan {
   return { ip: ban.ip, time: ban.occurred_at, ban_time_secs: ban.ban_time_secs, failures: ban.failures, event_id: ban.event_id, matches: ban.matches }
 }

@@ -8,7 +8,7 @@ import { ConfigError } from '../../config/errors.js'
 import { parseIni } from '../../config/ini-parser.js'
 import { resolveJailPolicies } from '../../ignore/resolve-policies.js'
 import type { Log } from '../../log/log.js'
-import { diffDecisions } from '../../roles/replay-diff.js'
+import { diffDecisions, diffPeriod, findTimeTolerance } from '../../roles/replay-diff.js'
 import { logChunks } from '../../roles/replay-log.js'
 import { replay, replayLines, type ReplayJailsOptions } from '../../roles/replay.js'
 import { loadRunJails, type RunJail } from '../../roles/run-jails.js'
@@ -76,21 +76,16 @@ export async function prepareReplay(body: ReplayRequest, settings: ReplaySetting
         ? await replayLines(options, logChunks(source.log, { from: source.from!, to: source.to! }))
         : await replay({ ...options, inputs: source.files.map((path) => (source.as !== undefined ? { path, as: source.as } : { path })) })
       if (!body.diff) return { result }
-      const fromMs = Math.max(0, (range.from ?? seconds(result.first_failure_at) ?? 0) * 1000)
-      const toMs = Math.min(OPEN_END_MS, (range.to ?? seconds(result.last_failure_at) ?? Infinity) * 1000)
-      const decisions = await decidedBans(store!, result.jails.map((j) => j.jail), fromMs, toMs)
-      const findTime = new Map(policies.map((p) => [p.name, p.find_time_secs]))
-      return { result, diff: diffDecisions(result, decisions, { from: fromMs / 1000, to: toMs / 1000, toleranceSecs: (jail) => findTime.get(jail) ?? 600 }) }
+      const period = diffPeriod(result, range)
+      // An unbounded end becomes a time the store can bind: no decision predates 1970 or follows its last representable time.
+      const decisions = await decidedBans(store!, result.jails.map((j) => j.jail), Math.max(0, period.from * 1000), Math.min(OPEN_END_MS, period.to * 1000))
+      return { result, diff: diffDecisions(result, decisions, { ...period, toleranceSecs: findTimeTolerance(policies) }) }
     }
     return { work, skipped: jails.skipped, cleanup }
   } catch (err) {
     await cleanup()
     throw err
   }
-}
-
-function seconds(iso: string | null): number | undefined {
-  return iso === null ? undefined : Date.parse(iso) / 1000
 }
 
 interface Source {
