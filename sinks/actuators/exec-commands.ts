@@ -11,11 +11,14 @@ import type { BanIssued } from '../../schemas/events/ban-issued.js'
  * validated or quoted: the address is re-serialised from its parsed form (and
  * <ip-rev>, <family> derived from it), numbers are written as numbers, and
  * every other value (log lines, captured user names, the failure id, host
- * names) is one single-quoted shell word. Where the action puts the tag inside
- * its own quotes, the quoting is closed around the value first, so the value
- * never lands inside double quotes, where `$(...)` and backticks would run.
- * fail2ban instead passes such values as shell variables; single words give
- * the same safety without a variable prologue in every command.
+ * names) is single-quoted into a shell variable set on the script's first
+ * lines (`f2bV_F_USER='...'`, fail2ban's names), and the tag becomes a
+ * reference to it: `"${f2bV_F_USER}"` outside quotes, `${f2bV_F_USER}` inside
+ * the action's double quotes, `'"${f2bV_F_USER}"'` inside its single quotes.
+ * The value itself never stands in the action's text, so whatever the
+ * surrounding syntax (a comment, a here-document, backticks, a `case`
+ * pattern the quoting analysis misreads) nothing in it is ever parsed: at
+ * worst a reference is not expanded or is split into words.
  */
 
 /** Thrown for an action that cannot be run safely or fully: a tag nothing fills, a value in a place it cannot be quoted, a bad address. */
@@ -115,7 +118,7 @@ export interface BanFacts {
 
 // Filled with the value as is: each is re-serialised or a number, so holds no shell syntax.
 const RAW_TAGS = new Set(['ip', 'ip-rev', 'family', 'failures', 'ipfailures', 'ipjailfailures', 'time', 'bantime', 'bancount', 'restored'])
-// Filled as one single-quoted word: text from logs, filters and DNS.
+// Filled through a single-quoted shell variable: text from logs, filters and DNS.
 const QUOTED_BAN_TAGS = new Set(['fid', 'matches', 'ipmatches', 'ipjailmatches', 'ip-host'])
 const HOST_TAGS = new Set(['fq-hostname', 'sh-hostname'])
 const CAPTURE_TAG = /^F-([A-Z0-9_-]+)$/
@@ -138,7 +141,8 @@ function fills(op: Operation, tag: string): 'raw' | 'quoted' | undefined {
 /**
  * Splits a command at its tags, noting for each whether it stands outside
  * quotes, inside "..." or '...', or inside backticks (POSIX sh quoting,
- * `$(...)` opening a fresh level of quoting).
+ * `$(...)` opening a fresh level of quoting), to write the reference to a
+ * value so that it expands to exactly the value there.
  */
 function segments(command: string): Segment[] {
   const out: Segment[] = []
@@ -175,6 +179,10 @@ function segments(command: string): Segment[] {
       step = 2
     } else if (mode === 'double') {
       if (c === '"') mode = 'unquoted'
+    } else if (c === '#' && (i === 0 || /[\s;&|()]/.test(command[i - 1]!))) {
+      // A comment: its quotes are no quotes; it ends with the line.
+      const end = command.indexOf('\n', i)
+      step = (end < 0 ? command.length : end) - i
     } else if (c === "'") {
       mode = 'single'
     } else if (c === '"') {
@@ -196,7 +204,7 @@ function segments(command: string): Segment[] {
  * Checks every command of the action and splits it for rendering. Throws
  * ExecInputError naming the file, command and tag when a command has a tag
  * written in the action that nothing fills (an argument the jail must give,
- * such as `port`), or puts a quoted value inside backticks.
+ * such as `port`).
  */
 export function execAction(source: ExecActionSource): ExecAction {
   const templates = {} as Record<Operation, Record<FamilyKey, Segment[]>>
@@ -210,9 +218,6 @@ export function execAction(source: ExecActionSource): ExecAction {
           const kind = fills(op, part.tag)
           if (kind === undefined && source.written(part.tag)) {
             throw new ExecInputError(`${source.file}: ${op} has <${part.tag}>, which neither the action nor the jail's arguments fill${family ? ` (family ${family})` : ''}`)
-          }
-          if (kind === 'quoted' && part.context === 'backtick') {
-            throw new ExecInputError(`${source.file}: ${op} puts <${part.tag}> inside backticks, where it cannot be quoted safely`)
           }
         }
       }
@@ -273,6 +278,7 @@ export function banCommand(action: ExecAction, op: BanOperation, facts: BanFacts
 type Filled = { readonly raw: string } | { readonly quoted: string }
 
 function render(parts: readonly Segment[], value: (tag: string) => Filled | undefined): string {
+  const variables = new Map<string, string>()
   let out = ''
   for (const part of parts) {
     if (typeof part === 'string') {
@@ -280,11 +286,18 @@ function render(parts: readonly Segment[], value: (tag: string) => Filled | unde
       continue
     }
     const filled = value(part.tag)
-    if (filled === undefined) out += `<${part.tag}>`
-    else if ('raw' in filled) out += filled.raw
-    else out += inContext(shellWord(filled.quoted), part.context)
+    if (filled === undefined) {
+      out += `<${part.tag}>`
+    } else if ('raw' in filled) {
+      out += filled.raw
+    } else {
+      const name = `f2bV_${part.tag.replace(/\W/g, '_')}`
+      variables.set(name, filled.quoted)
+      out += reference(name, part.context)
+    }
   }
-  return out
+  const assignments = [...variables].map(([name, text]) => `${name}=${singleQuoted(text)}\n`)
+  return assignments.join('') + out
 }
 
 function hostValue(tag: string, host: HostNames): Filled | undefined {
@@ -333,14 +346,13 @@ function reversePointer(address: Address): string {
 }
 
 /** One single-quoted word; a quote inside closes, adds a double-quoted quote, and reopens. NULs cannot pass a shell argument and are dropped. */
-function shellWord(value: string): string {
+function singleQuoted(value: string): string {
   return `'${value.replaceAll('\0', '').replaceAll("'", `'"'"'`)}'`
 }
 
-/** Closes the action's own quoting around the word, so the word always stands outside quotes. */
-function inContext(word: string, context: Context): string {
-  if (context === 'double') return `"${word}"`
-  if (context === 'single') return `'${word}'`
-  if (context === 'backtick') throw new ExecInputError('a quoted value cannot stand inside backticks')
-  return word
+/** A reference that expands to the variable's value as one word where it stands. */
+function reference(name: string, context: Context): string {
+  if (context === 'double') return `\${${name}}`
+  if (context === 'single') return `'"\${${name}}"'`
+  return `"\${${name}}"`
 }
