@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto'
 import type { BanOutcome, JailStatus } from '../../schemas/api/control.js'
 import { formatAddress, networkOf, parseAddress } from '../../schemas/events/address.js'
 import type { BanAddress } from '../../schemas/events/ban-address.js'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { Decision } from '../../schemas/events/decision.js'
-import { eventId } from '../../schemas/events/event-id.js'
 import type { LiftBan } from '../../schemas/events/lift-ban.js'
 import { partitionKey, Topics } from '../../schemas/topics.js'
 import { touchesIgnored } from '../../streams/decide-ignore.js'
@@ -14,6 +12,7 @@ import type { BannedEntry, ControlPort } from '../api/control/control-port.js'
 import type { Log } from '../log/log.js'
 import type { Store } from '../store/store.js'
 import type { BanBook } from './ban-book.js'
+import { banCommand, liftCommand } from './control-commands.js'
 
 /** A jail as the fleet's API knows it: from the configuration the detect workers run. */
 export interface FleetJail {
@@ -116,15 +115,7 @@ export class FleetControl implements ControlPort {
       if (!opts.force && address && touchesIgnored(policy.ignore, address)) outcomes.set(ip, Promise.resolve('ignored'))
       else if (held.has(ip)) outcomes.set(ip, Promise.resolve('already banned'))
       else {
-        const command: BanAddress = {
-          type: 'BanAddress',
-          event_id: eventId('BanAddress', randomUUID()),
-          jail,
-          ip,
-          occurred_at: new Date(this.parts.now()).toISOString(),
-          ...(opts.force ? { force: true } : {}),
-          requested_by: 'control-api',
-        }
+        const command = banCommand(jail, ip, this.parts.now(), opts.force)
         const wait = this.wait(`issued\u0000${command.event_id}`, `banning ${ip} in jail '${jail}'`)
         commands.push(command)
         waits.push(wait)
@@ -150,14 +141,7 @@ export class FleetControl implements ControlPort {
     const waits: Wait[] = []
     const commands: LiftBan[] = []
     for (const ban of targets) {
-      const command: LiftBan = {
-        type: 'LiftBan',
-        event_id: eventId('LiftBan', randomUUID()),
-        jail: ban.jail,
-        ip: ban.ip,
-        occurred_at: new Date(this.parts.now()).toISOString(),
-        requested_by: 'control-api',
-      }
+      const command = liftCommand(ban.jail, ban.ip, this.parts.now())
       commands.push(command)
       waits.push(this.wait(`lifted\u0000${ban.jail}\u0000${ban.ip}`, `unbanning ${ban.ip} in jail '${ban.jail}'`))
     }

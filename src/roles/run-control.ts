@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto'
 import type { BanOutcome, JailStatus } from '../../schemas/api/control.js'
 import type { BanAddress } from '../../schemas/events/ban-address.js'
-import { eventId } from '../../schemas/events/event-id.js'
 import type { LiftBan } from '../../schemas/events/lift-ban.js'
 import { partitionKey, Topics } from '../../schemas/topics.js'
 import type { DecideInput, DecideOutput } from '../../streams/decide.js'
@@ -9,6 +7,7 @@ import type { BannedEntry, ControlPort } from '../api/control/control-port.js'
 import type { Log } from '../log/log.js'
 import { expandGlob } from '../sources/glob.js'
 import type { BanBook } from './ban-book.js'
+import { banCommand, liftCommand } from './control-commands.js'
 import type { DecideWorker } from './decide-worker.js'
 import type { RunJail } from './run-jails.js'
 
@@ -73,15 +72,7 @@ export class RunControl implements ControlPort {
   async ban(jail: string, ips: string[], opts: { force?: boolean }): Promise<{ ip: string; result: BanOutcome }[]> {
     const results: { ip: string; result: BanOutcome }[] = []
     for (const ip of ips) {
-      const command: BanAddress = {
-        type: 'BanAddress',
-        event_id: eventId('BanAddress', randomUUID()),
-        jail,
-        ip,
-        occurred_at: new Date(this.parts.now()).toISOString(),
-        ...(opts.force ? { force: true } : {}),
-        requested_by: 'control-api',
-      }
+      const command = banCommand(jail, ip, this.parts.now(), opts.force)
       const outputs = await this.command(command)
       const ban = outputs.find((o) => o.type === 'BanIssued')
       if (ban) await this.parts.book.folded(ban.event_id)
@@ -105,14 +96,7 @@ export class RunControl implements ControlPort {
     }
     let lifted = 0
     for (const { jail: j, ip } of pairs.values()) {
-      const command: LiftBan = {
-        type: 'LiftBan',
-        event_id: eventId('LiftBan', randomUUID()),
-        jail: j,
-        ip,
-        occurred_at: new Date(this.parts.now()).toISOString(),
-        requested_by: 'control-api',
-      }
+      const command = liftCommand(j, ip, this.parts.now())
       for (const output of await this.command(command)) {
         if (output.type !== 'BanLifted') continue
         await this.parts.book.folded(output.event_id)
