@@ -74,3 +74,20 @@ test('a restart lifts at once a ban that ended while down, and never lifts one t
   assert.deepEqual(second.bans(), [])
   assert.deepEqual(problems, [])
 })
+
+test('a watcher sees each decision folded after it started watching, once the book holds it, until it stops', async (t) => {
+  const { log, problems } = await setup(t)
+  await append(log, [ban('192.0.2.1', Date.now(), -1)])
+  const book = await BanBook.start({ log, expire: false, report: (p) => problems.push(p) })
+  closeAfter(t, () => book.stop())
+  const seen: { ip: string; held: boolean }[] = []
+  const stop = book.watch((d) => seen.push({ ip: d.ip, held: book.bans().some((b) => b.ip === d.ip) }))
+  const second = ban('192.0.2.2', Date.now(), -1)
+  await append(log, [second])
+  await book.folded(second.event_id)
+  stop()
+  const third = ban('192.0.2.3', Date.now(), -1)
+  await append(log, [third])
+  await book.folded(third.event_id)
+  assert.deepEqual(seen, [{ ip: '192.0.2.2', held: true }])
+})
