@@ -130,12 +130,10 @@ function isBanOperation(op: Operation): op is BanOperation {
   return (BAN_OPERATIONS as readonly string[]).includes(op)
 }
 
-function fills(op: Operation, tag: string): 'raw' | 'quoted' | undefined {
-  if (HOST_TAGS.has(tag)) return 'quoted'
-  if (!isBanOperation(op)) return undefined
-  if (RAW_TAGS.has(tag)) return 'raw'
-  if (QUOTED_BAN_TAGS.has(tag) || CAPTURE_TAG.test(tag)) return 'quoted'
-  return undefined
+/** Whether the run time fills the tag in this command: host names always, a ban's tags in the commands for a ban. */
+function fills(op: Operation, tag: string): boolean {
+  if (HOST_TAGS.has(tag)) return true
+  return isBanOperation(op) && (RAW_TAGS.has(tag) || QUOTED_BAN_TAGS.has(tag) || CAPTURE_TAG.test(tag))
 }
 
 /**
@@ -215,8 +213,7 @@ export function execAction(source: ExecActionSource): ExecAction {
       if (family !== '' || source.families.includes('')) {
         for (const part of parts) {
           if (typeof part === 'string') continue
-          const kind = fills(op, part.tag)
-          if (kind === undefined && source.written(part.tag)) {
+          if (!fills(op, part.tag) && source.written(part.tag)) {
             throw new ExecInputError(`${source.file}: ${op} has <${part.tag}>, which neither the action nor the jail's arguments fill${family ? ` (family ${family})` : ''}`)
           }
         }
