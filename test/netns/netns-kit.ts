@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { runCommand } from '../../sinks/actuators/run-command.js'
 
@@ -62,4 +63,18 @@ export async function connectFrom(ns: string, host: string, port: number, waitMs
     require('net').connect({ host: h, port: Number(p) }).on('connect', () => done('connected'))
       .on('error', (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : e.code))`
   return (await sh('ip', 'netns', 'exec', ns, process.execPath, '-e', script, host, String(port), String(waitMs))).trim()
+}
+
+/** A TCP server in a namespace on `port` (IPv4 and IPv6) that accepts and closes each connection; close() kills it. */
+export function serveIn(ns: string, port: number): { close(): Promise<void> } {
+  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e',
+    `require('net').createServer((s) => s.end()).listen(${port}, '::')`], { stdio: 'ignore' })
+  return {
+    close: async () => {
+      if (server.exitCode !== null || server.signalCode !== null) return
+      const exited = new Promise((r) => server.once('exit', r))
+      server.kill('SIGKILL')
+      await exited
+    },
+  }
 }

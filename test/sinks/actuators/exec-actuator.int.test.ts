@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { ExecActuator } from '../../../sinks/actuators/exec-actuator.js'
 import { runCommand } from '../../../sinks/actuators/run-command.js'
 import type { JailConfig } from '../../../src/config/jail-config.js'
 import { loadExecAction } from '../../../src/roles/exec-action.js'
-import { connectFrom, namespacePair, namespaceSkipReason, sh, type NamespacePair } from '../../netns/netns-kit.js'
+import { connectFrom, namespacePair, namespaceSkipReason, serveIn, sh, type NamespacePair } from '../../netns/netns-kit.js'
 import { ban, lift, until } from './decision-fixtures.js'
 
 // fail2ban's own iptables.conf and route.conf, run by the exec backend inside the server's
@@ -29,23 +28,19 @@ const jail = (name: string): JailConfig => ({ name, enabled: true, options: {}, 
 
 describe('exec actuator with fail2ban action files in network namespaces', { skip }, () => {
   let pair: NamespacePair
-  let listener: ChildProcess | undefined
+  let listener: { close(): Promise<void> } | undefined
   let inServer: (...argv: string[]) => Promise<string>
   const connect = (host: string) => connectFrom(pair.client, host, PORT)
 
   before(async () => {
     pair = await namespacePair()
     inServer = (...argv) => sh('ip', 'netns', 'exec', pair.server, ...argv)
-    listener = spawn('ip', ['netns', 'exec', pair.server, process.execPath, '-e',
-      `require('net').createServer((s) => s.end()).listen(${PORT}, '::')`], { stdio: 'ignore' })
+    listener = serveIn(pair.server, PORT)
     await until('the listener', async () => (await connect('192.0.2.1')) === 'connected', 10_000)
   })
 
   after(async () => {
-    if (listener?.pid !== undefined) {
-      listener.kill('SIGKILL')
-      await new Promise((r) => listener!.exitCode !== null || listener!.signalCode !== null ? r(undefined) : listener!.once('exit', r))
-    }
+    await listener?.close()
     await pair?.remove()
   })
 
