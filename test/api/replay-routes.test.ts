@@ -9,16 +9,13 @@ import { eventTable } from '../../schemas/clickhouse/tables.js'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import { Topics } from '../../schemas/topics.js'
 import { buildApi } from '../../src/api/build-api.js'
-import { resolveJailPolicies } from '../../src/ignore/resolve-policies.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { replay, type ReplayResult } from '../../src/roles/replay.js'
-import { loadRunJails } from '../../src/roles/run-jails.js'
 import { ChdbStore } from '../../src/store/chdb-store.js'
 import { migrateStore } from '../../src/store/migrate.js'
 import { MemoryControlPort } from './control/memory-control-port.js'
-import { ATTACKERS, WEEK_START, weekConfig, weekRecords, writeWeek } from '../roles/replay-week.js'
+import { ATTACKERS, WEEK_END, WEEK_START, weekConfig, weekJails, weekRecords, writeWeek } from '../roles/replay-week.js'
 
-const WEEK_END = WEEK_START + 7 * 86400
 const iso = (secs: number) => new Date(secs * 1000).toISOString()
 const WEEK = { from: iso(WEEK_START), to: iso(WEEK_END) }
 const OPERATE = { authorization: 'Bearer operator-t0ken' }
@@ -32,9 +29,7 @@ const CANDIDATE = {
 
 /** The current configuration's replay of the week: the decisions production made, as the history holds them. */
 async function productionWeek(config: string, file: string): Promise<ReplayResult> {
-  const { jails } = loadRunJails(config, () => WEEK_END)
-  const policies = await resolveJailPolicies(jails.map((j) => j.policy), { self: async () => [], warn: () => undefined })
-  return replay({ jails: jails.map((j) => j.match), policies, inputs: [{ path: file, as: '/var/log/web.log' }], from: WEEK_START, to: WEEK_END })
+  return replay({ ...await weekJails(config), inputs: [{ path: file, as: '/var/log/web.log' }], from: WEEK_START, to: WEEK_END })
 }
 
 function bansOf(result: ReplayResult): BanIssued[] {

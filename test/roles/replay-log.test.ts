@@ -4,16 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Topics } from '../../schemas/topics.js'
-import { resolveJailPolicies } from '../../src/ignore/resolve-policies.js'
 import { KafkaLog } from '../../src/log/kafka/kafka-log.js'
 import { logChunks } from '../../src/roles/replay-log.js'
 import { replay, replayLines, type ReplayJailsOptions, type ReplayResult } from '../../src/roles/replay.js'
-import { loadRunJails } from '../../src/roles/run-jails.js'
 import { startMockCluster, type MockCluster } from '../kafka/mock-cluster.js'
-import { ATTACKERS, WEEK_START, weekConfig, weekRecords, writeWeek } from './replay-week.js'
+import { ATTACKERS, WEEK_END, WEEK_START, weekConfig, weekJails, weekRecords, writeWeek } from './replay-week.js'
 
 const TEST = { timeout: 60_000 }
-const WEEK_END = WEEK_START + 7 * 86400
 
 let cluster: MockCluster
 let log: KafkaLog
@@ -29,9 +26,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'banstream-replay-log-'))
   weekFile = writeWeek(dir).plain
   config = weekConfig()
-  const { jails } = loadRunJails(config, () => WEEK_END)
-  const policies = await resolveJailPolicies(jails.map((j) => j.policy), { self: async () => [], warn: () => undefined })
-  jailOptions = { jails: jails.map((j) => j.match), policies }
+  jailOptions = await weekJails(config)
 })
 after(async () => {
   await log?.close()

@@ -3,10 +3,14 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { lineBatchRecord } from '../../src/log/line-batch-record.js'
 import type { ProducedRecord } from '../../src/log/log.js'
+import { resolveJailPolicies } from '../../src/ignore/resolve-policies.js'
+import type { ReplayJailsOptions } from '../../src/roles/replay.js'
+import { loadRunJails } from '../../src/roles/run-jails.js'
 import { tempTree } from '../config/temp-tree.js'
 
 /** Monday 2026-11-09 00:00 UTC: the generated week's start. */
 export const WEEK_START = Date.UTC(2026, 10, 9) / 1000
+export const WEEK_END = WEEK_START + 7 * 86400
 
 /**
  * The known attackers of the generated week. The jail bans at 5 failures within 10 minutes for an hour.
@@ -73,4 +77,11 @@ export function writeWeek(dir: string): { plain: string; gz: string } {
   writeFileSync(plain, text)
   writeFileSync(gz, gzipSync(text))
   return { plain, gz }
+}
+
+/** The enabled jails of a configuration tree and their policies, read as of the week's end, for replay(). */
+export async function weekJails(configDir: string): Promise<ReplayJailsOptions> {
+  const { jails } = loadRunJails(configDir, () => WEEK_END)
+  const policies = await resolveJailPolicies(jails.map((j) => j.policy), { self: async () => [], warn: () => undefined })
+  return { jails: jails.map((j) => j.match), policies }
 }

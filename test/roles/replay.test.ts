@@ -4,18 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Decision } from '../../schemas/events/decision.js'
-import { resolveJailPolicies } from '../../src/ignore/resolve-policies.js'
 import { diffDecisions, parseDecisionsNdjson } from '../../src/roles/replay-diff.js'
 import { replay, type ReplayInput, type ReplayResult } from '../../src/roles/replay.js'
-import { loadRunJails } from '../../src/roles/run-jails.js'
-import { ATTACKERS, WEEK_START, weekConfig, writeWeek } from './replay-week.js'
-
-const now = () => WEEK_START + 7 * 86400
+import { ATTACKERS, WEEK_START, weekConfig, weekJails, writeWeek } from './replay-week.js'
 
 async function run(configDir: string, inputs: ReplayInput[], range: { from?: number; to?: number } = {}): Promise<ReplayResult> {
-  const { jails } = loadRunJails(configDir, now)
-  const policies = await resolveJailPolicies(jails.map((j) => j.policy), { self: async () => [], warn: () => undefined })
-  return replay({ jails: jails.map((j) => j.match), policies, inputs, ...range })
+  return replay({ ...await weekJails(configDir), inputs, ...range })
 }
 
 function fixture(t: { after: (fn: () => void) => void }): { dir: string; plain: string; gz: string } {

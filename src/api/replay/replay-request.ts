@@ -65,6 +65,7 @@ export async function prepareReplay(body: ReplayRequest, settings: ReplaySetting
   const cleanup = async () => { if (tree) rmSync(tree, { recursive: true, force: true }) }
   try {
     const jails = loadJails(tree ?? settings.configDir, now, body.jails, settings.fallbackFilterDir)
+    // ignoreself as the CLI replays: this host's addresses are not those of the hosts the logs came from.
     const policies = await resolveJailPolicies(jails.selected.map((j) => j.policy), { self: async () => [], warn: () => undefined })
     const work: ReplayWork = async (onProgress, signal) => {
       const options: ReplayJailsOptions = {
