@@ -16,10 +16,7 @@ export async function decidedBans(store: Store, jails: readonly string[], fromMs
     ORDER BY occurred_at, event_id`, { jails, from_ms: fromMs, to_ms: toMs })
   const decisions: Decision[] = []
   for (const row of rows) {
-    const event = rowEvent(row)
-    // An Array column cannot be NULL: a ban without targets reads back as [], which the event spells as no field.
-    if (Array.isArray(event['targets']) && event['targets'].length === 0) delete event['targets']
-    const checked = validate(Decision, event)
+    const checked = validate(Decision, rowEvent(row))
     if (checked.ok) decisions.push(checked.value)
   }
   return decisions
