@@ -1,8 +1,19 @@
+import { formatAddress, parseAddress } from '../../schemas/events/address.js'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
 import type { ActuationOutcome } from './actuator-backend.js'
 import type { CommandResult } from './run-command.js'
+
+/** The settings every backend that runs firewall tools takes. */
+export interface CommandOptions {
+  /** Put before every command, e.g. `['ip', 'netns', 'exec', 'fw']` to act inside a network namespace. */
+  readonly command_prefix?: readonly string[]
+  /** Wall clock in epoch milliseconds, for the time a ban has left. Default Date.now. */
+  readonly now?: () => number
+  /** How long one command may run before it is killed and counted as failed. Default 30 s. */
+  readonly command_timeout_ms?: number
+}
 
 /** The outcome of one decision. */
 export function outcome(decision: Decision, kind: ActuationOutcome['outcome'], error?: string): ActuationOutcome {
@@ -55,4 +66,39 @@ export async function inRuns(
     i = j
   }
   return outcomes
+}
+
+/** What a backend's locate found for a decision, without the refusal. */
+export type Located<R> = Exclude<R, { readonly error: string }>
+
+/**
+ * Sorts decisions before a backend acts: one its `locate` refuses (unknown
+ * jail, not an address) fails with the reason, a ban already over at
+ * `now_ms` is skipped, and the rest are pending with where they go.
+ */
+export function triage<D extends Decision, R extends object>(
+  decisions: readonly D[],
+  locate: (decision: D) => R,
+  now_ms: number,
+): { outcomes: Map<D, ActuationOutcome>; pending: (Located<R> & { readonly decision: D })[] } {
+  const outcomes = new Map<D, ActuationOutcome>()
+  const pending: (Located<R> & { readonly decision: D })[] = []
+  for (const decision of decisions) {
+    const target = locate(decision)
+    if ('error' in target && typeof target.error === 'string') outcomes.set(decision, outcome(decision, 'failed', target.error))
+    else if (decision.type === 'BanIssued' && banOver(decision, now_ms)) {
+      outcomes.set(decision, outcome(decision, 'skipped', `the ban expired at ${decision.expires_at}`))
+    } else pending.push({ ...(target as Located<R>), decision })
+  }
+  return { outcomes, pending }
+}
+
+/** The addresses of a tool's listing, one a line (pfctl -T show, firewall-cmd --get-entries), canonical; other lines are skipped. */
+export function addressLines(text: string): Set<string> {
+  const addresses = new Set<string>()
+  for (const line of text.split('\n')) {
+    const address = parseAddress(line.trim())
+    if (address) addresses.add(formatAddress(address))
+  }
+  return addresses
 }

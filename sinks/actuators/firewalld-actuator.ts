@@ -2,25 +2,20 @@ import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
 import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepResult } from './actuator-backend.js'
-import { banOver, inRuns, outcome, SerialQueue, toolError } from './backend-kit.js'
+import { addressLines, banOver, inRuns, outcome, SerialQueue, toolError, triage, type CommandOptions } from './backend-kit.js'
 import { endFlows } from './conntrack.js'
 import {
   directRuleArgv, directRules, entriesArgv, entryFailures, firewalldEntry, FirewalldInputError, firewalldSets, isJailRule, newIpsetArgv,
-  parseDirectRules, parseEntries, type FirewalldJail,
+  parseDirectRules, type FirewalldJail,
 } from './firewalld-commands.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
-export interface FirewalldActuatorOptions {
+/** `command_prefix` may set the bus (`['env', 'DBUS_SYSTEM_BUS_ADDRESS=…']`); `command_timeout_ms` defaults to 60 s, as a reload takes seconds. */
+export interface FirewalldActuatorOptions extends CommandOptions {
   /** The jails with a firewalld action on this host; decisions of other jails fail. */
   readonly jails: readonly FirewalldJail[]
-  /** Put before every command, e.g. `['env', 'DBUS_SYSTEM_BUS_ADDRESS=…']` for a firewalld on another bus. */
-  readonly command_prefix?: readonly string[]
   /** The conntrack program that ends a banned address's flows; null = leave flows alone. Default `conntrack`. */
   readonly conntrack?: string | null
-  /** Wall clock in epoch milliseconds, to skip bans already over. Default Date.now. */
-  readonly now?: () => number
-  /** How long one command may run before it is killed and counted as failed; a reload takes seconds. Default 60 s. */
-  readonly command_timeout_ms?: number
 }
 
 interface Pending<T> {
@@ -98,7 +93,7 @@ export class FirewalldActuator implements ActuatorBackend {
       for (const [set, want] of wanted) {
         const listed = await this.run(['firewall-cmd', `--ipset=${set}`, '--get-entries'])
         if (listed.code !== 0) return { ok: false, error: toolError(listed), added, removed }
-        const have = parseEntries(listed.stdout)
+        const have = addressLines(listed.stdout)
         for (const [change, entries] of [['remove', [...have].filter((e) => !want.has(e))], ['add', [...want].filter((e) => !have.has(e))]] as const) {
           const failures = await this.change(change, set, entries)
           for (const [entry, error] of failures) problems.push(`${set} ${entry}: ${error}`)
@@ -153,15 +148,7 @@ export class FirewalldActuator implements ActuatorBackend {
   }
 
   private async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
-    const outcomes = new Map<BanIssued, ActuationOutcome>()
-    const pending: Pending<BanIssued>[] = []
-    const now = this.now()
-    for (const ban of bans) {
-      const target = this.locate(ban)
-      if ('error' in target) outcomes.set(ban, outcome(ban, 'failed', target.error))
-      else if (banOver(ban, now)) outcomes.set(ban, outcome(ban, 'skipped', `the ban expired at ${ban.expires_at}`))
-      else pending.push({ decision: ban, ...target })
-    }
+    const { outcomes, pending } = triage(bans, (b) => this.locate(b), this.now())
     const failures = await this.changeAll('add', pending)
     const applied: string[] = []
     for (const p of pending) {
@@ -177,13 +164,7 @@ export class FirewalldActuator implements ActuatorBackend {
   }
 
   private async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
-    const outcomes = new Map<BanLifted, ActuationOutcome>()
-    const pending: Pending<BanLifted>[] = []
-    for (const lift of lifts) {
-      const target = this.locate(lift)
-      if ('error' in target) outcomes.set(lift, outcome(lift, 'failed', target.error))
-      else pending.push({ decision: lift, ...target })
-    }
+    const { outcomes, pending } = triage(lifts, (l) => this.locate(l), this.now())
     const failures = await this.changeAll('remove', pending)
     for (const p of pending) {
       const error = failures.get(`${p.set} ${p.entry}`)

@@ -155,16 +155,6 @@ export function entriesArgv(change: 'add' | 'remove', set: string, entries: read
   return ['firewall-cmd', `--ipset=${set}`, ...entries.map((e) => `--${change}-entry=${e}`)]
 }
 
-/** The entries of `firewall-cmd --ipset=<set> --get-entries` output, canonical. */
-export function parseEntries(text: string): Set<string> {
-  const entries = new Set<string>()
-  for (const line of text.split('\n')) {
-    const address = parseAddress(line.trim())
-    if (address) entries.add(formatAddress(address))
-  }
-  return entries
-}
-
 // firewall-cmd's answers that mean the entry already is as asked.
 const SETTLED = new Set(['ALREADY_ENABLED', 'NOT_ENABLED'])
 

@@ -1,22 +1,15 @@
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
-import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
 import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepResult } from './actuator-backend.js'
-import { banOver, outcome, SerialQueue, toolError } from './backend-kit.js'
-import { parsePfTableShow, pfAddress, pfAddresses, PfInputError, pfLoadArgv, pfRuleset, pfTableArgv, type PfJail } from './pf-commands.js'
+import { addressLines, banOver, outcome, SerialQueue, toolError, triage, type CommandOptions } from './backend-kit.js'
+import { pfAddress, pfAddresses, PfInputError, pfLoadArgv, pfRuleset, pfTableArgv, type PfJail } from './pf-commands.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
-export interface PfActuatorOptions {
+export interface PfActuatorOptions extends CommandOptions {
   /** The jails with a pf action on this host; decisions of other jails fail. */
   readonly jails: readonly PfJail[]
   /** The pfctl program. Default `pfctl`. */
   readonly pfctl?: string
-  /** Put before every command (a jail's `jexec`, or `doas`). */
-  readonly command_prefix?: readonly string[]
-  /** Wall clock in epoch milliseconds, to skip bans already over. Default Date.now. */
-  readonly now?: () => number
-  /** How long one command may run before it is killed and counted as failed. Default 30 s. */
-  readonly command_timeout_ms?: number
 }
 
 interface Pending<T> {
@@ -97,7 +90,7 @@ export class PfActuator implements ActuatorBackend {
         const jail = this.jails.get(name)!
         const shown = await this.run(pfTableArgv(jail, 'show', this.pfctl))
         if (shown.code !== 0) return { ok: false, error: toolError(shown), added, removed }
-        const have = parsePfTableShow(shown.stdout)
+        const have = addressLines(shown.stdout)
         const stale = [...have].filter((a) => !want.has(a))
         const missing = [...want].filter((a) => !have.has(a))
         for (const [command, addresses] of [['delete', stale], ['add', missing]] as const) {
@@ -121,18 +114,9 @@ export class PfActuator implements ActuatorBackend {
   }
 
   private async change(decisions: readonly Decision[], command: 'add' | 'delete'): Promise<ActuationOutcome[]> {
-    const outcomes = new Map<Decision, ActuationOutcome>()
+    const { outcomes, pending: all } = triage(decisions, (d) => this.locate(d), this.now())
     const byJail = new Map<PfJail, Pending<Decision>[]>()
-    const now = this.now()
-    for (const decision of decisions) {
-      const target = this.locate(decision)
-      if ('error' in target) { outcomes.set(decision, outcome(decision, 'failed', target.error)); continue }
-      if (decision.type === 'BanIssued' && banOver(decision, now)) {
-        outcomes.set(decision, outcome(decision, 'skipped', `the ban expired at ${decision.expires_at}`))
-        continue
-      }
-      byJail.set(target.jail, [...(byJail.get(target.jail) ?? []), { decision, ...target }])
-    }
+    for (const p of all) byJail.set(p.jail, [...(byJail.get(p.jail) ?? []), p])
     for (const [jail, pending] of byJail) {
       const result = await this.run(pfTableArgv(jail, command, this.pfctl), pfAddresses([...new Set(pending.map((p) => p.address))]))
       const error = result.code === 0 ? undefined : toolError(result)

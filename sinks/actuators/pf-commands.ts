@@ -138,13 +138,3 @@ export function pfAddress(ip: string): string {
 export function pfAddresses(ips: readonly string[]): string {
   return ips.map((ip) => `${pfAddress(ip)}\n`).join('')
 }
-
-/** The addresses of `pfctl -T show` output, canonical; lines that are not an address are skipped. */
-export function parsePfTableShow(text: string): Set<string> {
-  const addresses = new Set<string>()
-  for (const line of text.split('\n')) {
-    const address = parseAddress(line.trim())
-    if (address) addresses.add(formatAddress(address))
-  }
-  return addresses
-}

@@ -2,24 +2,18 @@ import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
 import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
-import { banOver, inRuns, outcome, SerialQueue, toolError } from './backend-kit.js'
+import { banOver, inRuns, outcome, SerialQueue, toolError, triage, type CommandOptions } from './backend-kit.js'
 import {
   DEFAULT_ROUTE_PROTO, parseBatchErrors, parseRouteListing, routeBatch, routeDestination, RouteInputError, routeListArgv,
   routeProto, routeReconcilePlan, type OwnedRoute, type RouteBlocktype, type RouteJail, type RoutePlan,
 } from './route-commands.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
-export interface RouteActuatorOptions {
+export interface RouteActuatorOptions extends CommandOptions {
   /** The jails with a route action on this host; decisions of other jails fail. */
   readonly jails: readonly RouteJail[]
   /** The routing protocol number that marks our routes (see route-commands.ts). Default 201. */
   readonly proto?: number
-  /** Put before every command, e.g. `['ip', 'netns', 'exec', 'fw']` to act inside a network namespace. */
-  readonly command_prefix?: readonly string[]
-  /** Wall clock in epoch milliseconds, to skip bans already over. Default Date.now. */
-  readonly now?: () => number
-  /** How long one command may run before it is killed and counted as failed. Default 30 s. */
-  readonly command_timeout_ms?: number
 }
 
 interface Pending<T> {
@@ -120,18 +114,7 @@ export class RouteActuator implements ActuatorBackend {
   }
 
   private async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
-    const outcomes = new Map<BanIssued, ActuationOutcome>()
-    const pending: Pending<BanIssued>[] = []
-    const now = this.now()
-    for (const ban of bans) {
-      const target = this.locate(ban)
-      if ('error' in target) { outcomes.set(ban, outcome(ban, 'failed', target.error)); continue }
-      if (banOver(ban, now)) {
-        outcomes.set(ban, outcome(ban, 'skipped', `the ban expired at ${ban.expires_at}`))
-        continue
-      }
-      pending.push({ decision: ban, ...target })
-    }
+    const { outcomes, pending } = triage(bans, (b) => this.locate(b), this.now())
     if (pending.length > 0) {
       const listed = await this.list(families(pending))
       if ('error' in listed) {
@@ -162,20 +145,18 @@ export class RouteActuator implements ActuatorBackend {
   }
 
   private async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
-    const outcomes = new Map<BanLifted, ActuationOutcome>()
-    const deletes: string[] = []
-    const waiting: Pending<BanLifted>[] = []
     const now = this.now()
-    for (const lift of lifts) {
-      const target = this.locate(lift)
-      if ('error' in target) { outcomes.set(lift, outcome(lift, 'failed', target.error)); continue }
-      const holders = this.book.get(target.dst)
-      holders?.delete(lift.jail)
+    const { outcomes, pending } = triage(lifts, (l) => this.locate(l), now)
+    const deletes: string[] = []
+    const waiting: typeof pending = []
+    for (const p of pending) {
+      const holders = this.book.get(p.dst)
+      holders?.delete(p.decision.jail)
       const stillHeld = holders !== undefined && [...holders.values()].some((e) => e === null || e > now)
-      if (stillHeld) { outcomes.set(lift, outcome(lift, 'removed')); continue }
-      this.book.delete(target.dst)
-      if (!deletes.includes(target.dst)) deletes.push(target.dst)
-      waiting.push({ decision: lift, ...target })
+      if (stillHeld) { outcomes.set(p.decision, outcome(p.decision, 'removed')); continue }
+      this.book.delete(p.dst)
+      if (!deletes.includes(p.dst)) deletes.push(p.dst)
+      waiting.push(p)
     }
     if (waiting.length > 0) {
       const result = await this.batch({ add: [], remove: deletes })

@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { FirewalldActuator } from '../../../sinks/actuators/firewalld-actuator.js'
-import { firewalldJail, parseDirectRules, parseEntries } from '../../../sinks/actuators/firewalld-commands.js'
+import { addressLines } from '../../../sinks/actuators/backend-kit.js'
+import { firewalldJail, parseDirectRules } from '../../../sinks/actuators/firewalld-commands.js'
 import { runCommand } from '../../../sinks/actuators/run-command.js'
+import { stopChild } from '../../cli/cli-path.js'
 import { connectFrom, namespacePair, namespaceSkipReason, sh, type NamespacePair } from '../../netns/netns-kit.js'
 import { ban, lift, until } from './decision-fixtures.js'
 
@@ -34,14 +36,7 @@ let prefix: string[] = []
 
 const connect = (host: string, port = PORT) => connectFrom(pair.client, host, port)
 const firewallCmd = (...args: string[]) => sh(...prefix, 'firewall-cmd', ...args)
-const entries = async (set: string) => parseEntries(await firewallCmd(`--ipset=${set}`, '--get-entries'))
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((r) => child.once('exit', r))
-  child.kill('SIGTERM')
-  await exited
-}
+const entries = async (set: string) => addressLines(await firewallCmd(`--ipset=${set}`, '--get-entries'))
 
 describe('firewalld actuator in network namespaces', { skip }, () => {
   let bus: ChildProcess | undefined
@@ -73,9 +68,7 @@ describe('firewalld actuator in network namespaces', { skip }, () => {
   })
 
   after(async () => {
-    await stop(listener)
-    await stop(firewalld)
-    await stop(bus)
+    for (const child of [listener, firewalld, bus]) if (child) await stopChild(child)
     await pair?.remove()
     if (dir !== '') rmSync(dir, { recursive: true, force: true })
   })
