@@ -8,14 +8,17 @@
  *   bulk     100 000 bans at once: NftablesActuator.apply (and IpsetActuator.apply) on 100 000
  *            BanIssued, and the same appended to the log and carried out by the worker; checked by
  *            counting the set's elements. Target (nftables): < 10 s.
+ *   flows    the nftables apply again with a tracked flow (a conntrack entry made with conntrack -I) from
+ *            some of the banned addresses (default 1 000), which the ban ends: the cost of conntrack.
  *
  * Every command runs through `ip netns exec`, which adds a few ms to each nft, ipset or conntrack run.
  * Each part is a fresh process, namespace and data dir, so none warms another.
  *
  *   npx tsx bench/actuate.ts [decisions/s, default 200] [seconds, default 30] [burst, default 10000] [bulk bans, default 100000]
+ *                            [banned addresses with a flow, default 1000]
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -44,7 +47,7 @@ const APPEND_CHUNK = 5000
 const DRAIN_LIMIT_MS = 300_000
 type Backend = 'nftables' | 'ipset'
 
-async function main(rate: number, seconds: number, burst: number, bulk: number): Promise<void> {
+async function main(rate: number, seconds: number, burst: number, bulk: number, flows: number): Promise<void> {
   const skip = await skipReason()
   if (skip) {
     console.log(`actuate: skipped: ${skip}`)
@@ -53,6 +56,7 @@ async function main(rate: number, seconds: number, burst: number, bulk: number):
   console.log(`actuate: real firewalls in a network namespace; ${(await sh('nft', '--version')).trim()}, ${(await sh('ipset', '-v')).trim()}`)
   part('latency', [String(rate), String(seconds), String(burst)])
   for (const backend of ['nftables', 'ipset']) for (const via of ['apply', 'worker']) part('bulk', [backend, via, String(bulk)])
+  part('flows', [String(bulk), String(flows)])
 }
 
 async function skipReason(): Promise<string | false> {
@@ -241,7 +245,31 @@ async function bulkPart(kind: Backend, via: 'apply' | 'worker', count: number): 
   })
 }
 
+async function flowsPart(count: number, withFlow: number): Promise<void> {
+  await inNamespace('banstream-bench-actuate-flows-', async (pair, dir) => {
+    const inNs = (...argv: string[]) => sh('ip', 'netns', 'exec', pair.server, ...argv)
+    const file = join(dir, 'flows')
+    await writeFile(file, Array.from({ length: withFlow }, (_, i) =>
+      `-I -s ${benchAddress(i)} -d 192.0.2.1 -p tcp --sport ${40000 + (i % 20000)} --dport 22 --state ESTABLISHED -t 600 -u SEEN_REPLY\n`).join(''))
+    await inNs('conntrack', '-R', file)
+    const before = Number((await inNs('conntrack', '-C')).trim())
+    const backend = backendIn(pair.server, 'nftables', 1)
+    const setup = await backend.setup()
+    if (!setup.ok) throw new Error(`nftables setup: ${setup.error}`)
+    const now = Date.now()
+    const t0 = performance.now()
+    const outcomes = await backend.actuate(Array.from({ length: count }, (_, i) => ban(i, now)))
+    const ms = performance.now() - t0
+    const left = Number((await inNs('conntrack', '-C')).trim())
+    const warned = outcomes.find((o) => o.warning !== undefined)?.warning
+    console.log(`  ${count} bans at once, nftables, NftablesActuator.actuate, ${before} of the addresses with a tracked flow: ` +
+      `${(ms / 1000).toFixed(2)} s, flows left ${left}${warned ? `, warning: ${warned}` : ''} (conntrack deletes each source with a dump of the table)`)
+    if (left !== 0 || warned) process.exitCode = 1
+  })
+}
+
 const [mode, ...args] = process.argv.slice(2)
 if (mode === 'latency') await latencyPart(Number(args[0]), Number(args[1]), Number(args[2]))
 else if (mode === 'bulk') await bulkPart(args[0] as Backend, args[1] as 'apply' | 'worker', Number(args[2]))
-else await main(Number(mode ?? 200), Number(args[0] ?? 30), Number(args[1] ?? 10_000), Number(args[2] ?? 100_000))
+else if (mode === 'flows') await flowsPart(Number(args[0]), Number(args[1]))
+else await main(Number(mode ?? 200), Number(args[0] ?? 30), Number(args[1] ?? 10_000), Number(args[2] ?? 100_000), Number(args[3] ?? 1000))
