@@ -4,7 +4,7 @@ import type { Decision } from '../../schemas/events/decision.js'
 import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
 import { banOver, inRuns, outcome, SerialQueue, toolError, triage, type CommandOptions } from './backend-kit.js'
 import {
-  DEFAULT_ROUTE_PROTO, parseBatchErrors, parseRouteListing, routeBatch, routeDestination, RouteInputError, routeListArgv,
+  DEFAULT_ROUTE_PROTO, parseBatchErrors, ROUTE_BLOCKTYPES, parseRouteListing, routeBatch, routeDestination, RouteInputError, routeListArgv,
   routeProto, routeReconcilePlan, type OwnedRoute, type RouteBlocktype, type RouteJail, type RoutePlan,
 } from './route-commands.js'
 import { runCommand, type CommandResult } from './run-command.js'
@@ -122,7 +122,7 @@ export class RouteActuator implements ActuatorBackend {
       } else {
         // An address already routed by us is banned; each other one gets one add, whatever number of bans name it.
         const adds = new Map<string, OwnedRoute>()
-        for (const p of pending) if (!listed.routes.has(p.dst) && !adds.has(p.dst)) adds.set(p.dst, { dst: p.dst, type: p.jail.blocktype })
+        for (const p of pending) if (!blocks(listed.routes, p.dst) && !adds.has(p.dst)) adds.set(p.dst, { dst: p.dst, type: p.jail.blocktype })
         const plan = { add: [...adds.values()], remove: [] }
         const result = await this.batch(plan)
         const lineOf = new Map(plan.add.map((r, i) => [r.dst, i + 1]))
@@ -133,7 +133,7 @@ export class RouteActuator implements ActuatorBackend {
           // Added by someone between our listing and our add: ours if a fresh listing shows it.
           if (error !== undefined && EXISTS.test(error)) {
             recheck ??= await this.relist(families(pending))
-            if (recheck.has(p.dst)) error = undefined
+            if (blocks(recheck, p.dst)) error = undefined
           }
           if (error !== undefined) { outcomes.set(p.decision, outcome(p.decision, 'failed', error)); continue }
           outcomes.set(p.decision, outcome(p.decision, 'applied'))
@@ -227,6 +227,11 @@ export class RouteActuator implements ActuatorBackend {
   private run(argv: readonly string[], input = ''): Promise<CommandResult> {
     return runCommand([...this.prefix, ...argv], input, this.timeoutMs)
   }
+}
+
+// Only a route of a blocking type bans its destination; another route tagged with our number is reconcile's to replace.
+function blocks(routes: ReadonlyMap<string, string>, dst: string): boolean {
+  return (ROUTE_BLOCKTYPES as readonly string[]).includes(routes.get(dst) ?? '')
 }
 
 function families(pending: readonly { family: 4 | 6 }[]): (4 | 6)[] {

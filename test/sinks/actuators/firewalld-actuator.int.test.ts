@@ -9,7 +9,7 @@ import { addressLines } from '../../../sinks/actuators/backend-kit.js'
 import { firewalldJail, parseDirectRules } from '../../../sinks/actuators/firewalld-commands.js'
 import { runCommand } from '../../../sinks/actuators/run-command.js'
 import { stopChild } from '../../cli/cli-path.js'
-import { connectFrom, namespacePair, namespaceSkipReason, sh, type NamespacePair } from '../../netns/netns-kit.js'
+import { connectFrom, namespacePair, namespaceSkipReason, serveIn, sh, type NamespacePair } from '../../netns/netns-kit.js'
 import { ban, lift, until } from './decision-fixtures.js'
 
 // A real firewalld: a private D-Bus system bus started here, firewalld inside
@@ -41,7 +41,7 @@ const entries = async (set: string) => addressLines(await firewallCmd(`--ipset=$
 describe('firewalld actuator in network namespaces', { skip }, () => {
   let bus: ChildProcess | undefined
   let firewalld: ChildProcess | undefined
-  let listener: ChildProcess | undefined
+  const listeners: { close(): Promise<void> }[] = []
   const services = new Map([['bs-test', PORT]])
   const jails = [
     firewalldJail('sshd', 'firewallcmd-ipset', { port: 'bs-test', blocktype: 'DROP' }, services),
@@ -61,14 +61,14 @@ describe('firewalld actuator in network namespaces', { skip }, () => {
       { stdio: 'ignore' })
     await until('firewalld', async () => (await runCommand([...prefix, 'firewall-cmd', '--state'], '', 10_000)).stdout.trim() === 'running', 60_000)
     actuator = new FirewalldActuator({ jails, command_prefix: prefix })
-    listener = spawn('ip', ['netns', 'exec', pair.server, process.execPath, '-e',
-      `for (const p of [${PORT}, ${OTHER_PORT}]) require('net').createServer((s) => s.end()).listen(p, '::')`], { stdio: 'ignore' })
+    listeners.push(serveIn(pair.server, PORT), serveIn(pair.server, OTHER_PORT))
     await until('the listener', async () => (await connect('192.0.2.1')) === 'connected', 10_000)
     assert.deepEqual(await actuator.setup(), { ok: true })
   })
 
   after(async () => {
-    for (const child of [listener, firewalld, bus]) if (child) await stopChild(child)
+    for (const listener of listeners) await listener.close()
+    for (const child of [firewalld, bus]) if (child) await stopChild(child)
     await pair?.remove()
     if (dir !== '') rmSync(dir, { recursive: true, force: true })
   })

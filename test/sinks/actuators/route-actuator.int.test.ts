@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { RouteActuator } from '../../../sinks/actuators/route-actuator.js'
 import { parseRouteListing, routeJail, routeListArgv } from '../../../sinks/actuators/route-commands.js'
-import { connectFrom, namespacePair, namespaceSkipReason, sh, type NamespacePair } from '../../netns/netns-kit.js'
+import { connectFrom, namespacePair, namespaceSkipReason, serveIn, sh, type NamespacePair } from '../../netns/netns-kit.js'
 import { ban, lift, until } from './decision-fixtures.js'
 
 // A real kernel: the actuator adds its routes inside the server's namespace; the
@@ -22,24 +21,20 @@ async function ours(family: 4 | 6): Promise<Map<string, string>> {
 }
 
 describe('route actuator in network namespaces', { skip }, () => {
-  let listener: ChildProcess | undefined
+  let listener: { close(): Promise<void> } | undefined
   const jails = [routeJail('sshd', {}), routeJail('postfix', { blocktype: 'blackhole' })]
   let actuator: RouteActuator
 
   before(async () => {
     pair = await namespacePair()
     actuator = new RouteActuator({ jails, command_prefix: ['ip', 'netns', 'exec', pair.server], command_timeout_ms: 10_000 })
-    listener = spawn('ip', ['netns', 'exec', pair.server, process.execPath, '-e',
-      `require('net').createServer((s) => s.end()).listen(${PORT}, '::')`], { stdio: 'ignore' })
+    listener = serveIn(pair.server, PORT)
     await until('the listener', async () => (await connect('192.0.2.1')) === 'connected', 10_000)
     assert.deepEqual(await actuator.setup(), { ok: true })
   })
 
   after(async () => {
-    if (listener?.pid !== undefined) {
-      listener.kill('SIGKILL')
-      await new Promise((r) => listener!.exitCode !== null || listener!.signalCode !== null ? r(undefined) : listener!.once('exit', r))
-    }
+    await listener?.close()
     await pair?.remove()
   })
 
@@ -103,6 +98,17 @@ describe('route actuator in network namespaces', { skip }, () => {
     assert.equal(await connect('192.0.2.1'), 'timeout')
     assert.deepEqual(await actuator.reconcile([]), { ok: true, added: 0, removed: 1 })
     assert.equal(await connect('192.0.2.1'), 'connected')
+  })
+
+  test('a unicast route tagged with our number is no ban: the ban fails, and reconcile replaces the route', async () => {
+    await inServer('ip', 'route', 'add', '192.0.2.14', 'dev', 'lo', 'proto', '201')
+    const b = ban('sshd', '192.0.2.14', 600)
+    const [applied] = await actuator.actuate([b])
+    assert.equal(applied!.outcome, 'failed')
+    assert.match(applied!.error!, /File exists/)
+    assert.deepEqual(await actuator.reconcile([b]), { ok: true, added: 1, removed: 1 })
+    assert.deepEqual(await ours(4), new Map([['192.0.2.14', 'unreachable']]))
+    assert.deepEqual(await actuator.reconcile([]), { ok: true, added: 0, removed: 1 })
   })
 
   test('a ban already past its expiry is skipped, not routed', async () => {
