@@ -18,6 +18,11 @@ import type { ServiceTable } from './services.js'
  *                  -m set --match-set f2b-sshd src -j REJECT --reject-with icmp-port-unreachable
  *     firewall-cmd --ipset=f2b-sshd --add-entry=192.0.2.7
  *
+ * fail2ban's default `ipsetbackend = ipset` (sets made with the ipset tool,
+ * which firewalld does not know and a reload of it does not keep) is carried
+ * out the same way: `ipsetbackend`, `ipsettime` and `default-ipsettime` are
+ * not read.
+ *
  * fail2ban writes `--direct --new-ipset`, which firewall-cmd refuses: a new
  * ipset is permanent only and reaches the running firewall at a reload, so
  * setup creates missing sets with --permanent and reloads once. Entries are
