@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { appendFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -9,6 +10,16 @@ import { lineBatchOf } from '../../src/log/line-batch-record.js'
 import { packageRoot } from '../../src/package-root.js'
 import { startMockCluster, type MockCluster } from '../kafka/mock-cluster.js'
 import { cliCommand, stopChild } from './cli-path.js'
+
+/** A port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => done(port))
+    }).on('error', fail)
+  })
+}
 
 /** Runs the CLI to its end: exit code and output. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -89,13 +100,15 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
     assert.deepEqual(lines.map((l) => l.slice(0, 15)), ['Nov 22 03:00:01', 'Nov 22 03:00:02'])
   })
 
-  test('actuate applies the decisions that target this host and reports each on actuations', async (t) => {
+  test('actuate applies the decisions that target this host, reports each on actuations and counts them on --metrics', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'banstream-actuate-'))
     const config = join(dir, 'config')
     await mkdir(config)
     await symlink(resolve(packageRoot(), 'config', 'filter.d'), join(config, 'filter.d'))
     await writeFile(join(config, 'jail.conf'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${dir}/auth.log\naction = nftables[port=ssh]\n`)
-    const child = spawn(process.execPath, [...cliCommand(), 'actuate', '--kafka', brokers, '--config', config, '--host', 'mx1', '--dry-run', '--log-file', join(dir, 'actuate.log')],
+    const port = await freePort()
+    const child = spawn(process.execPath, [...cliCommand(), 'actuate', '--kafka', brokers, '--config', config, '--host', 'mx1', '--dry-run', '--log-file', join(dir, 'actuate.log'),
+      '--metrics', `127.0.0.1:${port}`],
       { stdio: 'ignore', env: { ...process.env, BANSTREAM_KAFKA_IDEMPOTENT: '0' } })
     const log = new KafkaLog({ brokers: cluster.brokers, idempotent: false, clientLogLevel: 'nothing' })
     t.after(async () => {
@@ -120,5 +133,7 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
       await new Promise((r) => setTimeout(r, 200))
     }
     assert.deepEqual(seen.map((a) => [a.host, a.ip, a.outcome]).sort(), [['mx1', '192.0.2.7', 'dry-run'], ['mx1', '192.0.2.9', 'dry-run']])
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    assert.match(metrics, /^banstream_actuations_total\{backend="dry-run",outcome="dry-run"\} 2$/m)
   })
 })
