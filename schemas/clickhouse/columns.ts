@@ -17,7 +17,7 @@ export const TIME_TYPE = "DateTime64(3, 'UTC')"
  * LowCardinality stores them as dictionary codes, which compresses well and
  * makes GROUP BY on them cheap.
  */
-const LOW_CARDINALITY_FIELDS = new Set(['jail', 'host', 'source', 'backend', 'action', 'type', 'reason', 'outcome'])
+const LOW_CARDINALITY_FIELDS = new Set(['jail', 'host', 'source', 'stream', 'backend', 'action', 'type', 'reason', 'outcome'])
 
 /**
  * The column holding the prefix length of `ip`. An event's `ip` is an address
@@ -40,7 +40,8 @@ export const IP_PREFIX_COLUMN: Column = {
  * - `format: 'date-time'`: DateTime64(3, 'UTC');
  * - literals and unions of literals: LowCardinality(String) (Enum would refuse
  *   rows of a newer schema that adds a value);
- * - integers: Int32, or UInt32 when the schema's minimum is 0 or more;
+ * - integers: Int32, or UInt32 when the schema's minimum is 0 or more (UInt64
+ *   when its maximum is above 2^32 - 1: log offsets);
  * - booleans: Bool; arrays of strings: Array(String); other strings: String.
  */
 function baseType(name: string, schema: TSchema): string {
@@ -60,7 +61,8 @@ function baseType(name: string, schema: TSchema): string {
       if (schema.format === 'date-time') return TIME_TYPE
       return LOW_CARDINALITY_FIELDS.has(name) ? 'LowCardinality(String)' : 'String'
     case 'Integer':
-      return typeof schema.minimum === 'number' && schema.minimum >= 0 ? 'UInt32' : 'Int32'
+      if (typeof schema.minimum !== 'number' || schema.minimum < 0) return 'Int32'
+      return typeof schema.maximum === 'number' && schema.maximum > 0xffff_ffff ? 'UInt64' : 'UInt32'
     case 'Boolean':
       return 'Bool'
     case 'Array':

@@ -3,6 +3,7 @@ import { Actuation } from '../events/actuation.js'
 import { Decision } from '../events/decision.js'
 import { FailureDetected } from '../events/failure-detected.js'
 import { columnsOf, TIME_TYPE, type Column } from './columns.js'
+import { StoredLine } from './stored-line.js'
 
 /**
  * How long history is kept, in days; 0 keeps it forever. Applied as table TTLs:
@@ -19,7 +20,12 @@ export interface Retention {
   readonly actuations_days: number
   /** The per-hour and per-IP-per-day failure aggregates; small, so they may outlive the failures. */
   readonly aggregates_days: number
+  /** The raw log lines, when the store keeps them (see LINES_TABLE); large, so short (default 7). */
+  readonly lines_days?: number
 }
+
+/** How long raw log lines are kept when the retention does not say. */
+export const DEFAULT_LINES_DAYS = 7
 
 export const DEFAULT_RETENTION: Retention = {
   failures_days: 90,
@@ -95,6 +101,11 @@ function literal(text: string): string {
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
 }
 
+/** A column in CREATE TABLE; an absent boolean is false, as the schemas say absence means. */
+function columnDefinition(c: Column): string {
+  return `    ${c.name} ${c.type}${c.type === 'Bool' ? ' DEFAULT false' : ''}${c.comment ? ` COMMENT ${literal(c.comment)}` : ''}`
+}
+
 function ttlClause(timeExpression: string, days: number): string {
   return days > 0 ? `\nTTL ${timeExpression} + INTERVAL ${Math.floor(days)} DAY` : ''
 }
@@ -115,7 +126,7 @@ function ttlClause(timeExpression: string, days: number): string {
  */
 export function eventTableDdl(table: EventTable, retention: Retention): string {
   const lines = [
-    ...table.columns.map((c) => `    ${c.name} ${c.type}${c.type === 'Bool' ? ' DEFAULT false' : ''}${c.comment ? ` COMMENT ${literal(c.comment)}` : ''}`),
+    ...table.columns.map(columnDefinition),
     ...table.indexes.map((i) => `    ${i}`),
   ]
   return `CREATE TABLE IF NOT EXISTS ${table.name}
@@ -125,6 +136,39 @@ ${lines.join(',\n')}
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (${table.orderBy.join(', ')})${ttlClause('toDateTime(occurred_at)', retention[table.retention])}
+COMMENT ${literal(table.comment)}`
+}
+
+/** The optional table of raw log lines (StoredLine), filled only when the store is asked to keep lines. */
+export const LINES_TABLE = {
+  name: 'lines',
+  schema: StoredLine,
+  columns: columnsOf(StoredLine),
+  /** Lines of one stream in the order they were read; partition, offset and line_index make the key unique (the dedup key). */
+  orderBy: ['host', 'stream', 'received_at', 'partition', 'offset', 'line_index'],
+  comment: 'Raw lines of the lines topic, kept for replay when enabled; one row per (partition, offset, line_index) after merges.',
+} as const
+
+function linesDays(retention: Retention): number {
+  return retention.lines_days ?? DEFAULT_LINES_DAYS
+}
+
+/**
+ * CREATE TABLE for the lines table. Daily partitions, because lines are
+ * many and kept briefly: ttl_only_drop_parts lets the TTL drop whole
+ * expired days instead of rewriting parts row by row.
+ */
+export function linesTableDdl(retention: Retention): string {
+  const table = LINES_TABLE
+  const lines = table.columns.map(columnDefinition)
+  return `CREATE TABLE IF NOT EXISTS ${table.name}
+(
+${lines.join(',\n')}
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(received_at)
+ORDER BY (${table.orderBy.join(', ')})${ttlClause('toDateTime(received_at)', linesDays(retention))}
+SETTINGS ttl_only_drop_parts = 1
 COMMENT ${literal(table.comment)}`
 }
 
@@ -194,6 +238,7 @@ export function createStatements(retention: Retention = DEFAULT_RETENTION): stri
   return [
     ...EVENT_TABLES.map((t) => eventTableDdl(t, retention)),
     ...AGGREGATE_TABLES.flatMap((a) => [a.ddl(retention), a.view]),
+    linesTableDdl(retention),
   ]
 }
 
@@ -208,6 +253,7 @@ export function retentionTtls(retention: Retention): { table: string; ttl: strin
     ...EVENT_TABLES.map((t) => ({ table: t.name, ttl: ttl('toDateTime(occurred_at)', retention[t.retention]) })),
     { table: 'failures_hourly', ttl: ttl('hour', retention.aggregates_days) },
     { table: 'failures_ip_daily', ttl: ttl('day', retention.aggregates_days) },
+    { table: LINES_TABLE.name, ttl: ttl('toDateTime(received_at)', linesDays(retention)) },
   ]
 }
 

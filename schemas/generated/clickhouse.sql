@@ -116,3 +116,22 @@ SELECT toDate(occurred_at) AS day, ip, ip_prefix, jail, uniqExactState(event_id)
 FROM failures
 WHERE NOT success
 GROUP BY day, ip, ip_prefix, jail;
+
+CREATE TABLE IF NOT EXISTS lines
+(
+    stream LowCardinality(String) COMMENT 'What jails select on: the file path, journald, or syslog.',
+    host LowCardinality(String) COMMENT 'The source host whose log had the line.',
+    received_at DateTime64(3, 'UTC') COMMENT 'When the source read the line (wall clock).',
+    partition UInt32 COMMENT 'The lines topic partition of the record that carried the line.',
+    offset UInt64 COMMENT 'The offset of that record.',
+    line_index UInt32 COMMENT 'The place of the line in its record, counting from 0.',
+    line String COMMENT 'The line as read, without its terminator.',
+    occurred_at Nullable(DateTime64(3, 'UTC')) COMMENT 'Event time where the source knew it better than the text (the journal\'s timestamp).',
+    backlog Bool DEFAULT false COMMENT 'True when the line was already in its file when banstream started.'
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(received_at)
+ORDER BY (host, stream, received_at, partition, offset, line_index)
+TTL toDateTime(received_at) + INTERVAL 7 DAY
+SETTINGS ttl_only_drop_parts = 1
+COMMENT 'Raw lines of the lines topic, kept for replay when enabled; one row per (partition, offset, line_index) after merges.';

@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox'
 import { eventRow, UnstorableEventError, type Row } from '../../schemas/clickhouse/rows.js'
-import { eventTable, type EventTable, type EventTableName } from '../../schemas/clickhouse/tables.js'
+import { eventTable, LINES_TABLE, type EventTableName } from '../../schemas/clickhouse/tables.js'
 import { Actuation } from '../../schemas/events/actuation.js'
 import { Decision } from '../../schemas/events/decision.js'
 import { FailureDetected } from '../../schemas/events/failure-detected.js'
@@ -13,6 +13,7 @@ export interface SinkRecord {
   readonly partition: number
   readonly offset: number
   readonly value: Buffer
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 /** What the sink needs of the log (src/log's Log): manual commits, so an offset moves only past stored rows. */
@@ -61,30 +62,34 @@ export interface ClickHouseSinkOptions {
   readonly max_backoff_ms?: number
   readonly timers?: SinkTimers
   readonly onProblem?: (problem: SinkProblem) => void
+  /**
+   * Also store the raw lines of the `lines` topic in the lines table (off when
+   * absent): the rows of one record, throwing for a record that holds no
+   * line batch (skipped as a bad event). src/store/line-rows.ts has it.
+   */
+  readonly lines?: (record: SinkRecord) => Row[]
 }
 
+/** The tables the sink writes. */
+export type SinkTableName = EventTableName | typeof LINES_TABLE.name
+
 export interface SinkStats {
-  /** Rows stored per table (a redelivered event counts again; the table keeps it once). */
-  readonly inserted: Readonly<Record<EventTableName, number>>
+  /** Rows stored per table (a redelivered event counts again; the table keeps it once); `lines` only when the sink stores lines. */
+  readonly inserted: Readonly<Record<EventTableName, number> & { lines?: number }>
   readonly skipped: number
   readonly retries: number
 }
 
+/** A topic the sink reads, the table it writes, and the rows of one record (none: skipped, reported). */
 interface Source {
   readonly topic: string
-  readonly table: EventTable
-  readonly schema: TSchema
+  readonly table: SinkTableName
+  readonly rows: (record: SinkRecord) => Row[]
 }
-
-const SOURCES: readonly Source[] = [
-  { topic: Topics.failures.name, table: eventTable('failures'), schema: FailureDetected },
-  { topic: Topics.decisions.name, table: eventTable('decisions'), schema: Decision },
-  { topic: Topics.actuations.name, table: eventTable('actuations'), schema: Actuation },
-]
 
 /** Rows waiting to be stored, and the offsets that storing them completes. */
 interface Pending {
-  rows: Map<EventTableName, Row[]>
+  rows: Map<SinkTableName, Row[]>
   count: number
   /** `topic\0partition` → the next offset to commit once the rows are stored. */
   offsets: Map<string, { topic: string; partition: number; next: number }>
@@ -98,7 +103,7 @@ class Closed extends Error {}
 
 /**
  * Stores every event of the failures, decisions and actuations topics in their
- * ClickHouse tables. Obligations: an offset is committed only after the rows
+ * ClickHouse tables (and, when asked, every line of the lines topic). Obligations: an offset is committed only after the rows
  * of every record below it are stored, so a crash loses nothing (the
  * uncommitted tail is delivered again); a redelivered event carries its id,
  * and the tables keep one row per id (see schemas/clickhouse/tables.ts), so
@@ -114,7 +119,7 @@ export class ClickHouseSink {
   /** Set when a batch could not be stored while closing: no later batch may commit past it. */
   private abandoned = false
   private wakeRetry: (() => void) | undefined
-  private readonly inserted: Record<EventTableName, number> = { failures: 0, decisions: 0, actuations: 0 }
+  private readonly inserted: Record<EventTableName, number> & { lines?: number } = { failures: 0, decisions: 0, actuations: 0 }
   private skipped = 0
   private retries = 0
   private readonly group: string
@@ -136,12 +141,25 @@ export class ClickHouseSink {
     this.maxRows = options.max_batch_rows ?? 10_000
     this.maxDelayMs = options.max_batch_delay_ms ?? 1000
     this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) }
+    if (options.lines) this.inserted.lines = 0
+  }
+
+  private sources(): Source[] {
+    const events = (table: EventTableName, schema: TSchema): Source['rows'] => (record) => this.eventRows(table, schema, record)
+    const sources: Source[] = [
+      { topic: Topics.failures.name, table: 'failures', rows: events('failures', FailureDetected) },
+      { topic: Topics.decisions.name, table: 'decisions', rows: events('decisions', Decision) },
+      { topic: Topics.actuations.name, table: 'actuations', rows: events('actuations', Actuation) },
+    ]
+    const lines = this.options.lines
+    if (lines) sources.push({ topic: Topics.lines.name, table: LINES_TABLE.name, rows: (record) => this.guarded(record, () => lines(record)) })
+    return sources
   }
 
   /** Subscribes to the three topics (from the group's committed offsets) and starts storing. */
   static start(options: ClickHouseSinkOptions): ClickHouseSink {
     const sink = new ClickHouseSink(options)
-    sink.subscriptions = SOURCES.map((source) => options.log.subscribe(
+    sink.subscriptions = sink.sources().map((source) => options.log.subscribe(
       { topic: source.topic, group: sink.groupOf(source.topic), autoCommit: false, maxBatchRecords: Math.min(sink.maxRows, 5000) },
       (batch) => sink.accept(source, batch),
     ))
@@ -181,11 +199,10 @@ export class ClickHouseSink {
   }
 
   private async accept(source: Source, batch: SinkRecord[]): Promise<void> {
-    const rows = this.pending.rows.get(source.table.name) ?? []
-    this.pending.rows.set(source.table.name, rows)
+    const rows = this.pending.rows.get(source.table) ?? []
+    this.pending.rows.set(source.table, rows)
     for (const record of batch) {
-      const row = this.rowOf(source, record)
-      if (row) {
+      for (const row of source.rows(record)) {
         rows.push(row)
         this.pending.count++
       }
@@ -205,19 +222,23 @@ export class ClickHouseSink {
     }
   }
 
-  private rowOf(source: Source, record: SinkRecord): Row | undefined {
-    const decoded = decodeEvent(source.schema, record.value)
-    const where = { topic: record.topic, partition: record.partition, offset: record.offset }
+  private eventRows(table: EventTableName, schema: TSchema, record: SinkRecord): Row[] {
+    const decoded = decodeEvent(schema, record.value)
     if (!decoded.ok) {
-      this.skip({ kind: 'bad-event', ...where, reason: decoded.errors.join('; ') })
-      return undefined
+      this.skip({ kind: 'bad-event', topic: record.topic, partition: record.partition, offset: record.offset, reason: decoded.errors.join('; ') })
+      return []
     }
+    return this.guarded(record, () => [eventRow(decoded.value as Record<string, unknown>, eventTable(table).columns)], UnstorableEventError)
+  }
+
+  /** The rows `make` gives, or none when it throws (`only` that error class, when given): the record is reported and skipped. */
+  private guarded(record: SinkRecord, make: () => Row[], only?: new (...args: never[]) => Error): Row[] {
     try {
-      return eventRow(decoded.value as Record<string, unknown>, source.table.columns)
+      return make()
     } catch (error) {
-      if (!(error instanceof UnstorableEventError)) throw error
-      this.skip({ kind: 'bad-event', ...where, reason: error.message })
-      return undefined
+      if (only && !(error instanceof only)) throw error
+      this.skip({ kind: 'bad-event', topic: record.topic, partition: record.partition, offset: record.offset, reason: error instanceof Error ? error.message : String(error) })
+      return []
     }
   }
 
@@ -231,7 +252,7 @@ export class ClickHouseSink {
     for (const [table, rows] of batch.rows) {
       if (rows.length === 0) continue
       await this.retrying('insert-failed', () => this.options.store.insert(table, rows))
-      this.inserted[table] += rows.length
+      this.inserted[table] = (this.inserted[table] ?? 0) + rows.length
     }
     for (const { topic, partition, next } of batch.offsets.values()) {
       await this.retrying('commit-failed', () => this.options.log.commit(this.groupOf(topic), topic, partition, next), { topic, partition })

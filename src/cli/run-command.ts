@@ -6,6 +6,7 @@ import type { FsyncPolicy } from '../log/embedded-log.js'
 import { builtinConfigDir } from '../package-root.js'
 import { RunRole } from '../roles/run.js'
 import { TOKEN_ENV } from './client-command.js'
+import { historyLinesDaysOf, historyLinesOption } from './history-lines-option.js'
 import { UsageError } from './usage-error.js'
 
 interface RunFlags {
@@ -19,6 +20,7 @@ interface RunFlags {
   fsync: string
   dryRun?: boolean
   history: string
+  historyLines?: string | boolean
   readToken: string[]
   bouncerKey: string[]
   replayDir: string[]
@@ -44,12 +46,14 @@ export function runCommand(): Command {
     .option('--fsync <policy>', "when the log is forced to disk: 'always', 'never', or every N milliseconds", '1000')
     .option('--dry-run', "log what each jail action would do instead of doing it (the firewall is left alone)")
     .option('--history <where>', "where the event history is kept: 'embedded' (chDB in the data dir), a ClickHouse URL, or 'none'", process.env['BANSTREAM_HISTORY'] ?? 'embedded')
+    .addOption(historyLinesOption())
     .action(async (flags: RunFlags) => {
       // Listening before the start: a SIGTERM while starting stops banstream once it is up, not half way.
       const stopRequested = new Promise<void>((resolve) => {
         process.once('SIGINT', resolve)
         process.once('SIGTERM', resolve)
       })
+      const linesDays = historyLinesDaysOf(flags.historyLines)
       const role = await RunRole.start({
         configDir: configDirOf(flags),
         ...(flags.fail2ban !== undefined ? { fallbackFilterDir: join(builtinConfigDir(), 'filter.d') } : {}),
@@ -65,6 +69,7 @@ export function runCommand(): Command {
         fsync: fsyncOf(flags.fsync),
         ...(flags.dryRun ? { dryRun: true } : {}),
         ...historyOf(flags.history),
+        ...(linesDays !== undefined ? { historyLinesDays: linesDays } : {}),
         replayDirs: flags.replayDir.map((dir) => resolve(dir)),
       })
       process.stderr.write(`banstream: running; control API on ${role.controlUrl ?? 'an unknown address'}\n`)

@@ -1,7 +1,10 @@
 import { Command } from 'commander'
+import { DEFAULT_RETENTION } from '../../schemas/clickhouse/tables.js'
 import { ClickHouseSink } from '../../sinks/clickhouse/clickhouse-sink.js'
 import { ClickHouseStore } from '../store/clickhouse-store.js'
+import { lineRows } from '../store/line-rows.js'
 import { migrateStore } from '../store/migrate.js'
+import { historyLinesDaysOf, historyLinesOption } from './history-lines-option.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
 import { UsageError } from './usage-error.js'
 
@@ -12,19 +15,24 @@ export function storeCommand(): Command {
     .option('--clickhouse <url>', 'the ClickHouse server (default: $BANSTREAM_CLICKHOUSE_URL)')
     .option('--clickhouse-user <name>', 'ClickHouse user (default: $BANSTREAM_CLICKHOUSE_USER)')
     .option('--clickhouse-password <password>', 'ClickHouse password (default: $BANSTREAM_CLICKHOUSE_PASSWORD)')
-    .action(async (flags: { kafka?: string; clickhouse?: string; clickhouseUser?: string; clickhousePassword?: string }) => {
+    .addOption(historyLinesOption())
+    .action(async (flags: { kafka?: string; clickhouse?: string; clickhouseUser?: string; clickhousePassword?: string; historyLines?: string | boolean }) => {
       const url = flags.clickhouse ?? process.env['BANSTREAM_CLICKHOUSE_URL']
       if (!url || !/^https?:\/\//.test(url)) throw new UsageError('--clickhouse http(s)://host:8123 (or $BANSTREAM_CLICKHOUSE_URL) is needed')
       const username = flags.clickhouseUser ?? process.env['BANSTREAM_CLICKHOUSE_USER']
       const password = flags.clickhousePassword ?? process.env['BANSTREAM_CLICKHOUSE_PASSWORD']
+      const linesDays = historyLinesDaysOf(flags.historyLines)
       const stopRequested = new Promise<void>((done) => {
         process.once('SIGINT', done)
         process.once('SIGTERM', done)
       })
       const store = new ClickHouseStore({ url, ...(username ? { username } : {}), ...(password ? { password } : {}) })
-      await migrateStore(store)
+      await migrateStore(store, { ...DEFAULT_RETENTION, ...(linesDays !== undefined ? { lines_days: linesDays } : {}) })
       const log = kafkaLog(flags, 'banstream-store')
-      const sink = ClickHouseSink.start({ log, store, onProblem: (p) => process.stderr.write(`warn: store: ${p.kind}: ${p.reason}\n`) })
+      const sink = ClickHouseSink.start({
+        log, store, onProblem: (p) => process.stderr.write(`warn: store: ${p.kind}: ${p.reason}\n`),
+        ...(linesDays !== undefined ? { lines: lineRows } : {}),
+      })
       process.stderr.write('banstream: storing the event history\n')
       await stopRequested
       await sink.close()

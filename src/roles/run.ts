@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
+import { DEFAULT_RETENTION } from '../../schemas/clickhouse/tables.js'
 import { Topics } from '../../schemas/topics.js'
 import type { DecideInput, DecideOutput } from '../../streams/decide.js'
 import { ClickHouseSink } from '../../sinks/clickhouse/clickhouse-sink.js'
@@ -14,6 +15,7 @@ import { resolveJailPolicies } from '../ignore/resolve-policies.js'
 import { EmbeddedLog, type FsyncPolicy } from '../log/embedded-log.js'
 import { ChdbStore } from '../store/chdb-store.js'
 import { ClickHouseStore, type ClickHouseStoreOptions } from '../store/clickhouse-store.js'
+import { lineRows } from '../store/line-rows.js'
 import { migrateStore } from '../store/migrate.js'
 import type { Store } from '../store/store.js'
 import { lineBatchRecord } from '../log/line-batch-record.js'
@@ -68,6 +70,8 @@ export interface RunOptions {
    * process, so only one embedded role may keep history in a process.
    */
   readonly history?: 'embedded' | ClickHouseStoreOptions
+  /** Also keep the raw log lines in the history for this many days, so replay can read them back; absent: lines are not kept. */
+  readonly historyLinesDays?: number
   /** Directories POST /v1/replay may read log files from; the embedded log's lines are always replayable. */
   readonly replayDirs?: readonly string[]
   /** Wall clock in milliseconds (default Date.now). */
@@ -209,9 +213,13 @@ export class RunRole {
     const history = this.options.history
     if (history === undefined) return undefined
     const store = history === 'embedded' ? ChdbStore.open(join(this.options.dataDir, 'clickhouse')) : new ClickHouseStore(history)
-    await migrateStore(store)
+    const linesDays = this.options.historyLinesDays
+    await migrateStore(store, { ...DEFAULT_RETENTION, ...(linesDays !== undefined ? { lines_days: linesDays } : {}) })
     const note = this.options.note!
-    const sink = ClickHouseSink.start({ log: this.log, store, onProblem: (p) => note('warn', `history: ${p.kind}${p.topic ? ` in ${p.topic}` : ''}: ${p.reason}`) })
+    const sink = ClickHouseSink.start({
+      log: this.log, store, onProblem: (p) => note('warn', `history: ${p.kind}${p.topic ? ` in ${p.topic}` : ''}: ${p.reason}`),
+      ...(linesDays !== undefined ? { lines: lineRows } : {}),
+    })
     return { store, sink }
   }
 

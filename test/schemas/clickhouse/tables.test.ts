@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import { Type } from '@sinclair/typebox'
 import { columnsOf } from '../../../schemas/clickhouse/columns.js'
 import { eventRow, storedAddress, storedRange } from '../../../schemas/clickhouse/rows.js'
-import { clickHouseSql, EVENT_TABLES } from '../../../schemas/clickhouse/tables.js'
+import { clickHouseSql, DEFAULT_RETENTION, EVENT_TABLES, LINES_TABLE, linesTableDdl, retentionTtls } from '../../../schemas/clickhouse/tables.js'
 import { packageRoot } from '../../../src/package-root.js'
 
 describe('ClickHouse DDL from the event schemas', () => {
@@ -34,7 +34,7 @@ describe('ClickHouse DDL from the event schemas', () => {
     assert.throws(() => columnsOf(Type.Object({ odd: Type.Record(Type.String(), Type.Number()) })), /no ClickHouse type for the field odd/)
   })
 
-  it('matches the checked-in schemas/generated/clickhouse.sql (regenerate it after a schema change)', () => {
+  it('matches the checked-in schemas/generated/clickhouse.sql (regenerate: npx tsx schemas/clickhouse/write-generated-sql.ts)', () => {
     assert.equal(readFileSync(`${packageRoot()}/schemas/generated/clickhouse.sql`, 'utf8'), clickHouseSql())
   })
 
@@ -49,5 +49,20 @@ describe('ClickHouse DDL from the event schemas', () => {
     const failures = EVENT_TABLES.find((t) => t.name === 'failures')!
     const row = eventRow({ type: 'FailureDetected', event_id: 'x', ip: '::ffff:192.0.2.9', occurred_at: '2026-11-22T10:00:00.5+01:00', matches: [] }, failures.columns)
     assert.deepEqual(row, { type: 'FailureDetected', event_id: 'x', ip: '0:0:0:0:0:ffff:c000:209', ip_prefix: 128, occurred_at: '2026-11-22 09:00:00.500', matches: [] })
+  })
+
+  it('keeps raw lines 7 days by default and for the retention\'s lines_days otherwise, dropping whole days', () => {
+    assert.match(linesTableDdl(DEFAULT_RETENTION), /\nTTL toDateTime\(received_at\) \+ INTERVAL 7 DAY\n/)
+    assert.match(linesTableDdl({ ...DEFAULT_RETENTION, lines_days: 2 }), /\nTTL toDateTime\(received_at\) \+ INTERVAL 2 DAY\n/)
+    assert.match(linesTableDdl(DEFAULT_RETENTION), /ttl_only_drop_parts = 1/)
+    assert.deepEqual(retentionTtls({ ...DEFAULT_RETENTION, lines_days: 3 }).find((t) => t.table === 'lines'), { table: 'lines', ttl: 'toDateTime(received_at) + INTERVAL 3 DAY' })
+  })
+
+  it('derives the lines columns from StoredLine, offsets as UInt64', () => {
+    const type = (name: string) => LINES_TABLE.columns.find((c) => c.name === name)?.type
+    assert.deepEqual(LINES_TABLE.columns.map((c) => c.name), ['stream', 'host', 'received_at', 'partition', 'offset', 'line_index', 'line', 'occurred_at', 'backlog'])
+    assert.equal(type('offset'), 'UInt64')
+    assert.equal(type('stream'), 'LowCardinality(String)')
+    assert.equal(type('occurred_at'), "Nullable(DateTime64(3, 'UTC'))")
   })
 })

@@ -4,15 +4,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, beforeEach, describe, it, type TestContext } from 'node:test'
 import type { Row } from '../../../schemas/clickhouse/rows.js'
-import { AGGREGATE_TABLES, EVENT_TABLES } from '../../../schemas/clickhouse/tables.js'
+import { AGGREGATE_TABLES, EVENT_TABLES, LINES_TABLE } from '../../../schemas/clickhouse/tables.js'
 import type { Actuation } from '../../../schemas/events/actuation.js'
 import type { BanIssued } from '../../../schemas/events/ban-issued.js'
 import { eventId } from '../../../schemas/events/event-id.js'
 import type { FailureDetected } from '../../../schemas/events/failure-detected.js'
 import { partitionKey, Topics } from '../../../schemas/topics.js'
 import { ClickHouseSink, type SinkProblem, type SinkTimers } from '../../../sinks/clickhouse/clickhouse-sink.js'
+import { lineBatchRecord } from '../../../src/log/line-batch-record.js'
 import type { Log } from '../../../src/log/log.js'
 import { ChdbStore } from '../../../src/store/chdb-store.js'
+import { lineRows } from '../../../src/store/line-rows.js'
 import { migrateStore } from '../../../src/store/migrate.js'
 import type { Store } from '../../../src/store/store.js'
 import { openLog, tempDataDir } from '../../log/log-test-kit.js'
@@ -100,7 +102,7 @@ describe('ClickHouseSink', () => {
     rmSync(dir, { recursive: true, force: true })
   })
   beforeEach(async () => {
-    for (const t of [...EVENT_TABLES.map((e) => e.name), ...AGGREGATE_TABLES.map((a) => a.name)]) await store.command(`TRUNCATE TABLE ${t}`)
+    for (const t of [...EVENT_TABLES.map((e) => e.name), ...AGGREGATE_TABLES.map((a) => a.name), LINES_TABLE.name]) await store.command(`TRUNCATE TABLE ${t}`)
   })
 
   async function logWithTopics(t: TestContext) {
@@ -214,5 +216,42 @@ describe('ClickHouseSink', () => {
     await committedToEnd(log, Topics.failures.name)
     await second.close()
     assert.equal(await count('SELECT count() AS n FROM failures FINAL'), 2)
+  })
+
+  it('stores every line of the lines topic when asked to keep lines, skipping a record that holds no line batch', async (t) => {
+    const log = await logWithTopics(t)
+    await log.createTopic(Topics.lines.name, 1)
+    const read = Date.now() - 60_000
+    await log.append(Topics.lines.name, [
+      lineBatchRecord({ stream: '/var/log/auth.log', host: 'mx1', lines: [Buffer.from('sshd[1]: Failed password'), Buffer.from('sshd[2]: Accepted')], received_at: read, backlog: true }),
+      { key: null, value: Buffer.from('no headers') },
+      lineBatchRecord({ stream: 'journald', host: 'mx2', lines: [Buffer.from('postfix: reject')], received_at: read + 1, times: [read - 5000] }),
+    ])
+    const problems: SinkProblem[] = []
+    const sink = ClickHouseSink.start({ log, store, timers: instant, lines: lineRows, onProblem: (p) => problems.push(p) })
+    await committedToEnd(log, Topics.lines.name)
+    await sink.close()
+    const rows = await store.query(`SELECT stream, host, line, offset, line_index, toUnixTimestamp64Milli(received_at) AS received_ms,
+      toUnixTimestamp64Milli(occurred_at) AS occurred_ms, backlog FROM lines FINAL ORDER BY offset, line_index`)
+    assert.deepEqual(rows, [
+      { stream: '/var/log/auth.log', host: 'mx1', line: 'sshd[1]: Failed password', offset: 0, line_index: 0, received_ms: read, occurred_ms: null, backlog: true },
+      { stream: '/var/log/auth.log', host: 'mx1', line: 'sshd[2]: Accepted', offset: 0, line_index: 1, received_ms: read, occurred_ms: null, backlog: true },
+      { stream: 'journald', host: 'mx2', line: 'postfix: reject', offset: 2, line_index: 0, received_ms: read + 1, occurred_ms: read - 5000, backlog: false },
+    ])
+    assert.deepEqual(problems.map((p) => [p.kind, p.offset]), [['bad-event', 1]])
+    assert.equal(sink.stats().inserted.lines, 3)
+  })
+
+  it('leaves the lines topic unread unless asked to keep lines', async (t) => {
+    const log = await logWithTopics(t)
+    await log.createTopic(Topics.lines.name, 1)
+    await log.append(Topics.lines.name, [lineBatchRecord({ stream: 'syslog', host: 'mx1', lines: [Buffer.from('x')], received_at: Date.now() })])
+    await append(log, Topics.failures.name, [failure(1)])
+    const sink = ClickHouseSink.start({ log, store, timers: instant })
+    await committedToEnd(log, Topics.failures.name)
+    await sink.close()
+    assert.equal(sink.stats().inserted.lines, undefined)
+    assert.equal(await log.committed(`store-${Topics.lines.name}`, Topics.lines.name, 0), undefined)
+    assert.equal(await count('SELECT count() AS n FROM lines'), 0)
   })
 })
