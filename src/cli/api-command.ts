@@ -1,4 +1,4 @@
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { DEFAULT_CONTROL_PORT } from '../api/api-settings.js'
 import type { ApiToken } from '../api/build-api.js'
@@ -22,6 +22,7 @@ interface ApiFlags {
   controlToken?: string
   readToken: string[]
   bouncerKey: string[]
+  replayDir: string[]
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
@@ -40,6 +41,7 @@ export function apiCommand(): Command {
       process.env['BANSTREAM_API_LISTEN'] ?? `127.0.0.1:${DEFAULT_CONTROL_PORT}`)
     .option('--control-token <token>', `bearer token for reading and operating (bans, unbans, reload) (default: $${TOKEN_ENV})`)
     .option('--read-token <token>', 'a bearer token that may only read (repeatable; also $BANSTREAM_READ_TOKENS, comma-separated)', collect, [])
+    .option('--replay-dir <dir>', 'a directory whose log files (and those below it) POST /v1/replay may read (repeatable)', collect, [])
     .option('--bouncer-key <key>', "a CrowdSec bouncer's X-Api-Key for /v1/decisions (repeatable; also $BANSTREAM_BOUNCER_KEYS)", collect, [])
     .action(async (flags: ApiFlags) => {
       const url = flags.clickhouse ?? process.env['BANSTREAM_CLICKHOUSE_URL']
@@ -65,6 +67,7 @@ export function apiCommand(): Command {
         ...(flags.fail2ban !== undefined ? { fallbackFilterDir: join(builtinConfigDir(), 'filter.d') } : {}),
         tokens: tokensOf(flags),
         bouncerKeys: [...flags.bouncerKey, ...listFromEnv('BANSTREAM_BOUNCER_KEYS')],
+        replayDirs: flags.replayDir.map((dir) => resolve(dir)),
       }).catch(async (error: unknown) => {
         // A refused token setting or a taken port: the connections would keep the process from exiting.
         await closeAll()

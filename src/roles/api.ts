@@ -22,6 +22,8 @@ export interface ApiRoleOptions {
   readonly tokens?: readonly ApiToken[]
   /** CrowdSec bouncers' X-Api-Key values. */
   readonly bouncerKeys?: readonly string[]
+  /** Directories POST /v1/replay may read log files from; the log's `lines` topic is always replayable. */
+  readonly replayDirs?: readonly string[]
   /** How long POST /v1/bans and DELETE /v1/bans/{ip} wait for their decision (default 15 000 ms). */
   readonly answerWithinMs?: number
   /** Wall clock in milliseconds (default Date.now). */
@@ -41,7 +43,8 @@ export interface ApiRole {
  * `banstream api`: the REST API of a fleet. The bans in force are folded from
  * `decisions` before the API listens, so it answers (/readyz included) only
  * once it has caught up; manual bans and unbans go through `commands` to the
- * detect workers (see FleetControl); the history routes query the store.
+ * detect workers (see FleetControl); the history routes query the store;
+ * POST /v1/replay runs candidate jails over the `lines` topic or allowed files.
  * Several can run side by side: each folds `decisions` on its own.
  */
 export async function startApi(options: ApiRoleOptions): Promise<ApiRole> {
@@ -70,6 +73,12 @@ export async function startApi(options: ApiRoleOptions): Promise<ApiRole> {
       ...(options.bouncerKeys ? { bouncerKeys: options.bouncerKeys } : {}),
       now,
       metrics: new Registry(),
+      replay: {
+        configDir: options.configDir,
+        ...(options.fallbackFilterDir !== undefined ? { fallbackFilterDir: options.fallbackFilterDir } : {}),
+        dirs: options.replayDirs ?? [],
+        log,
+      },
     })
     await app.listen({ host: options.listen.host, port: options.listen.port })
   } catch (error) {
