@@ -31,6 +31,17 @@ export async function namespaceSkipReason(): Promise<string | false> {
   return nft.code === 0 ? false : `nft unavailable: ${nft.stderr.trim()}`
 }
 
+/** Why the ipset + iptables namespace tests cannot run here, or false when they can. */
+export async function ipsetSkipReason(): Promise<string | false> {
+  const ns = await namespaceSkipReason()
+  if (ns) return ns
+  for (const tool of [['ipset', '-v'], ['iptables-restore', '-V'], ['ip6tables-restore', '-V']]) {
+    const r = await runCommand(tool, '', 5_000)
+    if (r.code !== 0) return `${tool[0]} unavailable: ${r.stderr.trim()}`
+  }
+  return false
+}
+
 export async function namespacePair(): Promise<NamespacePair> {
   const id = randomBytes(3).toString('hex')
   const server = `bs-srv-${id}`

@@ -7,28 +7,18 @@ import { Registry } from 'prom-client'
 import type { Actuation } from '../../schemas/events/actuation.js'
 import { IpsetActuator } from '../../sinks/actuators/ipset-actuator.js'
 import { ipsetJail } from '../../sinks/actuators/ipset-commands.js'
-import { runCommand } from '../../sinks/actuators/run-command.js'
 import { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { readToEnd } from '../../src/log/read-to-end.js'
 import { ActuationMetrics } from '../../src/roles/actuation-metrics.js'
 import { ActuateWorker } from '../../src/roles/actuate-worker.js'
 import type { JailActions } from '../../src/roles/jail-actions.js'
-import { namespacePair, namespaceSkipReason, type NamespacePair } from '../netns/netns-kit.js'
+import { ipsetSkipReason, namespacePair, type NamespacePair } from '../netns/netns-kit.js'
 import { ban, until } from '../sinks/actuators/decision-fixtures.js'
 
 // A full set through the whole worker: real ipset in a network namespace, the worker's Actuation
 // events and its counters.
-async function skipReason(): Promise<string | false> {
-  const ns = await namespaceSkipReason()
-  if (ns) return ns
-  for (const tool of ['ipset', 'iptables-restore', 'ip6tables-restore']) {
-    const r = await runCommand([tool, tool === 'ipset' ? '-v' : '-V'], '', 5_000)
-    if (r.code !== 0) return `${tool} unavailable: ${r.stderr.trim()}`
-  }
-  return false
-}
-const skip = await skipReason()
+const skip = await ipsetSkipReason()
 if (skip) console.log(`# skipping the full-set metric namespace test: ${skip}`)
 
 describe('actuation metrics with a full ipset in a network namespace', { skip }, () => {

@@ -12,25 +12,15 @@ import { packageRoot } from '../../src/package-root.js'
 import { ActuateWorker } from '../../src/roles/actuate-worker.js'
 import { prepareJailActions, type JailActions } from '../../src/roles/jail-actions.js'
 import { loadRunJails } from '../../src/roles/run-jails.js'
-import { runCommand } from '../../sinks/actuators/run-command.js'
 import { Fail2banLog } from '../../sinks/fail2ban-log.js'
-import { connectFrom, namespacePair, namespaceSkipReason, sh, type NamespacePair } from '../netns/netns-kit.js'
+import { connectFrom, ipsetSkipReason, namespacePair, sh, type NamespacePair } from '../netns/netns-kit.js'
 
 // fail2ban's iptables action names in jail.conf reach the ipset backend, and the actuate worker hands
 // their decisions to it: real ipset and iptables in a network namespace.
 const PORT = 2222
 const OTHER_PORT = 2223
 
-async function skipReason(): Promise<string | false> {
-  const ns = await namespaceSkipReason()
-  if (ns) return ns
-  for (const tool of ['ipset', 'iptables-restore', 'ip6tables-restore']) {
-    const r = await runCommand([tool, tool === 'ipset' ? '-v' : '-V'], '', 5_000)
-    if (r.code !== 0) return `${tool} unavailable: ${r.stderr.trim()}`
-  }
-  return false
-}
-const skip = await skipReason()
+const skip = await ipsetSkipReason()
 if (skip) console.log(`# skipping the jail actions + ipset namespace test: ${skip}`)
 
 const JAIL_CONF = (dir: string) => `[DEFAULT]

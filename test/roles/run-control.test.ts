@@ -114,6 +114,18 @@ test('manual ban and unban through the control API go through the decide stage a
   assert.deepEqual(await role.control.banned(), [])
 })
 
+test('the API\'s /metrics counts the actuations', async (t) => {
+  const { url } = await startRole(t)
+  assert.equal((await api(url, 'POST', '/v1/jails/sshd/bans', { ips: ['198.51.100.9'] })).status, 200)
+  const counted = /^banstream_actuations_total\{backend="dry-run",outcome="dry-run"\} 1$/m
+  const text = await eventually(async () => {
+    const body = await (await fetch(`${url}/metrics`)).text()
+    return counted.test(body) ? body : undefined
+  }, 'the dry-run actuation counted in /metrics')
+  assert.match(text, /^# TYPE banstream_actuator_set_full_total counter$/m)
+  assert.match(text, /^banstream_api_requests_total\{/m)
+})
+
 test('reload reads the configuration again: a jail added to jail.conf runs', async (t) => {
   const { url, config, dir, role } = await startRole(t)
   await writeFile(join(config, 'jail.conf'), `${JAIL_CONF(dir)}\n[postfix]\nenabled = true\nport = smtp\nfilter = postfix\nlogpath = ${dir}/mail.log\n`)
