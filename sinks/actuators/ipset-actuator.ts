@@ -8,6 +8,7 @@ import {
   type IpsetBan, type IpsetJail, type IpsetReconcilePlan,
 } from './ipset-commands.js'
 import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
+import { inRuns, outcome, SerialQueue } from './backend-kit.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface IpsetActuatorOptions {
@@ -59,7 +60,7 @@ export class IpsetActuator implements ActuatorBackend {
   // Expiry (ms, null = permanent) of what this process put in each set, so a
   // repeated or reordered ban never shortens a longer one still in force.
   private readonly book = new Map<string, number | null>()
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly queue = new SerialQueue()
 
   constructor(options: IpsetActuatorOptions) {
     this.jails = new Map(options.jails.map((j) => [j.jail, j]))
@@ -71,38 +72,27 @@ export class IpsetActuator implements ActuatorBackend {
 
   /** Creates the sets if missing, rewrites the jails' chains and adds the jumps to them if missing (elements stay). */
   setup(): Promise<StepResult> {
-    return this.serial(() => this.setupNow())
+    return this.queue.run(() => this.setupNow())
   }
 
   /** Bans each address in its jail's set for the time its ban has left. */
   apply(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
-    return this.serial(() => this.applyNow(bans))
+    return this.queue.run(() => this.applyNow(bans))
   }
 
   /** Takes each address out of its jail's set. */
   lift(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
-    return this.serial(() => this.liftNow(lifts))
+    return this.queue.run(() => this.liftNow(lifts))
   }
 
   /** Carries out decisions in order: each run of bans, or of unbans, is one ipset restore. */
   actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
-    return this.serial(async () => {
-      const outcomes: ActuationOutcome[] = []
-      for (let i = 0; i < decisions.length;) {
-        const type = decisions[i]!.type
-        let j = i
-        while (j < decisions.length && decisions[j]!.type === type) j++
-        const run = decisions.slice(i, j)
-        outcomes.push(...(type === 'BanIssued' ? await this.applyNow(run as BanIssued[]) : await this.liftNow(run as BanLifted[])))
-        i = j
-      }
-      return outcomes
-    })
+    return this.queue.run(() => inRuns(decisions, (bans) => this.applyNow(bans), (lifts) => this.liftNow(lifts)))
   }
 
   /** The drift between the sets and `active` (the bans in force), without changing anything. */
   check(active: Iterable<BanIssued>): Promise<IpsetReconcilePlan | StepFailure> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const drift = await this.checkNow(active)
       return 'plan' in drift ? drift.plan : drift
     })
@@ -114,7 +104,7 @@ export class IpsetActuator implements ActuatorBackend {
    * skipped, addresses no ban asks for deleted. Repairs a flushed set or chain.
    */
   reconcile(active: Iterable<BanIssued>): Promise<ReconcileResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const setup = await this.setupNow()
       if (!setup.ok) return { ...setup, added: 0, removed: 0 }
       const drift = await this.checkNow(active)
@@ -133,7 +123,7 @@ export class IpsetActuator implements ActuatorBackend {
 
   /** Empties every jail's sets; chains and rules stay. */
   flush(): Promise<StepResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const result = await this.restore(ipsetFlushScript([...this.jails.values()]))
       if (result.code !== 0) return { ok: false, error: toolError(result) }
       this.book.clear()
@@ -143,7 +133,7 @@ export class IpsetActuator implements ActuatorBackend {
 
   /** Removes the jumps, the jails' chains and their sets; succeeds when they are already gone. */
   teardown(): Promise<StepResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const jails = [...this.jails.values()]
       for (const family of [4, 6] as const) {
         for (const jail of jails) {
@@ -174,12 +164,6 @@ export class IpsetActuator implements ActuatorBackend {
       this.book.clear()
       return { ok: true }
     })
-  }
-
-  private serial<T>(step: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(step)
-    this.queue = next.catch(() => undefined)
-    return next
   }
 
   private async setupNow(): Promise<StepResult> {
@@ -352,12 +336,6 @@ function bookKey(target: { set: string; text: string }): string {
   return `${target.set} ${target.text}`
 }
 
-function outcome(decision: Decision, kind: ActuationOutcome['outcome'], error?: string): ActuationOutcome {
-  return {
-    decision_event_id: decision.event_id, jail: decision.jail, ip: decision.ip, outcome: kind,
-    ...(error === undefined ? {} : { error }),
-  }
-}
 
 function toolError(result: CommandResult, set?: string): string {
   const text = result.stderr.trim() || `exited with code ${result.code}`

@@ -7,6 +7,7 @@ import {
 } from './nftables-commands.js'
 import { endFlows } from './conntrack.js'
 import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
+import { inRuns, outcome, SerialQueue } from './backend-kit.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface NftablesActuatorOptions {
@@ -59,7 +60,7 @@ export class NftablesActuator implements ActuatorBackend {
   // Expiry (ms, null = permanent) of what this process put in each set, so a
   // repeated or reordered ban never shortens a longer one still in force.
   private readonly book = new Map<string, number | null>()
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly queue = new SerialQueue()
 
   constructor(options: NftablesActuatorOptions) {
     this.table = nftablesTable(options.table)
@@ -73,40 +74,27 @@ export class NftablesActuator implements ActuatorBackend {
 
   /** Creates the table, chain and sets if missing and rewrites the rules (elements stay). */
   setup(): Promise<StepResult> {
-    return this.serial(() => this.setupNow())
+    return this.queue.run(() => this.setupNow())
   }
 
   /** Bans each address in its jail's set for the time its ban has left. */
   apply(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
-    return this.serial(() => this.applyNow(bans))
+    return this.queue.run(() => this.applyNow(bans))
   }
 
   /** Takes each address out of its jail's set. */
   lift(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
-    return this.serial(() => this.liftNow(lifts))
+    return this.queue.run(() => this.liftNow(lifts))
   }
 
   /** Carries out decisions in order: each run of bans, or of unbans, is one transaction. */
   actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
-    return this.serial(async () => {
-      const outcomes: ActuationOutcome[] = []
-      for (let i = 0; i < decisions.length;) {
-        const type = decisions[i]!.type
-        let j = i
-        while (j < decisions.length && decisions[j]!.type === type) j++
-        const run = decisions.slice(i, j)
-        outcomes.push(...(type === 'BanIssued'
-          ? await this.applyNow(run as BanIssued[])
-          : await this.liftNow(run as BanLifted[])))
-        i = j
-      }
-      return outcomes
-    })
+    return this.queue.run(() => inRuns(decisions, (bans) => this.applyNow(bans), (lifts) => this.liftNow(lifts)))
   }
 
   /** The drift between the sets and `active` (the bans in force), without changing anything. */
   check(active: Iterable<BanIssued>): Promise<NftablesReconcilePlan | StepFailure> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const drift = await this.checkNow(active)
       return 'plan' in drift ? drift.plan : drift
     })
@@ -118,7 +106,7 @@ export class NftablesActuator implements ActuatorBackend {
    * elements no ban asks for removed. Repairs a flushed or deleted table.
    */
   reconcile(active: Iterable<BanIssued>): Promise<ReconcileResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const setup = await this.setupNow()
       if (!setup.ok) return { ...setup, added: 0, removed: 0 }
       const drift = await this.checkNow(active)
@@ -137,7 +125,7 @@ export class NftablesActuator implements ActuatorBackend {
 
   /** Empties every jail's sets; the rules stay. */
   flush(): Promise<StepResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const result = await this.runScript(flushScript(this.table, [...this.jails.values()]))
       if (result.ok) this.book.clear()
       return result
@@ -146,17 +134,11 @@ export class NftablesActuator implements ActuatorBackend {
 
   /** Removes the table with everything in it. */
   teardown(): Promise<StepResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const result = await this.runScript(teardownScript(this.table))
       if (result.ok) this.book.clear()
       return result
     })
-  }
-
-  private serial<T>(step: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(step)
-    this.queue = next.catch(() => undefined)
-    return next
   }
 
   private async setupNow(): Promise<StepResult> {
@@ -279,9 +261,17 @@ export class NftablesActuator implements ActuatorBackend {
         return
       }
       if (batch.length === 1) {
-        const error = nftError(result, batch[0]!.set)
-        outcomes.set(batch[0]!.decision, outcome(batch[0]!.decision, 'failed', error))
-        if (done === 'applied' && result.stderr.includes(ENFILE)) full.set(batch[0]!.set, error)
+        const only = batch[0]!
+        // An unban adds the element before deleting it (so an absent one is no error); in a full set
+        // that add fails only when the element is absent, which is what the unban asks for.
+        if (done === 'removed' && result.stderr.includes(ENFILE)) {
+          outcomes.set(only.decision, outcome(only.decision, done))
+          succeeded.push(only)
+          return
+        }
+        const error = nftError(result, only.set)
+        outcomes.set(only.decision, outcome(only.decision, 'failed', error))
+        if (result.stderr.includes(ENFILE)) full.set(only.set, error)
         return
       }
       const half = Math.ceil(batch.length / 2)
@@ -316,12 +306,6 @@ function bookKey(target: { set: string; text: string }): string {
   return `${target.set} ${target.text}`
 }
 
-function outcome(decision: Decision, kind: ActuationOutcome['outcome'], error?: string): ActuationOutcome {
-  return {
-    decision_event_id: decision.event_id, jail: decision.jail, ip: decision.ip, outcome: kind,
-    ...(error === undefined ? {} : { error }),
-  }
-}
 
 function nftError(result: CommandResult, set?: string): string {
   const text = result.stderr.trim() || `nft exited with code ${result.code}`
