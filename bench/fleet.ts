@@ -288,16 +288,31 @@ async function actuated(log: Log, count: number): Promise<Map<string, number>> {
   }
 }
 
-async function latencyPart(rate: number, seconds: number): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'banstream-bench-fleet-latency-'))
+/**
+ * A fresh mock cluster with one role process on it (given the cluster's options, the bench config
+ * and `args`), ready, for `body`; everything torn down after.
+ */
+async function onMockCluster(role: 'actuator' | 'detect-worker', args: (dir: string) => string[], body: (log: KafkaLog) => Promise<void>, onLine?: (line: string) => void): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), `banstream-bench-fleet-${role}-`))
   const cluster = await startMockCluster(1, Object.fromEntries(TOPICS.map((t) => [t, PARTITIONS])))
   const log = new KafkaLog(kafkaOptions(cluster))
   let child: ChildProcess | undefined
   try {
     const configDir = await benchConfigDir(join(dir, 'config'), LOG_PATH)
     const options = JSON.stringify({ ...kafkaOptions(cluster), report: undefined })
-    child = spawn(process.execPath, [...process.execArgv, here, 'actuator', options, configDir, join(dir, 'fail2ban.log')], { stdio: ['ignore', 'pipe', 'inherit'] })
-    await ready(child)
+    child = spawn(process.execPath, [...process.execArgv, here, role, options, configDir, ...args(dir)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await ready(child, onLine)
+    await body(log)
+  } finally {
+    child?.kill('SIGTERM')
+    await log.close()
+    await cluster.stop()
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 })
+  }
+}
+
+function latencyPart(rate: number, seconds: number): Promise<void> {
+  return onMockCluster('actuator', (dir) => [join(dir, 'fail2ban.log')], async (log) => {
 
     // One decision first, timed from once it is carried out: the actuator's group join is start-up, not latency.
     const warmUp = ban(0, Date.now())
@@ -326,12 +341,7 @@ async function latencyPart(rate: number, seconds: number): Promise<void> {
     const latencies = [...decidedAt].flatMap(([id, at]) => (actuatedAt.has(id) ? [actuatedAt.get(id)! - at] : [])).sort((a, b) => a - b)
     console.log(`  decision → actuation (mock Kafka, 1 actuator, dry run): ${total} decisions at ${rate}/s over ${seconds} s, ` +
       `${latencies.length} actuated; p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies.at(-1)} ms`)
-  } finally {
-    child?.kill('SIGTERM')
-    await log.close()
-    await cluster.stop()
-    await rm(dir, { recursive: true, force: true, maxRetries: 5 })
-  }
+  })
 }
 
 /** Each host's log lines, in order, over the same span of event time. */
@@ -343,17 +353,10 @@ function hostLogs(linesPerHost: number): { host: string; lines: string[] }[] {
   }))
 }
 
-async function pipelinePart(lineRate: number, seconds: number): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'banstream-bench-fleet-pipeline-'))
-  const cluster = await startMockCluster(1, Object.fromEntries(TOPICS.map((t) => [t, PARTITIONS])))
-  const log = new KafkaLog(kafkaOptions(cluster))
-  let child: ChildProcess | undefined
-  try {
-    const configDir = await benchConfigDir(join(dir, 'config'), LOG_PATH)
-    const options = JSON.stringify({ ...kafkaOptions(cluster), report: undefined })
-    child = spawn(process.execPath, [...process.execArgv, here, 'detect-worker', options, configDir], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let held = 0
-    await ready(child, (line) => { held = line.slice('held '.length).split(',').filter((p) => p !== '').length })
+function pipelinePart(lineRate: number, seconds: number): Promise<void> {
+  let held = 0
+  const onLine = (line: string) => { held = line.slice('held '.length).split(',').filter((p) => p !== '').length }
+  return onMockCluster('detect-worker', () => [], async (log) => {
     const limit = Date.now() + 60_000
     while (held < PARTITIONS && Date.now() < limit) await new Promise((resolve) => setTimeout(resolve, POLL_MS))
     if (held < PARTITIONS) throw new Error('the detect worker did not take every partition within 60 s')
@@ -397,13 +400,9 @@ async function pipelinePart(lineRate: number, seconds: number): Promise<void> {
     const total = logs.reduce((sum, l) => sum + l.lines.length, 0)
     console.log(`  forward → decision (mock Kafka, 1 detect worker): ${total} lines at ${(total / sendSecs / 1e3).toFixed(1)} k lines/s ` +
       `(asked ${(lineRate / 1e3).toFixed(0)} k; sender late ${lateMs} ms in all), ${latencies.length} bans; ` +
-      `p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies.at(-1)} ms`)
-  } finally {
-    child?.kill('SIGTERM')
-    await log.close()
-    await cluster.stop()
-    await rm(dir, { recursive: true, force: true, maxRetries: 5 })
-  }
+      (latencies.length === 0 ? 'no ban to time: give more lines/s or seconds'
+        : `p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies.at(-1)} ms`))
+  }, onLine)
 }
 
 const [mode, ...args] = process.argv.slice(2)
