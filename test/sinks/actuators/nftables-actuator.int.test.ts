@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import type { BanIssued } from '../../../schemas/events/ban-issued.js'
 import { NftablesActuator } from '../../../sinks/actuators/nftables-actuator.js'
 import { nftablesJail, parseSetListing } from '../../../sinks/actuators/nftables-commands.js'
 import { runCommand } from '../../../sinks/actuators/run-command.js'
@@ -198,6 +199,22 @@ describe('nftables actuator in network namespaces', { skip }, () => {
       assert.deepEqual(await small.teardown(), { ok: true })
     } finally {
       await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('in a full set, lifting an absent address succeeds and lifting a present one makes room', async () => {
+    const small = new NftablesActuator({ jails, table: { table: 'bs-full', set_size: 2 }, command_prefix: ['ip', 'netns', 'exec', SRV], conntrack: null })
+    assert.deepEqual(await small.setup(), { ok: true })
+    try {
+      const [a, b, c] = ['198.51.100.1', '198.51.100.2', '198.51.100.3'].map((ip) => ban('sshd', ip, 600)) as [BanIssued, BanIssued, BanIssued]
+      assert.deepEqual((await small.apply([a, b])).map((o) => o.outcome), ['applied', 'applied'])
+      assert.deepEqual(await small.lift([lift(c)]), [{ decision_event_id: `lift-${c.event_id}`, jail: 'sshd', ip: c.ip, outcome: 'removed' }])
+      assert.deepEqual((await small.lift([lift(a)])).map((o) => o.outcome), ['removed'])
+      assert.deepEqual((await small.apply([c])).map((o) => o.outcome), ['applied'])
+      const listed = parseSetListing(await sh('ip', 'netns', 'exec', SRV, 'nft', '-j', 'list', 'set', 'inet', 'bs-full', 'sshd-v4')).get('sshd-v4')
+      assert.deepEqual([...(listed?.keys() ?? [])].sort(), ['198.51.100.2', '198.51.100.3'])
+    } finally {
+      await small.teardown()
     }
   })
 
