@@ -2,7 +2,7 @@ import { formatAddress, parseAddress } from '../../schemas/events/address.js'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
-import type { ActuationOutcome } from './actuator-backend.js'
+import type { ActuationOutcome, ActuatorBackend, StepResult } from './actuator-backend.js'
 import type { CommandResult } from './run-command.js'
 
 /** The settings every backend that runs firewall tools takes. */
@@ -101,4 +101,37 @@ export function addressLines(text: string): Set<string> {
     if (address) addresses.add(formatAddress(address))
   }
   return addresses
+}
+
+/**
+ * A backend whose tool calls run one at a time in the order they were made:
+ * setup, bans and unbans queue behind each other (and behind whatever else
+ * the subclass queues on `queue`), and a batch of decisions is carried out a
+ * run of bans or of unbans at a time.
+ */
+export abstract class QueuedBackend implements ActuatorBackend {
+  abstract readonly name: string
+  protected readonly queue = new SerialQueue()
+
+  setup(): Promise<StepResult> {
+    return this.queue.run(() => this.setupNow())
+  }
+
+  /** Bans each address for the time its ban has left. */
+  apply(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
+    return this.queue.run(() => this.applyNow(bans))
+  }
+
+  /** Takes each address out. */
+  lift(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
+    return this.queue.run(() => this.liftNow(lifts))
+  }
+
+  actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
+    return this.queue.run(() => inRuns(decisions, (bans) => this.applyNow(bans), (lifts) => this.liftNow(lifts)))
+  }
+
+  protected abstract setupNow(): Promise<StepResult>
+  protected abstract applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]>
+  protected abstract liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]>
 }

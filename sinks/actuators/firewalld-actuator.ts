@@ -1,8 +1,8 @@
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
-import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepResult } from './actuator-backend.js'
-import { addressLines, banOver, inRuns, outcome, SerialQueue, toolError, triage, type CommandOptions } from './backend-kit.js'
+import type { ActuationOutcome, ReconcileResult, StepResult } from './actuator-backend.js'
+import { addressLines, banOver, type CommandOptions, outcome, QueuedBackend, toolError, triage } from './backend-kit.js'
 import { endFlows } from './conntrack.js'
 import {
   directRuleArgv, directRules, entriesArgv, entryFailures, firewalldEntry, FirewalldInputError, firewalldSets, isJailRule, newIpsetArgv,
@@ -42,16 +42,16 @@ const NO_SET = /INVALID_IPSET/
  * (a reload drops every runtime-only change, ours included, which setup and
  * reconcile then restore). Calls run one at a time in order.
  */
-export class FirewalldActuator implements ActuatorBackend {
+export class FirewalldActuator extends QueuedBackend {
   readonly name = 'firewalld'
   private readonly jails: ReadonlyMap<string, FirewalldJail>
   private readonly prefix: readonly string[]
   private readonly conntrack: string | null
   private readonly now: () => number
   private readonly timeoutMs: number
-  private readonly queue = new SerialQueue()
 
   constructor(options: FirewalldActuatorOptions) {
+    super()
     this.jails = new Map(options.jails.map((j) => [j.jail, j]))
     this.prefix = options.command_prefix ?? []
     this.conntrack = options.conntrack === undefined ? 'conntrack' : options.conntrack
@@ -59,15 +59,7 @@ export class FirewalldActuator implements ActuatorBackend {
     this.timeoutMs = options.command_timeout_ms ?? 60_000
   }
 
-  /** Creates missing sets (permanent, then one reload) and makes the direct rules of our sets exactly the jails' rules. */
-  setup(): Promise<StepResult> {
-    return this.queue.run(() => this.setupNow())
-  }
 
-  /** Carries out decisions in order: each run of bans, or of unbans, is one firewall-cmd per set. */
-  actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
-    return this.queue.run(() => inRuns(decisions, (bans) => this.applyNow(bans), (lifts) => this.liftNow(lifts)))
-  }
 
   /**
    * Makes the sets hold exactly the bans in `active` that are not over: sets
@@ -106,7 +98,7 @@ export class FirewalldActuator implements ActuatorBackend {
     })
   }
 
-  private async setupNow(): Promise<StepResult> {
+  protected async setupNow(): Promise<StepResult> {
     const jails = [...this.jails.values()]
     if (jails.length === 0) return { ok: true }
     const running = await this.run(['firewall-cmd', '--get-ipsets'])
@@ -147,7 +139,7 @@ export class FirewalldActuator implements ActuatorBackend {
     return { ok: true }
   }
 
-  private async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
+  protected async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
     const { outcomes, pending } = triage(bans, (b) => this.locate(b), this.now())
     const failures = await this.changeAll('add', pending)
     const applied: string[] = []
@@ -163,7 +155,7 @@ export class FirewalldActuator implements ActuatorBackend {
     })
   }
 
-  private async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
+  protected async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
     const { outcomes, pending } = triage(lifts, (l) => this.locate(l), this.now())
     const failures = await this.changeAll('remove', pending)
     for (const p of pending) {

@@ -7,8 +7,8 @@ import {
   ipsetReconcileScript, ipsetUnbanScript, jumpRules, ipsetChainName, parseIpsetSave,
   type IpsetBan, type IpsetJail, type IpsetReconcilePlan,
 } from './ipset-commands.js'
-import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
-import { inRuns, outcome, SerialQueue } from './backend-kit.js'
+import type { ActuationOutcome, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
+import { outcome, QueuedBackend } from './backend-kit.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface IpsetActuatorOptions {
@@ -50,7 +50,7 @@ const NO_SET = /set with the given name does not exist/i
  * a shell, and only re-serialised addresses reach them. Calls run one at a
  * time in the order they were made.
  */
-export class IpsetActuator implements ActuatorBackend {
+export class IpsetActuator extends QueuedBackend {
   readonly name = 'ipset'
   private readonly jails: ReadonlyMap<string, IpsetJail>
   private readonly prefix: readonly string[]
@@ -60,9 +60,9 @@ export class IpsetActuator implements ActuatorBackend {
   // Expiry (ms, null = permanent) of what this process put in each set, so a
   // repeated or reordered ban never shortens a longer one still in force.
   private readonly book = new Map<string, number | null>()
-  private readonly queue = new SerialQueue()
 
   constructor(options: IpsetActuatorOptions) {
+    super()
     this.jails = new Map(options.jails.map((j) => [j.jail, j]))
     this.prefix = options.command_prefix ?? []
     this.conntrack = options.conntrack === undefined ? 'conntrack' : options.conntrack
@@ -70,25 +70,9 @@ export class IpsetActuator implements ActuatorBackend {
     this.timeoutMs = options.command_timeout_ms ?? 30_000
   }
 
-  /** Creates the sets if missing, rewrites the jails' chains and adds the jumps to them if missing (elements stay). */
-  setup(): Promise<StepResult> {
-    return this.queue.run(() => this.setupNow())
-  }
 
-  /** Bans each address in its jail's set for the time its ban has left. */
-  apply(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
-    return this.queue.run(() => this.applyNow(bans))
-  }
 
-  /** Takes each address out of its jail's set. */
-  lift(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
-    return this.queue.run(() => this.liftNow(lifts))
-  }
 
-  /** Carries out decisions in order: each run of bans, or of unbans, is one ipset restore. */
-  actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
-    return this.queue.run(() => inRuns(decisions, (bans) => this.applyNow(bans), (lifts) => this.liftNow(lifts)))
-  }
 
   /** The drift between the sets and `active` (the bans in force), without changing anything. */
   check(active: Iterable<BanIssued>): Promise<IpsetReconcilePlan | StepFailure> {
@@ -166,7 +150,7 @@ export class IpsetActuator implements ActuatorBackend {
     })
   }
 
-  private async setupNow(): Promise<StepResult> {
+  protected async setupNow(): Promise<StepResult> {
     const jails = [...this.jails.values()]
     if (jails.length === 0) return { ok: true }
     const sets = await this.restore(ipsetCreateScript(jails))
@@ -185,7 +169,7 @@ export class IpsetActuator implements ActuatorBackend {
     return { ok: true }
   }
 
-  private async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
+  protected async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
     const outcomes = new Map<BanIssued, ActuationOutcome>()
     const pending: BanPending[] = []
     const now = this.now()
@@ -212,7 +196,7 @@ export class IpsetActuator implements ActuatorBackend {
     })
   }
 
-  private async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
+  protected async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
     const outcomes = new Map<BanLifted, ActuationOutcome>()
     const pending: Pending<BanLifted>[] = []
     for (const lift of lifts) {

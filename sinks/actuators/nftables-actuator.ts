@@ -6,8 +6,8 @@ import {
   flushScript, NftablesInputError, type NftablesBan, type NftablesJail, type NftablesReconcilePlan, type NftablesTable,
 } from './nftables-commands.js'
 import { endFlows } from './conntrack.js'
-import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
-import { inRuns, outcome, SerialQueue } from './backend-kit.js'
+import type { ActuationOutcome, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
+import { outcome, QueuedBackend } from './backend-kit.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface NftablesActuatorOptions {
@@ -48,7 +48,7 @@ const ENFILE = 'Too many open files in system'
  * never a shell, and only re-serialised addresses reach them. Calls run one
  * at a time in the order they were made.
  */
-export class NftablesActuator implements ActuatorBackend {
+export class NftablesActuator extends QueuedBackend {
   readonly name = 'nftables'
   private readonly table: NftablesTable
   private readonly jails: ReadonlyMap<string, NftablesJail>
@@ -60,9 +60,9 @@ export class NftablesActuator implements ActuatorBackend {
   // Expiry (ms, null = permanent) of what this process put in each set, so a
   // repeated or reordered ban never shortens a longer one still in force.
   private readonly book = new Map<string, number | null>()
-  private readonly queue = new SerialQueue()
 
   constructor(options: NftablesActuatorOptions) {
+    super()
     this.table = nftablesTable(options.table)
     this.jails = new Map(options.jails.map((j) => [j.jail, j]))
     this.prefix = options.command_prefix ?? []
@@ -72,25 +72,9 @@ export class NftablesActuator implements ActuatorBackend {
     this.timeoutMs = options.command_timeout_ms ?? 30_000
   }
 
-  /** Creates the table, chain and sets if missing and rewrites the rules (elements stay). */
-  setup(): Promise<StepResult> {
-    return this.queue.run(() => this.setupNow())
-  }
 
-  /** Bans each address in its jail's set for the time its ban has left. */
-  apply(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
-    return this.queue.run(() => this.applyNow(bans))
-  }
 
-  /** Takes each address out of its jail's set. */
-  lift(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
-    return this.queue.run(() => this.liftNow(lifts))
-  }
 
-  /** Carries out decisions in order: each run of bans, or of unbans, is one transaction. */
-  actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
-    return this.queue.run(() => inRuns(decisions, (bans) => this.applyNow(bans), (lifts) => this.liftNow(lifts)))
-  }
 
   /** The drift between the sets and `active` (the bans in force), without changing anything. */
   check(active: Iterable<BanIssued>): Promise<NftablesReconcilePlan | StepFailure> {
@@ -141,11 +125,11 @@ export class NftablesActuator implements ActuatorBackend {
     })
   }
 
-  private async setupNow(): Promise<StepResult> {
+  protected async setupNow(): Promise<StepResult> {
     return this.runScript(setupScript(this.table, [...this.jails.values()]))
   }
 
-  private async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
+  protected async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
     const outcomes = new Map<BanIssued, ActuationOutcome>()
     const pending: BanPending[] = []
     const now = this.now()
@@ -172,7 +156,7 @@ export class NftablesActuator implements ActuatorBackend {
     })
   }
 
-  private async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
+  protected async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
     const outcomes = new Map<BanLifted, ActuationOutcome>()
     const pending: Pending<BanLifted>[] = []
     for (const lift of lifts) {

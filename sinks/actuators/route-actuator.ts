@@ -1,8 +1,8 @@
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
-import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
-import { banOver, inRuns, outcome, SerialQueue, toolError, triage, type CommandOptions } from './backend-kit.js'
+import type { ActuationOutcome, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
+import { banOver, type CommandOptions, outcome, QueuedBackend, toolError, triage } from './backend-kit.js'
 import {
   DEFAULT_ROUTE_PROTO, parseBatchErrors, ROUTE_BLOCKTYPES, parseRouteListing, routeBatch, routeDestination, RouteInputError, routeListArgv,
   routeProto, routeReconcilePlan, type OwnedRoute, type RouteBlocktype, type RouteJail, type RoutePlan,
@@ -42,7 +42,7 @@ const ABSENT = /No such process/i
  * and only re-serialised addresses reach it; routes without our proto number
  * are never listed, replaced or deleted. Calls run one at a time in order.
  */
-export class RouteActuator implements ActuatorBackend {
+export class RouteActuator extends QueuedBackend {
   readonly name = 'route'
   private readonly jails: ReadonlyMap<string, RouteJail>
   private readonly order: readonly string[]
@@ -53,9 +53,9 @@ export class RouteActuator implements ActuatorBackend {
   // Expiry (ms, null = permanent) of each jail's ban of each destination this process routed,
   // so a lift of one jail's ban keeps a route another jail still needs.
   private readonly book = new Map<string, Map<string, number | null>>()
-  private readonly queue = new SerialQueue()
 
   constructor(options: RouteActuatorOptions) {
+    super()
     this.jails = new Map(options.jails.map((j) => [j.jail, j]))
     this.order = options.jails.map((j) => j.jail)
     this.proto = routeProto(options.proto ?? DEFAULT_ROUTE_PROTO)
@@ -65,17 +65,11 @@ export class RouteActuator implements ActuatorBackend {
   }
 
   /** Nothing to create: checks that our routes can be listed. */
-  setup(): Promise<StepResult> {
-    return this.queue.run(async () => {
-      const listed = await this.list([4])
-      return 'error' in listed ? { ok: false, error: listed.error } : { ok: true }
-    })
+  protected async setupNow(): Promise<StepResult> {
+    const listed = await this.list([4])
+    return 'error' in listed ? { ok: false, error: listed.error } : { ok: true }
   }
 
-  /** Carries out decisions in order: each run of bans, or of unbans, is one `ip -batch`. */
-  actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]> {
-    return this.queue.run(() => inRuns(decisions, (bans) => this.applyNow(bans), (lifts) => this.liftNow(lifts)))
-  }
 
   /**
    * Makes our routes equal to `active`: a route for each ban in force (of the
@@ -113,7 +107,7 @@ export class RouteActuator implements ActuatorBackend {
     })
   }
 
-  private async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
+  protected async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
     const { outcomes, pending } = triage(bans, (b) => this.locate(b), this.now())
     if (pending.length > 0) {
       const listed = await this.list(families(pending))
@@ -144,7 +138,7 @@ export class RouteActuator implements ActuatorBackend {
     return bans.map((b) => outcomes.get(b)!)
   }
 
-  private async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
+  protected async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
     const now = this.now()
     const { outcomes, pending } = triage(lifts, (l) => this.locate(l), now)
     const deletes: string[] = []
