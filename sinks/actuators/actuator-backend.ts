@@ -33,6 +33,12 @@ export type ReconcileResult = StepResult & { readonly added: number; readonly re
 export interface ActuatorBackend {
   /** As Actuation.backend names it: 'nftables', 'ipset', 'exec', … */
   readonly name: string
+  /**
+   * A notification (mail, webhook) rather than enforcement: the worker does
+   * not hold the next decisions back while it is told, so a slow or
+   * unreachable receiver never delays a ban; a crash meanwhile may lose it.
+   */
+  readonly detached?: boolean
   /** Creates what the jails need (tables, sets, chains; actionstart); repeated at will. */
   setup(): Promise<StepResult>
   actuate(decisions: readonly Decision[]): Promise<ActuationOutcome[]>

@@ -9,6 +9,7 @@ import { SerialQueue } from './backend-kit.js'
  */
 export abstract class NotifierBackend implements ActuatorBackend {
   abstract readonly name: string
+  readonly detached = true
   private readonly queue = new SerialQueue()
 
   /** Nothing to create: the receiver is only reached when there is something to tell. */

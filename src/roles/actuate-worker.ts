@@ -31,12 +31,15 @@ export interface ActuateWorkerOptions {
  * this host through the jail's actions (each to the backend that carries it
  * out; actions without one are a dry-run that logs what would run), writes fail2ban.log's Ban and Unban
  * lines, and reports each outcome as an Actuation on `actuations`.
- * Committed after the actuations are appended: a crash repeats a decision,
- * which every backend applies idempotently.
+ * Committed after the enforcing backends' actuations are appended: a crash
+ * repeats a decision, which every such backend applies idempotently;
+ * notifications are told beside the next decisions and recorded when done.
  */
 export class ActuateWorker {
   private subscription: Subscription | undefined
   private readonly now: () => number
+  /** Notifications under way (detached backends), each recording its actuations when done. */
+  private readonly telling = new Set<Promise<void>>()
 
   private constructor(private readonly options: ActuateWorkerOptions) {
     this.now = options.now ?? Date.now
@@ -59,9 +62,11 @@ export class ActuateWorker {
     return worker
   }
 
+  /** Stops taking decisions, then waits for the notifications still being told. */
   async stop(): Promise<void> {
     await this.subscription?.close()
     this.subscription = undefined
+    await Promise.all(this.telling)
   }
 
   private async actuate(decisions: readonly Decision[]): Promise<void> {
@@ -95,18 +100,34 @@ export class ActuateWorker {
         actuations.push(actuation(d, 'dry-run', action.text, 'dry-run'))
       }
     }
-    await Promise.all(lines.splice(0))
-    for (const [key, batch] of batches) {
+    await Promise.all(lines)
+    const run = async (key: string, batch: readonly Decision[]): Promise<Actuation[]> => {
       const backend = actions.backends.get(key)!
       const outcomes = await backend.actuate(batch)
-      for (const [i, outcome] of outcomes.entries()) {
+      const logged: Promise<void>[] = []
+      const done = outcomes.map((outcome, i) => {
         const d = batch[i]!
         const action = actions.of(d.jail).find((a) => a.backend === key)!.text
-        actuations.push(actuation(d, backend.name, action, outcome.outcome, outcome.error))
-        lines.push(this.logOutcome(d, action, outcome))
-      }
+        logged.push(this.logOutcome(d, action, outcome))
+        return actuation(d, backend.name, action, outcome.outcome, outcome.error)
+      })
+      await Promise.all(logged)
+      return done
     }
-    await Promise.all(lines)
+    // Backends run side by side; notifications are not waited for (ActuatorBackend.detached).
+    const detached = [...batches].filter(([key]) => actions.backends.get(key)!.detached)
+    for (const [key, batch] of detached) {
+      const told = run(key, batch).then((done) => this.record(done)).catch((error: Error) =>
+        this.options.report({ kind: 'handler-failed', topic: Topics.actuations.name, reason: `recording ${key}'s outcomes: ${error.message}` }))
+      this.telling.add(told)
+      void told.finally(() => this.telling.delete(told))
+    }
+    const enforced = [...batches].filter(([key]) => !actions.backends.get(key)!.detached)
+    for (const done of await Promise.all(enforced.map(([key, batch]) => run(key, batch)))) actuations.push(...done)
+    await this.record(actuations)
+  }
+
+  private async record(actuations: readonly Actuation[]): Promise<void> {
     if (actuations.length === 0) return
     await this.options.log.append(Topics.actuations.name, actuations.map((a) => ({ key: Buffer.from(a.host), value: Buffer.from(JSON.stringify(a)) })))
     this.options.metrics?.count(actuations)
