@@ -1,61 +1,25 @@
 /**
- * The history API's speed (issue 5): a chDB store filled with N generated failures (a month, 20 hosts,
- * three jails, 100 k attacking addresses of which a few hundred do most of the work), then the API
+ * The history API's speed (issue 5): a chDB store filled with N generated failures (see
+ * generated-failures.ts), then the API
  * (buildApi with the store, through Fastify's inject: no socket, one request at a time) asked each
  * route REQUESTS times with varied parameters; p50/p99 per route.
  *
- *   npx tsx bench/api.ts [failures, default 10000000] [requests per route, default 200]
+ *   npx tsx bench/api.ts [failures, default 10000000] [requests per route, default 200] [only routes whose name holds this]
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eventRow } from '../schemas/clickhouse/rows.js'
 import { eventTable } from '../schemas/clickhouse/tables.js'
-import { eventId } from '../schemas/events/event-id.js'
-import type { FailureDetected } from '../schemas/events/failure-detected.js'
 import { buildApi } from '../src/api/build-api.js'
 import type { ControlPort } from '../src/api/control/control-port.js'
 import { ChdbStore } from '../src/store/chdb-store.js'
 import { migrateStore } from '../src/store/migrate.js'
+import { address, attacker, END, generatedFailures, HOSTS, JAILS, KEEP_FOREVER, START, USERS } from './generated-failures.js'
 import { percentile, printMemory } from './report.js'
 import { seededRandom } from './seeded-random.js'
 
 const BATCH = 200_000
-const MONTH_MS = 30 * 86_400_000
-const END = Date.UTC(2026, 10, 1)
-const START = END - MONTH_MS
-const JAILS = ['sshd', 'postfix', 'dovecot'] as const
-const HOSTS = Array.from({ length: 20 }, (_, i) => `mx${i + 1}`)
-const USERS = ['root', 'admin', 'test', 'oracle', 'postgres', 'info', 'sales', 'alice', 'bob', 'ubuntu', 'git', 'user1']
-const ADDRESSES = 100_000
-
-
-/** The k-th attacking address; low k are the busy ones (see `attacker`). */
-function address(k: number): string {
-  return k % 10 === 9 ? `2001:db8:${(k >> 8).toString(16)}::${(k & 255).toString(16)}` : `${[198, 203, 45, 185, 91][k % 5]}.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`
-}
-
-/** Skewed: the cube of a uniform draw puts half the failures on the first ~12% of addresses. */
-function attacker(r: () => number): number {
-  return Math.floor(r() ** 3 * ADDRESSES)
-}
-
-function failures(from: number, count: number, r: () => number): FailureDetected[] {
-  const out: FailureDetected[] = []
-  for (let n = from; n < from + count; n++) {
-    const ip = address(attacker(r))
-    const jail = JAILS[Math.floor(r() * JAILS.length)]!
-    const host = HOSTS[Math.floor(r() * HOSTS.length)]!
-    const user = USERS[Math.floor(r() * USERS.length)]!
-    const at = new Date(START + Math.floor(r() * MONTH_MS)).toISOString()
-    out.push({
-      type: 'FailureDetected', event_id: eventId('failures', 0, n, jail), jail, ip, host, user,
-      matches: [`${host} ${jail}[${1000 + (n % 60000)}]: Failed password for ${user} from ${ip} port 22 ssh2`],
-      occurred_at: at, source: '/var/log/auth.log', regex_index: 0,
-    })
-  }
-  return out
-}
 
 const control: ControlPort = {
   jails: async () => [...JAILS],
@@ -66,18 +30,17 @@ const control: ControlPort = {
   reload: async () => undefined,
 }
 
-async function main(total: number, requests: number): Promise<void> {
+async function main(total: number, requests: number, only: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'banstream-bench-api-'))
   const store = ChdbStore.open(dir)
   try {
-    // The generated month ends in the past: kept forever, or the retention TTL would drop it as it is written.
-    await migrateStore(store, { failures_days: 0, decisions_days: 0, actuations_days: 0, aggregates_days: 0 })
+    await migrateStore(store, KEEP_FOREVER)
     const columns = eventTable('failures').columns
     const r = seededRandom(7)
     let insertMs = 0
     const t0 = performance.now()
     for (let n = 0; n < total; n += BATCH) {
-      const rows = failures(n, Math.min(BATCH, total - n), r).map((f) => eventRow(f, columns))
+      const rows = generatedFailures(n, Math.min(BATCH, total - n), r).map((f) => eventRow(f, columns))
       const i0 = performance.now()
       await store.insert('failures', rows)
       insertMs += performance.now() - i0
@@ -106,7 +69,7 @@ async function main(total: number, requests: number): Promise<void> {
       ['/v1/stats/top (week)', () => { const [from, to] = week(); return `/v1/stats/top?by=${pick(['ip', 'subnet24', 'subnet64', 'user', 'jail', 'host'])}&from=${from}&to=${to}&limit=20` }],
       ['/v1/stats/timeseries (week)', () => { const [from, to] = week(); return `/v1/stats/timeseries?interval=1h&by=${pick(['jail', 'host'])}&from=${from}&to=${to}` }],
     ]
-    for (const [name, url] of routes) {
+    for (const [name, url] of routes.filter(([name]) => name.includes(only))) {
       const first = await app.inject({ method: 'GET', url: url() })
       if (first.statusCode !== 200) throw new Error(`${name}: ${first.statusCode} ${first.body.slice(0, 300)}`)
       const ms: number[] = []
@@ -128,5 +91,5 @@ async function main(total: number, requests: number): Promise<void> {
   }
 }
 
-const [total, requests] = process.argv.slice(2)
-await main(Number(total ?? 10_000_000), Number(requests ?? 200))
+const [total, requests, only] = process.argv.slice(2)
+await main(Number(total ?? 10_000_000), Number(requests ?? 200), only ?? '')

@@ -1,0 +1,98 @@
+/**
+ * The history store's write speed (issue 5): generated failures (see generated-failures.ts) into chDB,
+ * - store.insert: rows built from events, then ChdbStore.insert per batch (the store's own rate);
+ * - sink: the failures already in the embedded log, read by ClickHouseSink (decode, validate, build rows,
+ *   insert, commit) until its committed offsets reach the end: what `banstream run` keeps up with.
+ * Each case runs on a fresh store with the materialized views in place, as the store runs.
+ *
+ *   npx tsx bench/store.ts [failures per case, default 1000000] [rows per batch, default 10000,100000]
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { eventRow } from '../schemas/clickhouse/rows.js'
+import { eventTable } from '../schemas/clickhouse/tables.js'
+import { partitionKey, Topics } from '../schemas/topics.js'
+import { ClickHouseSink } from '../sinks/clickhouse/clickhouse-sink.js'
+import { EmbeddedLog } from '../src/log/embedded-log.js'
+import { ChdbStore } from '../src/store/chdb-store.js'
+import { migrateStore } from '../src/store/migrate.js'
+import { generatedFailures, KEEP_FOREVER } from './generated-failures.js'
+import { printMemory } from './report.js'
+import { seededRandom } from './seeded-random.js'
+
+const TOTAL = Number(process.argv[2] ?? 1_000_000)
+const BATCHES = (process.argv[3] ?? '10000,100000').split(',').map(Number)
+/** Events generated at a time, so that a case's input never sits in memory whole. */
+const CHUNK = 100_000
+const PARTITIONS = 4
+
+async function withStore(run: (store: ChdbStore, dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'banstream-bench-store-'))
+  const store = ChdbStore.open(join(dir, 'clickhouse'))
+  try {
+    await migrateStore(store, KEEP_FOREVER)
+    await run(store, dir)
+  } finally {
+    await store.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+const rate = (rows: number, ms: number): string => `${(rows / (ms / 1000) / 1e3).toFixed(0)} k rows/s`
+
+async function storeInsert(batch: number): Promise<void> {
+  await withStore(async (store) => {
+    const columns = eventTable('failures').columns
+    const r = seededRandom(7)
+    let insertMs = 0
+    let buildMs = 0
+    for (let n = 0; n < TOTAL; n += CHUNK) {
+      const events = generatedFailures(n, Math.min(CHUNK, TOTAL - n), r)
+      for (let i = 0; i < events.length; i += batch) {
+        const b0 = performance.now()
+        const rows = events.slice(i, i + batch).map((f) => eventRow(f, columns))
+        const i0 = performance.now()
+        await store.insert('failures', rows)
+        insertMs += performance.now() - i0
+        buildMs += i0 - b0
+      }
+    }
+    console.log(`  store.insert, ${batch} rows per insert: ${rate(TOTAL, insertMs)} in insert, ${rate(TOTAL, insertMs + buildMs)} with eventRow`)
+    printMemory('    ')
+  })
+}
+
+async function sink(batch: number): Promise<void> {
+  await withStore(async (store, dir) => {
+    const log = await EmbeddedLog.open({ dataDir: join(dir, 'log'), fsync: 'never' })
+    try {
+      await log.createTopic(Topics.failures.name, PARTITIONS)
+      for (const topic of [Topics.decisions.name, Topics.actuations.name]) await log.createTopic(topic, 1)
+      const r = seededRandom(7)
+      for (let n = 0; n < TOTAL; n += CHUNK) {
+        const events = generatedFailures(n, Math.min(CHUNK, TOTAL - n), r)
+        await log.append(Topics.failures.name, events.map((f) => ({ key: Buffer.from(partitionKey(f.ip)), value: Buffer.from(JSON.stringify(f)) })))
+      }
+      const ends = await log.endOffsets(Topics.failures.name)
+      const group = `store-${Topics.failures.name}`
+      const t0 = performance.now()
+      const running = ClickHouseSink.start({ log, store, max_batch_rows: batch, max_batch_delay_ms: 200 })
+      for (;;) {
+        const committed = await Promise.all(ends.map((_, p) => log.committed(group, Topics.failures.name, p)))
+        if (ends.every((end, p) => end === 0 || committed[p] === end)) break
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      const ms = performance.now() - t0
+      await running.close()
+      console.log(`  sink (log → ClickHouseSink → chDB), max_batch_rows ${batch}: ${rate(TOTAL, ms)} (${(ms / 1000).toFixed(1)} s)`)
+      printMemory('    ')
+    } finally {
+      await log.close()
+    }
+  })
+}
+
+console.log(`store: ${TOTAL} generated failures per case into chDB`)
+for (const batch of BATCHES) await storeInsert(batch)
+for (const batch of BATCHES) await sink(batch)
