@@ -20,25 +20,45 @@ const IN_RANGE = 'ip BETWEEN {lo:IPv6} AND {hi:IPv6}'
 const COVERING = `(${IN_RANGE} OR (ip_prefix < {prefix:UInt8} AND ip <= {lo:IPv6} ` +
   "AND isIPAddressInRange({lo_text:String}, concat(toString(ip), '/', toString(ip_prefix)))))"
 
-interface ByJail { jail: string; failures: number; first_ms: number; last_ms: number }
+/** A row of FAILURES_SQL: the grouping set it belongs to (`of`), its key, and counts. */
+interface FailureGroup {
+  of: 'jail' | 'host' | 'user' | 'all'
+  jail: string; host: string; user: string | null
+  failures: number; first_ms: number; last_ms: number
+  /** Every row of the address, successes included: what first and last seen count. */
+  n: number; seen_first_ms: number; seen_last_ms: number
+}
 interface Seen { n: number; first_ms: number; last_ms: number }
 interface ByActuator {
   host: string; applied: number; removed: number; failed: number; last_outcome: string; last_ms: number; last_error: string | null
 }
 
+/*
+ * The failures of an address in one read of its key range, grouped four ways
+ * at once (by jail, host, user, and overall for first/last seen) instead of
+ * one query per grouping. FINAL deduplicates a redelivered failure not yet
+ * merged away; over one address it merges only that range of each part.
+ * Successes are read (they count as seen) but not counted as failures.
+ */
+const FAILURES_SQL = `SELECT multiIf(grouping(jail) = 0, 'jail', grouping(host) = 0, 'host', grouping(user) = 0, 'user', 'all') AS of,
+    jail, host, user, countIf(NOT success) AS failures,
+    toUnixTimestamp64Milli(minIf(occurred_at, NOT success)) AS first_ms, toUnixTimestamp64Milli(maxIf(occurred_at, NOT success)) AS last_ms,
+    count() AS n, toUnixTimestamp64Milli(min(occurred_at)) AS seen_first_ms, toUnixTimestamp64Milli(max(occurred_at)) AS seen_last_ms
+  FROM failures FINAL WHERE ${IN_RANGE}
+  GROUP BY GROUPING SETS ((jail), (host), (user), ())`
+
+const MAX_USERS = 100
+
+/** The most failures first, then by name: the order of every list of the answer. */
+function byFailures<T extends { failures: number }>(key: (row: T) => string): (a: T, b: T) => number {
+  return (a, b) => b.failures - a.failures || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
+}
+
 async function history(store: Store, control: ControlPort, ip: string): Promise<IpHistory> {
   const range = storedRange(ip)
   const params: QueryParams = { lo: range.from, hi: range.to, lo_text: range.from, prefix: storedAddress(ip).ip_prefix }
-  const failed = `${IN_RANGE} AND NOT success`
-  const [byJail, byHost, users, decisions, actuations, seen, active] = await Promise.all([
-    store.query<ByJail>(`SELECT jail, count() AS failures, toUnixTimestamp64Milli(min(occurred_at)) AS first_ms,
-        toUnixTimestamp64Milli(max(occurred_at)) AS last_ms
-      FROM failures FINAL WHERE ${failed} GROUP BY jail ORDER BY failures DESC, jail`, params),
-    store.query<{ host: string; failures: number }>(`SELECT host, count() AS failures
-      FROM failures FINAL WHERE ${failed} GROUP BY host ORDER BY failures DESC, host`, params),
-    // Aliased apart from the column: a ClickHouse alias would replace `user` in WHERE too.
-    store.query<{ tried: string; failures: number }>(`SELECT assumeNotNull(user) AS tried, count() AS failures
-      FROM failures FINAL WHERE ${failed} AND user IS NOT NULL GROUP BY tried ORDER BY failures DESC, tried LIMIT 100`, params),
+  const [groups, decisions, actuations, seen, active] = await Promise.all([
+    store.query<FailureGroup>(FAILURES_SQL, params),
     store.query(`SELECT ${eventColumnsSql('decisions')}
       FROM decisions FINAL WHERE ${COVERING} ORDER BY occurred_at DESC, event_id DESC LIMIT 1000`, params),
     store.query<ByActuator>(`SELECT host, countIf(outcome = 'applied') AS applied, countIf(outcome = 'removed') AS removed,
@@ -46,13 +66,17 @@ async function history(store: Store, control: ControlPort, ip: string): Promise<
         toUnixTimestamp64Milli(max(occurred_at)) AS last_ms, argMaxIf(error, occurred_at, outcome = 'failed') AS last_error
       FROM actuations FINAL WHERE ${COVERING} GROUP BY host ORDER BY host`, params),
     store.query<Seen>(`SELECT count() AS n, toUnixTimestamp64Milli(min(occurred_at)) AS first_ms, toUnixTimestamp64Milli(max(occurred_at)) AS last_ms
-      FROM failures WHERE ${IN_RANGE}
-      UNION ALL SELECT count(), toUnixTimestamp64Milli(min(occurred_at)), toUnixTimestamp64Milli(max(occurred_at)) FROM decisions WHERE ${COVERING}
+      FROM decisions WHERE ${COVERING}
       UNION ALL SELECT count(), toUnixTimestamp64Milli(min(occurred_at)), toUnixTimestamp64Milli(max(occurred_at)) FROM actuations WHERE ${COVERING}`, params),
     control.banned(),
   ])
+  const counted = groups.filter((g) => g.failures > 0)
+  const byJail = counted.filter((g) => g.of === 'jail').sort(byFailures((g) => g.jail))
+  const byHost = counted.filter((g) => g.of === 'host').sort(byFailures((g) => g.host))
+  const users = counted.filter((g) => g.of === 'user' && g.user !== null).sort(byFailures((g) => g.user!)).slice(0, MAX_USERS)
+  const all = groups.filter((g) => g.of === 'all').map((g) => ({ n: g.n, first_ms: g.seen_first_ms, last_ms: g.seen_last_ms }))
+  const seenRows = [...seen, ...all].filter((s) => s.n > 0)
   const asked = parseAddress(ip)!
-  const seenRows = seen.filter((s) => s.n > 0)
   return {
     ip,
     first_seen: seenRows.length === 0 ? null : isoTime(Math.min(...seenRows.map((s) => s.first_ms))),
@@ -60,8 +84,8 @@ async function history(store: Store, control: ControlPort, ip: string): Promise<
     failures: {
       total: byJail.reduce((sum, j) => sum + j.failures, 0),
       by_jail: byJail.map((j) => ({ jail: j.jail, failures: j.failures, first_seen: isoTime(j.first_ms), last_seen: isoTime(j.last_ms) })),
-      by_host: byHost,
-      users: users.map((u) => ({ user: u.tried, failures: u.failures })),
+      by_host: byHost.map((h) => ({ host: h.host, failures: h.failures })),
+      users: users.map((u) => ({ user: u.user!, failures: u.failures })),
     },
     decisions: decisions.map(rowEvent) as IpHistory['decisions'],
     actuations: actuations.map((a) => ({
