@@ -52,7 +52,7 @@ export interface ClickHouseSinkOptions {
   readonly store: SinkStore
   /** Consumer group prefix whose offsets mark what is stored: `<group>-<topic>` per topic (default `store`). */
   readonly group?: string
-  /** Insert once this many rows are waiting (default 10000); delivery waits while they are being stored. */
+  /** Insert once this many rows are waiting (default 10000); delivery waits while the batch before them is being stored. */
   readonly max_batch_rows?: number
   /** Insert rows at the latest this long after the first of them arrived (default 1000). */
   readonly max_batch_delay_ms?: number
@@ -109,7 +109,7 @@ class Closed extends Error {}
  * and the tables keep one row per id (see schemas/clickhouse/tables.ts), so
  * nothing is counted twice; while the store is down, inserts are retried
  * with a growing backoff and delivery waits, so nothing piles up in memory
- * beyond one batch; a bad record is reported and skipped, never retried.
+ * beyond two batches (one being stored, one filling); a bad record is reported and skipped, never retried.
  */
 export class ClickHouseSink {
   private pending = emptyPending()
@@ -213,7 +213,12 @@ export class ClickHouseSink {
       this.pending.offsets.set(key, { topic: last.topic, partition: last.partition, next: last.offset + 1 })
     }
     if (this.pending.count >= this.maxRows) {
-      await this.flush()
+      // One insert in flight while the next batch is decoded: the insert runs on chDB's (or the
+      // server's) threads, so decoding need not wait for it; delivery waits only when a second
+      // full batch is ready, which bounds memory to two batches.
+      const earlier = this.flushing
+      this.flush().catch(() => undefined)
+      await earlier
     } else if (this.delayTimer === undefined) {
       this.delayTimer = this.timers.setTimeout(() => {
         this.delayTimer = undefined
