@@ -72,6 +72,16 @@ export function storeContract(driver: string, open: () => Promise<Store>, close:
       assert.deepEqual(columns, [{ name: 'targets', type: 'Array(String)' }])
     })
 
+    it('gives a store made before the lines table that table, with the retention\'s TTL, keeping its rows', async () => {
+      await store.insert('failures', [eventRow(failure(90, { ip: '198.51.100.90' }), failuresTable.columns)])
+      await store.command('DROP TABLE lines')
+      await migrateStore(store, { ...DEFAULT_RETENTION, lines_days: 3 })
+      const [lines] = await store.query<{ engine_full: string }>("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'lines'")
+      assert.match(lines!.engine_full, /TTL toDateTime\(received_at\) \+ toIntervalDay\(3\)/)
+      const [kept] = await store.query<{ n: number }>("SELECT count() AS n FROM failures WHERE ip = toIPv6('198.51.100.90')")
+      assert.equal(kept!.n, 1)
+    })
+
     it('returns inserted failures by address, with the address in its event form', async () => {
       await store.insert('failures', [failure(1, { ip: '198.51.100.7', user: 'root' }), failure(2, { ip: '198.51.100.7' })].map((f) => eventRow(f, failuresTable.columns)))
       const rows = await store.query<{ ip: string; ip_text: string; user: string | null; occurred_at: string; matches: string[] }>(
