@@ -3,7 +3,7 @@ import { ErrorResponse } from '../../../schemas/api/control.js'
 import { IpHistory, IpParams } from '../../../schemas/api/history.js'
 import { storedAddress, storedRange } from '../../../schemas/clickhouse/rows.js'
 import { overlaps, parseAddress } from '../../../schemas/events/address.js'
-import type { QueryParams, Store } from '../../store/store.js'
+import type { QueryParams, Row, Store } from '../../store/store.js'
 import { canonicalize } from '../control/address-format.js'
 import type { ControlPort } from '../control/control-port.js'
 import { eventColumnsSql, rowEvent } from './event-rows.js'
@@ -28,9 +28,9 @@ interface FailureGroup {
   /** Every row of the address, successes included: what first and last seen count. */
   n: number; seen_first_ms: number; seen_last_ms: number
 }
-interface Seen { n: number; first_ms: number; last_ms: number }
+interface Seen { first_ms: number; last_ms: number }
 interface ByActuator {
-  host: string; applied: number; removed: number; failed: number; last_outcome: string; last_ms: number; last_error: string | null
+  host: string; applied: number; removed: number; failed: number; last_outcome: string; first_ms: number; last_ms: number; last_error: string | null
 }
 
 /*
@@ -63,18 +63,18 @@ function byFailures<T extends { failures: number }>(key: (row: T) => string): (a
 async function history(store: Store, control: ControlPort, ip: string): Promise<IpHistory> {
   const range = storedRange(ip)
   const params: QueryParams = { lo: range.from, hi: range.to, lo_text: range.from, prefix: storedAddress(ip).ip_prefix }
-  const [plain, duplicates, decisions, actuations, seen, active] = await Promise.all([
+  // The first and last decision and actuation ride along in their own queries (a window over the
+  // decisions, min/max per host): one query fewer, and chDB runs a session's queries one at a time.
+  const [plain, duplicates, decisions, actuations, active] = await Promise.all([
     store.query<FailureGroup>(failuresSql(''), params),
     store.query<{ n: number }>(DUPLICATES_SQL, params),
-    store.query(`SELECT ${eventColumnsSql('decisions')}
+    store.query<Row & { __first_ms: number; __last_ms: number }>(`SELECT ${eventColumnsSql('decisions')},
+        toUnixTimestamp64Milli(min(occurred_at) OVER ()) AS __first_ms, toUnixTimestamp64Milli(max(occurred_at) OVER ()) AS __last_ms
       FROM decisions FINAL WHERE ${COVERING} ORDER BY occurred_at DESC, event_id DESC LIMIT 1000`, params),
     store.query<ByActuator>(`SELECT host, countIf(outcome = 'applied') AS applied, countIf(outcome = 'removed') AS removed,
         countIf(outcome = 'failed') AS failed, argMax(outcome, occurred_at) AS last_outcome,
-        toUnixTimestamp64Milli(max(occurred_at)) AS last_ms, argMaxIf(error, occurred_at, outcome = 'failed') AS last_error
+        toUnixTimestamp64Milli(min(occurred_at)) AS first_ms, toUnixTimestamp64Milli(max(occurred_at)) AS last_ms, argMaxIf(error, occurred_at, outcome = 'failed') AS last_error
       FROM actuations FINAL WHERE ${COVERING} GROUP BY host ORDER BY host`, params),
-    store.query<Seen>(`SELECT count() AS n, toUnixTimestamp64Milli(min(occurred_at)) AS first_ms, toUnixTimestamp64Milli(max(occurred_at)) AS last_ms
-      FROM decisions WHERE ${COVERING}
-      UNION ALL SELECT count(), toUnixTimestamp64Milli(min(occurred_at)), toUnixTimestamp64Milli(max(occurred_at)) FROM actuations WHERE ${COVERING}`, params),
     control.banned(),
   ])
   const groups = duplicates[0]?.n === 0 ? plain : await store.query<FailureGroup>(failuresSql('FINAL'), params)
@@ -82,8 +82,11 @@ async function history(store: Store, control: ControlPort, ip: string): Promise<
   const byJail = counted.filter((g) => g.of === 'jail').sort(byFailures((g) => g.jail))
   const byHost = counted.filter((g) => g.of === 'host').sort(byFailures((g) => g.host))
   const users = counted.filter((g) => g.of === 'user' && g.user !== null).sort(byFailures((g) => g.user!)).slice(0, MAX_USERS)
-  const all = groups.filter((g) => g.of === 'all').map((g) => ({ n: g.n, first_ms: g.seen_first_ms, last_ms: g.seen_last_ms }))
-  const seenRows = [...seen, ...all].filter((s) => s.n > 0)
+  const seenRows: Seen[] = [
+    ...groups.filter((g) => g.of === 'all' && g.n > 0).map((g) => ({ first_ms: g.seen_first_ms, last_ms: g.seen_last_ms })),
+    ...decisions.slice(0, 1).map((d) => ({ first_ms: d.__first_ms, last_ms: d.__last_ms })),
+    ...actuations,
+  ]
   const asked = parseAddress(ip)!
   return {
     ip,

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApi } from '../../../src/api/build-api.js'
 import type { ChdbStore } from '../../../src/store/chdb-store.js'
 import { MemoryControlPort } from '../control/memory-control-port.js'
-import { fixtureStore, type fixtureEvents } from './history-fixture.js'
+import { at, fixtureStore, type fixtureEvents } from './history-fixture.js'
 
 const NOW = Date.parse('2005-08-15T00:00:00Z')
 
@@ -67,6 +67,12 @@ describe('history routes over a chDB store', () => {
     assert.equal(body.failures.total, 4)
     assert.deepEqual(body.active_bans, [{ jail: 'dovecot', ip: '2001:db8::/64', expires_at: null }])
     assert.deepEqual(body.actuations.map((a: { host: string }) => a.host), ['fw2'])
+  })
+
+  test('takes first and last seen from failures, bans and actuations alike', async () => {
+    const body = await get('/v1/ips/2001:db8::7')
+    assert.equal(body.first_seen, at(131))
+    assert.equal(body.last_seen, at(140), 'the actuation of the /64 ban')
   })
 
   test('answers the history of a network with every address inside it', async () => {
