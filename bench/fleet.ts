@@ -12,10 +12,11 @@
  *               "steady" is lines/s between 10% (and the group settled) and 90% of `lines` committed.
  *   latency     an actuator (startActuate, dryRun) on the mock cluster while decisions are appended at a
  *               steady rate; decision record timestamp → actuation record timestamp, per decision.
- *   pipeline    forward → decision: one detect worker (own process, group settled first) while the hosts'
- *               lines are appended at a steady rate, every 10 ms what each host's log grew by (as a
- *               forwarder tailing the files sends it); per ban, the append time of the line that reached
- *               maxretry (the ban's last match) → the decision record's timestamp.
+ *   pipeline    forward → decision: one and two detect workers (own processes, group settled first) while the hosts'
+ *               lines are appended at a steady rate, every 50 ms what each host's log grew by, the hosts
+ *               in one append (see PIPELINE_TICK_MS); per ban, the append time of the line that reached
+ *               maxretry (the ban's last match) → the decision record's timestamp. 20% of these lines are
+ *               failures, so that a run of seconds holds enough bans to time.
  *
  * Each run is a fresh process (and a fresh cluster or data dir) so none warms another.
  *
@@ -53,6 +54,16 @@ const PARTITIONS = 8
 const HOSTS_PER_PARTITION = 2
 const LINES_PER_RECORD = 500
 const FAILURE_SHARE = 0.05
+/** The latency run's logs are under heavier attack, so that a run of seconds holds enough bans to time. */
+const PIPELINE_FAILURE_SHARE = 0.2
+/**
+ * How often the pipeline run appends what the hosts' logs grew by. librdkafka's mock answers a fetch
+ * with at most one record batch per partition (real brokers send up to fetch.max.bytes of them), so a
+ * consumer there reads one append per partition per fetch round: appends much more often than a
+ * worker's round (its failures appended and offsets committed for every partition) measure the mock,
+ * not banstream.
+ */
+const PIPELINE_TICK_MS = 50
 const LOG_PATH = '/var/log/mail.log'
 const TOPICS = [Topics.lines.name, Topics.failures.name, Topics.decisions.name, Topics.commands.name, Topics.actuations.name]
 const POLL_MS = 100
@@ -79,7 +90,7 @@ async function main(lines: number, rate: number, seconds: number, lineRate: numb
   part('throughput', ['embedded', '1', String(lines), 'backlog'])
   for (const start of ['backlog', 'settled']) for (const workers of ['1', '2']) part('throughput', ['kafka', workers, String(lines), start])
   part('latency', [String(rate), String(seconds)])
-  part('pipeline', [String(lineRate), String(seconds)])
+  for (const workers of ['1', '2']) part('pipeline', [String(lineRate), String(seconds), workers])
 }
 
 function part(name: string, args: string[]): void {
@@ -292,19 +303,23 @@ async function actuated(log: Log, count: number): Promise<Map<string, number>> {
  * A fresh mock cluster with one role process on it (given the cluster's options, the bench config
  * and `args`), ready, for `body`; everything torn down after.
  */
-async function onMockCluster(role: 'actuator' | 'detect-worker', args: (dir: string) => string[], body: (log: KafkaLog) => Promise<void>, onLine?: (line: string) => void): Promise<void> {
+async function onMockCluster(role: 'actuator' | 'detect-worker', args: (dir: string) => string[], body: (log: KafkaLog) => Promise<void>,
+  count = 1, onLine?: (line: string, child: number) => void): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), `banstream-bench-fleet-${role}-`))
   const cluster = await startMockCluster(1, Object.fromEntries(TOPICS.map((t) => [t, PARTITIONS])))
   const log = new KafkaLog(kafkaOptions(cluster))
-  let child: ChildProcess | undefined
+  const children: ChildProcess[] = []
   try {
     const configDir = await benchConfigDir(join(dir, 'config'), LOG_PATH)
     const options = JSON.stringify({ ...kafkaOptions(cluster), report: undefined })
-    child = spawn(process.execPath, [...process.execArgv, here, role, options, configDir, ...args(dir)], { stdio: ['ignore', 'pipe', 'inherit'] })
-    await ready(child, onLine)
+    await Promise.all(Array.from({ length: count }, async (_, c) => {
+      const child = spawn(process.execPath, [...process.execArgv, here, role, options, configDir, ...args(dir)], { stdio: ['ignore', 'pipe', 'inherit'] })
+      children.push(child)
+      await ready(child, (line) => onLine?.(line, c))
+    }))
     await body(log)
   } finally {
-    child?.kill('SIGTERM')
+    for (const child of children) child.kill('SIGTERM')
     await log.close()
     await cluster.stop()
     await rm(dir, { recursive: true, force: true, maxRetries: 5 })
@@ -349,18 +364,20 @@ function hostLogs(linesPerHost: number): { host: string; lines: string[] }[] {
   const start = Date.UTC(2026, 10, 1)
   return spreadHosts().map((host, h) => ({
     host,
-    lines: generateMailLog(linesPerHost, { failureShare: FAILURE_SHARE, seed: 42 + h, start }).slice(0, -1).split('\n'),
+    lines: generateMailLog(linesPerHost, { failureShare: PIPELINE_FAILURE_SHARE, seed: 42 + h, start }).slice(0, -1).split('\n'),
   }))
 }
 
-function pipelinePart(lineRate: number, seconds: number): Promise<void> {
-  let held = 0
-  const onLine = (line: string) => { held = line.slice('held '.length).split(',').filter((p) => p !== '').length }
+function pipelinePart(lineRate: number, seconds: number, workers: number, tickMs: number): Promise<void> {
+  const held: number[] = []
+  const onLine = (line: string, w: number) => { held[w] = line.slice('held '.length).split(',').filter((p) => p !== '').length }
+  const settled = () => held.filter((n) => n > 0).length === workers && held.reduce((a, b) => a + b, 0) === PARTITIONS
   return onMockCluster('detect-worker', () => [], async (log) => {
     const limit = Date.now() + 60_000
-    while (held < PARTITIONS && Date.now() < limit) await new Promise((resolve) => setTimeout(resolve, POLL_MS))
-    if (held < PARTITIONS) throw new Error('the detect worker did not take every partition within 60 s')
-    await new Promise((resolve) => setTimeout(resolve, 1000))
+    while (!settled() && Date.now() < limit) await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    if (!settled()) throw new Error('the detect workers did not share every partition within 60 s')
+    // The match group joins beside the decide group; its assignment lands within a few heartbeats.
+    await new Promise((resolve) => setTimeout(resolve, 3000))
 
     const logs = hostLogs(Math.ceil((lineRate * seconds) / (PARTITIONS * HOSTS_PER_PARTITION)))
     const appendedAt = new Map<string, number>()
@@ -381,7 +398,7 @@ function pipelinePart(lineRate: number, seconds: number): Promise<void> {
       })
       if (batch.length > 0) await log.append(Topics.lines.name, batch)
       if (sentPerHost.every((n, h) => n >= logs[h]!.lines.length)) break
-      const wait = 10 - (Date.now() - now)
+      const wait = tickMs - (Date.now() - now)
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
       else lateMs += -wait
     }
@@ -398,11 +415,11 @@ function pipelinePart(lineRate: number, seconds: number): Promise<void> {
     }
     latencies.sort((a, b) => a - b)
     const total = logs.reduce((sum, l) => sum + l.lines.length, 0)
-    console.log(`  forward → decision (mock Kafka, 1 detect worker): ${total} lines at ${(total / sendSecs / 1e3).toFixed(1)} k lines/s ` +
+    console.log(`  forward → decision (mock Kafka, ${workers} detect worker${workers > 1 ? 's' : ''}): ${total} lines at ${(total / sendSecs / 1e3).toFixed(1)} k lines/s ` +
       `(asked ${(lineRate / 1e3).toFixed(0)} k; sender late ${lateMs} ms in all), ${latencies.length} bans; ` +
       (latencies.length === 0 ? 'no ban to time: give more lines/s or seconds'
         : `p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies.at(-1)} ms`))
-  }, onLine)
+  }, workers, onLine)
 }
 
 const [mode, ...args] = process.argv.slice(2)
@@ -410,5 +427,5 @@ if (mode === 'throughput') await throughputPart(args[0] as 'embedded' | 'kafka',
 else if (mode === 'detect-worker') await detectWorkerPart(args[0]!, args[1]!)
 else if (mode === 'actuator') await actuatorPart(args[0]!, args[1]!, args[2]!)
 else if (mode === 'latency') await latencyPart(Number(args[0]), Number(args[1]))
-else if (mode === 'pipeline') await pipelinePart(Number(args[0]), Number(args[1]))
+else if (mode === 'pipeline') await pipelinePart(Number(args[0]), Number(args[1]), Number(args[2] ?? 1), Number(args[3] ?? PIPELINE_TICK_MS))
 else await main(Number(mode ?? 250_000), Number(args[0] ?? 200), Number(args[1] ?? 15), Number(args[2] ?? 50_000))

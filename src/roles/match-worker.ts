@@ -48,8 +48,10 @@ export class MatchWorker {
 
   static start(options: MatchWorkerOptions): MatchWorker {
     const worker = new MatchWorker(options)
-    // Small batches: failures are appended per batch, so a big one would hold the first line's failure back.
-    worker.subscription = options.log.subscribe({ topic: Topics.lines.name, group: GROUP, maxBatchRecords: 8 }, (records) => worker.process(records))
+    // Bounded by bytes, not records: failures are appended per batch, so a big one would hold the first
+    // line's failure back (256 KiB is a few thousand lines, some ms of matching), while a live forwarder's
+    // records hold a few lines each and must share a batch, or every few lines pay an append and a commit.
+    worker.subscription = options.log.subscribe({ topic: Topics.lines.name, group: GROUP, maxBatchRecords: 1000, maxBatchBytes: 256 * 1024 }, (records) => worker.process(records))
     return worker
   }
 
