@@ -42,14 +42,19 @@ export function windowExpired(window: Window, now: number, findTimeSecs: number)
   return window.last <= now - findTimeSecs
 }
 
-/** The window a first failure opens (fail2ban keeps the first ticket's lines whole). */
-export function openWindow(time: number, weight: number, matches: readonly string[], rules: WindowRules): Window {
+/**
+ * The window a first failure opens (fail2ban keeps the first ticket's lines
+ * whole). `hosts` is kept as given; every window has the same fields, so a
+ * million of them share one object layout (see memory in bench/pipeline.ts).
+ */
+export function openWindow(time: number, weight: number, matches: readonly string[], rules: WindowRules, hosts?: readonly string[]): Window {
   return {
     first: time,
     last: time,
     retry: weight,
     attempts: 1,
     matches: rules.window === 'sliding' ? trim(matches, rules.max_matches) : matches,
+    hosts,
     ...(rules.window === 'sliding' ? { hits: [[time, weight] as const] } : {}),
   }
 }
@@ -59,8 +64,8 @@ function trim(matches: readonly string[], max: number): readonly string[] {
   return matches.length > max ? matches.slice(-max) : matches
 }
 
-/** Adds a failure of `weight` at `time` to a live window. */
-export function addToWindow(window: Window, time: number, weight: number, matches: readonly string[], rules: WindowRules): Window {
+/** Adds a failure of `weight` at `time` to a live window; `hosts` replaces the window's. */
+export function addToWindow(window: Window, time: number, weight: number, matches: readonly string[], rules: WindowRules, hosts?: readonly string[]): Window {
   const merged = rules.max_matches > 0 ? trim([...window.matches, ...matches], rules.max_matches) : []
   if (rules.window === 'sliding') {
     const latest = Math.max(window.last, time)
@@ -71,6 +76,7 @@ export function addToWindow(window: Window, time: number, weight: number, matche
       retry: hits.reduce((sum, [, w]) => sum + w, 0),
       attempts: hits.length,
       matches: merged,
+      hosts,
       hits,
     }
   }
@@ -83,5 +89,5 @@ export function addToWindow(window: Window, time: number, weight: number, matche
     }
     last = time
   }
-  return { first, last, retry: retry + weight, attempts: window.attempts + 1, matches: merged }
+  return { first, last, retry: retry + weight, attempts: window.attempts + 1, matches: merged, hosts }
 }

@@ -162,8 +162,8 @@ export function decider(options: DecideOptions): Decider {
     }
     const held = js?.windows.get(key)
     const existing = held && !windowExpired(held, watermark, policy.find_time_secs) ? held : undefined
-    const counted = existing ? addToWindow(existing, time, weight, failure.matches, policy) : openWindow(time, weight, failure.matches, policy)
-    const window = policy.ban_target !== 'fleet' && policy.ban_target.origin ? { ...counted, hosts: withHost(existing?.hosts, failure.host) } : counted
+    const hosts = policy.ban_target !== 'fleet' && policy.ban_target.origin ? withHost(existing?.hosts, failure.host) : undefined
+    const window = existing ? addToWindow(existing, time, weight, failure.matches, policy, hosts) : openWindow(time, weight, failure.matches, policy, hosts)
 
     const outputs: DecideOutput[] = []
     const banned = activeBan(js, banIp, time) ?? activeBan(js, formatAddress(address), time)
