@@ -42,10 +42,17 @@ const LogSource = Type.Object({
   }, { additionalProperties: false, description: 'The `lines` topic of the log this banstream runs on (Kafka, or the embedded log of `banstream run`), each line routed by the stream its forwarder read it from.' }),
 }, { additionalProperties: false })
 
+const HistorySource = Type.Object({
+  history: Type.Object({
+    from: { ...TimeText, description: 'Lines read from this time on are replayed.' },
+    to: { ...TimeText, description: 'Lines read up to this time (and a few minutes after) are replayed.' },
+  }, { additionalProperties: false, description: 'The raw lines the event history kept (`--history-lines`), each routed by the stream it was read from.' }),
+}, { additionalProperties: false })
+
 export const ReplayRequest = Type.Object({
   config: Type.Optional(ReplayConfig),
   jails: Type.Optional(Type.Array(JailName, { minItems: 1, maxItems: 100, uniqueItems: true, description: 'Replay only these jails (default every enabled jail that can run).' })),
-  source: Type.Union([FilesSource, LogSource], { description: 'Where the past lines come from: files, or the log between two times.' }),
+  source: Type.Union([FilesSource, LogSource, HistorySource], { description: 'Where the past lines come from: files, or the log or the kept lines between two times.' }),
   from: Type.Optional({ ...TimeText, description: 'Count failures from this time on (default: the log range, else all).' }),
   to: Type.Optional({ ...TimeText, description: 'Count failures before this time; bans are lifted up to it (default: the log range, else all).' }),
   diff: Type.Optional(Type.Boolean({ description: 'Compare the bans with the decisions the event history holds for the period (needs a history store).' })),

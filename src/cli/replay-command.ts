@@ -4,10 +4,14 @@ import { Command, Option } from 'commander'
 import { resolveJailPolicies } from '../ignore/resolve-policies.js'
 import { builtinConfigDir } from '../package-root.js'
 import { diffDecisions, diffPeriod, findTimeTolerance, parseDecisionsNdjson, type JailDiff } from '../roles/replay-diff.js'
+import { historyChunks } from '../roles/replay-history.js'
 import { logChunks } from '../roles/replay-log.js'
 import { replay, replayLines, type ReplayInput, type ReplayJailsOptions, type ReplayProgress, type ReplayResult } from '../roles/replay.js'
 import { loadRunJails, type RunJail } from '../roles/run-jails.js'
 import { expandGlob, hasMagic } from '../sources/glob.js'
+import { ChdbStore } from '../store/chdb-store.js'
+import { ClickHouseStore } from '../store/clickhouse-store.js'
+import type { Store } from '../store/store.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
 import { configDirOf } from './run-command.js'
 import { UsageError } from './usage-error.js'
@@ -25,6 +29,8 @@ interface ReplayFlags {
   diff?: boolean
   decisions?: string
   kafka?: string
+  clickhouse?: string
+  chdb?: string
 }
 
 /** Sample lines shown per ban in the text output (JSON has them all). */
@@ -35,8 +41,10 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 /** `banstream replay`: what the configured (or a candidate) jails would have done over past logs. */
 export function replayCommand(): Command {
   return withKafka(new Command('replay')
-    .description('run jails over past logs (plain or .gz, globs, or the Kafka lines topic between --from and --to) on event time: failures, the bans they would issue, and with --diff what changes against actual decisions')
-    .argument('[file...]', 'log files or globs; none: the lines topic of --kafka')
+    .description('run jails over past logs (plain or .gz, globs, the Kafka lines topic, or the lines the history kept, between --from and --to) on event time: failures, the bans they would issue, and with --diff what changes against actual decisions')
+    .argument('[file...]', 'log files or globs; none: the lines topic of --kafka, or the lines kept in --clickhouse or --chdb')
+    .addOption(new Option('--clickhouse <url>', 'replay the raw lines kept on this ClickHouse server (banstream store --history-lines)').conflicts(['kafka', 'chdb']))
+    .addOption(new Option('--chdb <dir>', "replay the raw lines kept in an embedded history (banstream run --history-lines: <data-dir>/clickhouse)").conflicts('kafka'))
     .addOption(new Option('--config <dir>', 'banstream configuration directory (a candidate one to test); default ./config, else the shipped one').conflicts('fail2ban'))
     .option('--fail2ban <dir>', 'an existing fail2ban tree, e.g. /etc/fail2ban')
     .option('--jail <name>', 'replay only this jail (repeatable; default every enabled jail)', collect, [])
@@ -58,9 +66,12 @@ async function runReplay(patterns: string[], flags: ReplayFlags): Promise<number
   const from = timeOf('--from', flags.from)
   const to = timeOf('--to', flags.to)
   const fromLog = patterns.length === 0
-  if (fromLog && (from === undefined || to === undefined)) throw new UsageError('replay from Kafka needs --from and --to (or give log files)')
-  if (fromLog && (flags.as !== undefined || flags.logpathOf !== undefined)) throw new UsageError('--as and --logpath-of route files; lines from Kafka carry their own stream')
+  const history = flags.clickhouse !== undefined || flags.chdb !== undefined
+  const source = history ? 'the history' : 'Kafka'
+  if (fromLog && (from === undefined || to === undefined)) throw new UsageError(`replay from ${source} needs --from and --to (or give log files)`)
+  if (fromLog && (flags.as !== undefined || flags.logpathOf !== undefined)) throw new UsageError(`--as and --logpath-of route files; lines from ${source} carry their own stream`)
   if (!fromLog && flags.kafka !== undefined) throw new UsageError('--kafka replays the lines topic: give no log files with it')
+  if (!fromLog && history) throw new UsageError('--clickhouse and --chdb replay the lines the history kept: give no log files with them')
   const paths = fromLog ? [] : await filesOf(patterns)
   const now = timeOf('--now', flags.now) ?? to ?? await newestModification(paths)
   const configDir = configDirOf(flags)
@@ -78,7 +89,14 @@ async function runReplay(patterns: string[], flags: ReplayFlags): Promise<number
     ...(progress ? { onProgress: progress.update } : {}),
   }
   let result: ReplayResult
-  if (fromLog) {
+  if (history) {
+    const store = historyStore(flags)
+    try {
+      result = await replayLines(options, historyChunks(store, { from: from!, to: to! }))
+    } finally {
+      await store.close()
+    }
+  } else if (fromLog) {
     const log = kafkaLog(flags, 'banstream-replay')
     let skipped = 0
     try {
@@ -101,6 +119,14 @@ async function runReplay(patterns: string[], flags: ReplayFlags): Promise<number
   }
   process.stdout.write(flags.json ? `${JSON.stringify(diff ? { ...result, diff } : result, null, 2)}\n` : formatText(result, diff))
   return 0
+}
+
+function historyStore(flags: ReplayFlags): Store {
+  if (flags.chdb !== undefined) return ChdbStore.open(resolve(flags.chdb))
+  if (!/^https?:\/\//.test(flags.clickhouse!)) throw new UsageError(`--clickhouse ${flags.clickhouse}: give the server's http(s)://host:8123 address`)
+  const username = process.env['BANSTREAM_CLICKHOUSE_USER']
+  const password = process.env['BANSTREAM_CLICKHOUSE_PASSWORD']
+  return new ClickHouseStore({ url: flags.clickhouse!, ...(username ? { username } : {}), ...(password ? { password } : {}) })
 }
 
 function timeOf(flag: string, text: string | undefined): number | undefined {

@@ -12,6 +12,7 @@ import { buildApi } from '../../src/api/build-api.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { replay, type ReplayResult } from '../../src/roles/replay.js'
 import { ChdbStore } from '../../src/store/chdb-store.js'
+import { lineRows } from '../../src/store/line-rows.js'
 import { migrateStore } from '../../src/store/migrate.js'
 import { MemoryControlPort } from './control/memory-control-port.js'
 import { ATTACKERS, WEEK_END, WEEK_START, weekConfig, weekJails, weekRecords, writeWeek } from '../roles/replay-week.js'
@@ -57,7 +58,10 @@ describe('replay routes', () => {
     config = weekConfig()
     production = await productionWeek(config, join(logs, 'web.log'))
     store = ChdbStore.open(join(dir, 'store'))
-    await migrateStore(store, { failures_days: 0, decisions_days: 0, actuations_days: 0, aggregates_days: 0 })
+    await migrateStore(store, { failures_days: 0, decisions_days: 0, actuations_days: 0, aggregates_days: 0, lines_days: 0 })
+    const lines = weekRecords().flatMap((r, offset) => (r.value.toString() === 'not a batch' ? []
+      : lineRows({ topic: Topics.lines.name, partition: 0, offset, value: r.value, ...(r.headers ? { headers: r.headers as Record<string, string> } : {}) })))
+    await store.insert('lines', lines)
     await store.insert('decisions', bansOf(production).map((b) => eventRow(b as unknown as Record<string, unknown>, eventTable('decisions').columns)))
     log = await EmbeddedLog.open({ dataDir: join(dir, 'log'), fsync: 'never', retentionMs: Infinity, report: () => undefined })
     await log.createTopic(Topics.lines.name, 2)
@@ -119,6 +123,13 @@ describe('replay routes', () => {
 
   test("the log's lines topic between two times gives the bans of the file replay", async () => {
     const job = await run({ source: { log: WEEK } })
+    assert.equal(job.state, 'done', job.error)
+    const bans = (r: ReplayResult) => r.jails[0]!.bans.map((b) => [b.ip, b.time, b.matches])
+    assert.deepEqual(bans(job.result), bans(production))
+  })
+
+  test('the lines the history kept between two times give the bans of the file replay', async () => {
+    const job = await run({ source: { history: WEEK } })
     assert.equal(job.state, 'done', job.error)
     const bans = (r: ReplayResult) => r.jails[0]!.bans.map((b) => [b.ip, b.time, b.matches])
     assert.deepEqual(bans(job.result), bans(production))

@@ -89,3 +89,10 @@ test('replay from Kafka without --from and --to is a usage error', async (t) => 
   assert.equal(r.code, 2)
   assert.match(r.stderr, /replay from Kafka needs --from and --to/)
 })
+
+test('replay of the kept lines with log files too is a usage error', async (t) => {
+  const { dir, config } = fixture(t)
+  const r = await banstream(['replay', '--config', config, '--chdb', join(dir, 'clickhouse'), '--from', '2026-11-09T00:00:00Z', '--to', '2026-11-10T00:00:00Z', join(dir, 'web.log')])
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /--clickhouse and --chdb replay the lines the history kept: give no log files with them/)
+})

@@ -9,6 +9,7 @@ import { parseIni } from '../../config/ini-parser.js'
 import { resolveJailPolicies } from '../../ignore/resolve-policies.js'
 import type { Log } from '../../log/log.js'
 import { diffDecisions, diffPeriod, findTimeTolerance } from '../../roles/replay-diff.js'
+import { historyChunks } from '../../roles/replay-history.js'
 import { logChunks } from '../../roles/replay-log.js'
 import { replay, replayLines, type ReplayJailsOptions } from '../../roles/replay.js'
 import { loadRunJails, type RunJail } from '../../roles/run-jails.js'
@@ -57,7 +58,7 @@ export async function prepareReplay(body: ReplayRequest, settings: ReplaySetting
   const to = body.to === undefined ? undefined : parseTime(body.to, 'body/to') / 1000
   if (from !== undefined && to !== undefined && from >= to) throw invalid('body/from', 'must be before to')
   if (body.diff && !store) throw invalid('body/diff', 'this banstream keeps no event history to compare with')
-  const source = await sourceOf(body.source, settings)
+  const source = await sourceOf(body.source, settings, store)
   const range = { from: from ?? source.from, to: to ?? source.to }
   // Yearless dates are read relative to the end of the period, as the CLI reads them.
   const now = range.to ?? source.newest
@@ -73,8 +74,8 @@ export async function prepareReplay(body: ReplayRequest, settings: ReplaySetting
         ...(range.from !== undefined ? { from: range.from } : {}),
         ...(range.to !== undefined ? { to: range.to } : {}),
       }
-      const result = source.log
-        ? await replayLines(options, logChunks(source.log, { from: source.from!, to: source.to! }))
+      const result = source.log ? await replayLines(options, logChunks(source.log, { from: source.from!, to: source.to! }))
+        : source.history ? await replayLines(options, historyChunks(source.history, { from: source.from!, to: source.to! }))
         : await replay({ ...options, inputs: source.files.map((path) => (source.as !== undefined ? { path, as: source.as } : { path })) })
       if (!body.diff) return { result }
       const period = diffPeriod(result, range)
@@ -93,20 +94,25 @@ interface Source {
   readonly files: string[]
   readonly as?: string
   readonly log?: Log
-  /** The log range, epoch seconds. */
+  /** The store whose kept lines are replayed. */
+  readonly history?: Store
+  /** The log's or the history's range, epoch seconds. */
   readonly from?: number
   readonly to?: number
   /** The newest file's modification time, epoch seconds. */
   readonly newest: number
 }
 
-async function sourceOf(source: ReplayRequest['source'], settings: ReplaySettings): Promise<Source> {
+async function sourceOf(source: ReplayRequest['source'], settings: ReplaySettings, store: Store | undefined): Promise<Source> {
   if ('log' in source) {
     if (!settings.log) throw invalid('body/source/log', 'this banstream replays no log: give files')
-    const from = parseTime(source.log.from, 'body/source/log/from') / 1000
-    const to = parseTime(source.log.to, 'body/source/log/to') / 1000
-    if (from >= to) throw invalid('body/source/log/from', 'must be before to')
+    const { from, to } = rangeOf(source.log, 'body/source/log')
     return { files: [], log: settings.log, from, to, newest: to }
+  }
+  if ('history' in source) {
+    if (!store) throw invalid('body/source/history', 'this banstream keeps no event history')
+    const { from, to } = rangeOf(source.history, 'body/source/history')
+    return { files: [], history: store, from, to, newest: to }
   }
   if (settings.dirs.length === 0) throw invalid('body/source/files', 'this banstream allows no replay directory: set one to replay files')
   const allowed = await allowedDirs(settings.dirs)
@@ -129,6 +135,13 @@ async function sourceOf(source: ReplayRequest['source'], settings: ReplaySetting
   }
   if (source.as !== undefined && !isAbsolute(source.as)) throw invalid('body/source/as', 'must be an absolute path')
   return { files, ...(source.as !== undefined ? { as: resolve(source.as) } : {}), newest }
+}
+
+function rangeOf(range: { from: string; to: string }, field: string): { from: number; to: number } {
+  const from = parseTime(range.from, `${field}/from`) / 1000
+  const to = parseTime(range.to, `${field}/to`) / 1000
+  if (from >= to) throw invalid(`${field}/from`, 'must be before to')
+  return { from, to }
 }
 
 function outside(field: string): ControlError {
