@@ -12,10 +12,9 @@ import { buildApi } from '../../src/api/build-api.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { replay, type ReplayResult } from '../../src/roles/replay.js'
 import { ChdbStore } from '../../src/store/chdb-store.js'
-import { lineRows } from '../../src/store/line-rows.js'
 import { migrateStore } from '../../src/store/migrate.js'
 import { MemoryControlPort } from './control/memory-control-port.js'
-import { ATTACKERS, WEEK_END, WEEK_START, weekConfig, weekJails, weekRecords, writeWeek } from '../roles/replay-week.js'
+import { ATTACKERS, WEEK_END, WEEK_START, weekConfig, weekJails, weekLineRows, weekRecords, writeWeek } from '../roles/replay-week.js'
 
 const iso = (secs: number) => new Date(secs * 1000).toISOString()
 const WEEK = { from: iso(WEEK_START), to: iso(WEEK_END) }
@@ -59,9 +58,7 @@ describe('replay routes', () => {
     production = await productionWeek(config, join(logs, 'web.log'))
     store = ChdbStore.open(join(dir, 'store'))
     await migrateStore(store, { failures_days: 0, decisions_days: 0, actuations_days: 0, aggregates_days: 0, lines_days: 0 })
-    const lines = weekRecords().flatMap((r, offset) => (r.value.toString() === 'not a batch' ? []
-      : lineRows({ topic: Topics.lines.name, partition: 0, offset, value: r.value, ...(r.headers ? { headers: r.headers as Record<string, string> } : {}) })))
-    await store.insert('lines', lines)
+    await store.insert('lines', weekLineRows().flat())
     await store.insert('decisions', bansOf(production).map((b) => eventRow(b as unknown as Record<string, unknown>, eventTable('decisions').columns)))
     log = await EmbeddedLog.open({ dataDir: join(dir, 'log'), fsync: 'never', retentionMs: Infinity, report: () => undefined })
     await log.createTopic(Topics.lines.name, 2)

@@ -5,14 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_RETENTION } from '../../schemas/clickhouse/tables.js'
-import { Topics } from '../../schemas/topics.js'
 import { historyChunks } from '../../src/roles/replay-history.js'
 import { replay, replayLines, type ReplayJailsOptions, type ReplayResult } from '../../src/roles/replay.js'
 import { ChdbStore } from '../../src/store/chdb-store.js'
-import { lineRows } from '../../src/store/line-rows.js'
 import { migrateStore } from '../../src/store/migrate.js'
 import { cliCommand } from '../cli/cli-path.js'
-import { ATTACKERS, WEEK_END, WEEK_START, weekConfig, weekJails, weekRecords, writeWeek } from './replay-week.js'
+import { ATTACKERS, WEEK_END, WEEK_START, weekConfig, weekJails, weekLineRows, writeWeek } from './replay-week.js'
 
 let store: ChdbStore | undefined
 let dir: string
@@ -26,12 +24,10 @@ before(async () => {
   // Kept without a TTL: the week lies further back than the default week of lines.
   await migrateStore(opened, { ...DEFAULT_RETENTION, lines_days: 0 })
   // The week's records as the store sink keeps them, one of them delivered twice.
-  const records = weekRecords()
-    .map((r, offset) => ({ topic: Topics.lines.name, partition: 0, offset, value: r.value, ...(r.headers ? { headers: r.headers as Record<string, string> } : {}) }))
-    .filter((r) => r.value.toString() !== 'not a batch')
-  const rows = records.flatMap((r) => lineRows(r))
+  const records = weekLineRows()
+  const rows = records.flat()
   for (let i = 0; i < rows.length; i += 5000) await opened.insert('lines', rows.slice(i, i + 5000))
-  await opened.insert('lines', lineRows(records[7]!))
+  await opened.insert('lines', records[7]!)
   weekFile = writeWeek(dir).plain
   config = weekConfig()
   jailOptions = await weekJails(config)

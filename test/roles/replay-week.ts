@@ -1,11 +1,14 @@
 import { gzipSync } from 'node:zlib'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Row } from '../../schemas/clickhouse/rows.js'
+import { Topics } from '../../schemas/topics.js'
 import { lineBatchRecord } from '../../src/log/line-batch-record.js'
 import type { ProducedRecord } from '../../src/log/log.js'
 import { resolveJailPolicies } from '../../src/ignore/resolve-policies.js'
 import type { ReplayJailsOptions } from '../../src/roles/replay.js'
 import { loadRunJails } from '../../src/roles/run-jails.js'
+import { lineRows } from '../../src/store/line-rows.js'
 import { tempTree } from '../config/temp-tree.js'
 
 /** Monday 2026-11-09 00:00 UTC: the generated week's start. */
@@ -84,4 +87,10 @@ export async function weekJails(configDir: string): Promise<ReplayJailsOptions> 
   const { jails } = loadRunJails(configDir, () => WEEK_END)
   const policies = await resolveJailPolicies(jails.map((j) => j.policy), { self: async () => [], warn: () => undefined })
   return { jails: jails.map((j) => j.match), policies }
+}
+
+/** The rows of the history's lines table for the week's records as the store sink keeps them (partition 0), one array per record. */
+export function weekLineRows(): Row[][] {
+  return weekRecords().flatMap((r, offset) => (r.value.toString() === 'not a batch' ? []
+    : [lineRows({ topic: Topics.lines.name, partition: 0, offset, value: r.value, ...(r.headers ? { headers: r.headers as Record<string, string> } : {}) })]))
 }
