@@ -2,7 +2,7 @@ import { formatAddress, parseAddress } from '../../schemas/events/address.js'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
-import type { ActuationOutcome, ActuatorBackend, StepResult } from './actuator-backend.js'
+import type { ActuationOutcome, ActuatorBackend, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
 import type { CommandResult } from './run-command.js'
 
 /** The settings every backend that runs firewall tools takes. */
@@ -134,4 +134,62 @@ export abstract class QueuedBackend implements ActuatorBackend {
   protected abstract setupNow(): Promise<StepResult>
   protected abstract applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]>
   protected abstract liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]>
+}
+
+/** What a set-based firewall must change to hold exactly the bans in force. */
+export interface ReconcilePlan {
+  /** The tool's script doing it ('' when nothing is to change). */
+  readonly script: string
+  readonly add: readonly { readonly ip: string }[]
+  readonly remove: readonly unknown[]
+}
+
+/**
+ * A firewall of per-jail sets with timeouts (nftables, ipset): it books the
+ * expiry of what it put in each set, so a repeated or reordered ban never
+ * shortens a longer one still in force, and it reconciles by a plan computed
+ * from a listing of the sets.
+ */
+export abstract class SetFirewall<P extends ReconcilePlan> extends QueuedBackend {
+  // Expiry (ms, null = permanent) of each set element this process put there, by set and element.
+  protected readonly book = new Map<string, number | null>()
+
+  /** The drift between the sets and `active` (the bans in force), without changing anything. */
+  check(active: Iterable<BanIssued>): Promise<P | StepFailure> {
+    return this.queue.run(async () => {
+      const drift = await this.checkNow(active)
+      return 'plan' in drift ? drift.plan : drift
+    })
+  }
+
+  /**
+   * Makes the firewall equal to `active`: what the jails need is set up
+   * again, missing bans added with the time they have left, expired ones
+   * skipped, elements no ban asks for removed. Repairs a flushed set, table
+   * or chain.
+   */
+  reconcile(active: Iterable<BanIssued>): Promise<ReconcileResult> {
+    return this.queue.run(async () => {
+      const setup = await this.setupNow()
+      if (!setup.ok) return { ...setup, added: 0, removed: 0 }
+      const drift = await this.checkNow(active)
+      if (!('plan' in drift)) return { ...drift, added: 0, removed: 0 }
+      const { plan, expiries } = drift
+      if (plan.script !== '') {
+        const result = await this.runScript(plan.script)
+        if (!result.ok) return { ...result, added: 0, removed: 0 }
+        await this.endFlows(plan.add.map((b) => b.ip))
+      }
+      this.book.clear()
+      for (const [key, expires] of expiries) this.book.set(key, expires)
+      return { ok: true, added: plan.add.length, removed: plan.remove.length }
+    })
+  }
+
+  /** The plan, and the expiry of every element the sets will hold once it has run (the new book). */
+  protected abstract checkNow(active: Iterable<BanIssued>): Promise<{ plan: P; expiries: Map<string, number | null> } | StepFailure>
+  /** Runs one script of the firewall's tool (`nft -f -`, `ipset restore`). */
+  protected abstract runScript(script: string): Promise<StepResult>
+  /** Ends the banned addresses' established flows; a warning when that failed. */
+  protected abstract endFlows(banned: readonly string[]): Promise<string | undefined>
 }

@@ -59,8 +59,6 @@ export class FirewalldActuator extends QueuedBackend {
     this.timeoutMs = options.command_timeout_ms ?? 60_000
   }
 
-
-
   /**
    * Makes the sets hold exactly the bans in `active` that are not over: sets
    * and rules set up again, missing entries added, others removed. Repairs a

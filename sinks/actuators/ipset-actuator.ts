@@ -7,8 +7,8 @@ import {
   ipsetReconcileScript, ipsetUnbanScript, jumpRules, ipsetChainName, parseIpsetSave,
   type IpsetBan, type IpsetJail, type IpsetReconcilePlan,
 } from './ipset-commands.js'
-import type { ActuationOutcome, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
-import { outcome, QueuedBackend } from './backend-kit.js'
+import type { ActuationOutcome, StepFailure, StepResult } from './actuator-backend.js'
+import { outcome, SetFirewall } from './backend-kit.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface IpsetActuatorOptions {
@@ -50,16 +50,13 @@ const NO_SET = /set with the given name does not exist/i
  * a shell, and only re-serialised addresses reach them. Calls run one at a
  * time in the order they were made.
  */
-export class IpsetActuator extends QueuedBackend {
+export class IpsetActuator extends SetFirewall<IpsetReconcilePlan> {
   readonly name = 'ipset'
   private readonly jails: ReadonlyMap<string, IpsetJail>
   private readonly prefix: readonly string[]
   private readonly conntrack: string | null
   private readonly now: () => number
   private readonly timeoutMs: number
-  // Expiry (ms, null = permanent) of what this process put in each set, so a
-  // repeated or reordered ban never shortens a longer one still in force.
-  private readonly book = new Map<string, number | null>()
 
   constructor(options: IpsetActuatorOptions) {
     super()
@@ -68,41 +65,6 @@ export class IpsetActuator extends QueuedBackend {
     this.conntrack = options.conntrack === undefined ? 'conntrack' : options.conntrack
     this.now = options.now ?? Date.now
     this.timeoutMs = options.command_timeout_ms ?? 30_000
-  }
-
-
-
-
-
-  /** The drift between the sets and `active` (the bans in force), without changing anything. */
-  check(active: Iterable<BanIssued>): Promise<IpsetReconcilePlan | StepFailure> {
-    return this.queue.run(async () => {
-      const drift = await this.checkNow(active)
-      return 'plan' in drift ? drift.plan : drift
-    })
-  }
-
-  /**
-   * Makes the firewall equal to `active`: sets, chains and jumps are set up
-   * again, missing bans added with the time they have left, expired ones
-   * skipped, addresses no ban asks for deleted. Repairs a flushed set or chain.
-   */
-  reconcile(active: Iterable<BanIssued>): Promise<ReconcileResult> {
-    return this.queue.run(async () => {
-      const setup = await this.setupNow()
-      if (!setup.ok) return { ...setup, added: 0, removed: 0 }
-      const drift = await this.checkNow(active)
-      if (!('plan' in drift)) return { ...drift, added: 0, removed: 0 }
-      const { plan, expiries } = drift
-      if (plan.script !== '') {
-        const result = await this.restore(plan.script)
-        if (result.code !== 0) return { ok: false, error: toolError(result), added: 0, removed: 0 }
-        await this.endFlows(plan.add.map((b) => b.ip))
-      }
-      this.book.clear()
-      for (const [key, expires] of expiries) this.book.set(key, expires)
-      return { ok: true, added: plan.add.length, removed: plan.remove.length }
-    })
   }
 
   /** Empties every jail's sets; chains and rules stay. */
@@ -209,7 +171,7 @@ export class IpsetActuator extends QueuedBackend {
     return lifts.map((l) => outcomes.get(l)!)
   }
 
-  private async checkNow(active: Iterable<BanIssued>): Promise<{ plan: IpsetReconcilePlan; expiries: Map<string, number | null> } | StepFailure> {
+  protected async checkNow(active: Iterable<BanIssued>): Promise<{ plan: IpsetReconcilePlan; expiries: Map<string, number | null> } | StepFailure> {
     const listing = await this.run(['ipset', 'save'])
     if (listing.code !== 0) return { ok: false, error: toolError(listing) }
     const now = this.now()
@@ -298,9 +260,14 @@ export class IpsetActuator extends QueuedBackend {
     return succeeded
   }
 
-  private endFlows(banned: readonly string[]): Promise<string | undefined> {
+  protected endFlows(banned: readonly string[]): Promise<string | undefined> {
     if (this.conntrack === null) return Promise.resolve(undefined)
     return endFlows((argv) => this.run(argv), this.conntrack, banned)
+  }
+
+  protected async runScript(script: string): Promise<StepResult> {
+    const result = await this.restore(script)
+    return result.code === 0 ? { ok: true } : { ok: false, error: toolError(result) }
   }
 
   private restore(script: string): Promise<CommandResult> {
@@ -319,7 +286,6 @@ export class IpsetActuator extends QueuedBackend {
 function bookKey(target: { set: string; text: string }): string {
   return `${target.set} ${target.text}`
 }
-
 
 function toolError(result: CommandResult, set?: string): string {
   const text = result.stderr.trim() || `exited with code ${result.code}`

@@ -6,8 +6,8 @@ import {
   flushScript, NftablesInputError, type NftablesBan, type NftablesJail, type NftablesReconcilePlan, type NftablesTable,
 } from './nftables-commands.js'
 import { endFlows } from './conntrack.js'
-import type { ActuationOutcome, ReconcileResult, StepFailure, StepResult } from './actuator-backend.js'
-import { outcome, QueuedBackend } from './backend-kit.js'
+import type { ActuationOutcome, StepFailure, StepResult } from './actuator-backend.js'
+import { outcome, SetFirewall } from './backend-kit.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface NftablesActuatorOptions {
@@ -48,7 +48,7 @@ const ENFILE = 'Too many open files in system'
  * never a shell, and only re-serialised addresses reach them. Calls run one
  * at a time in the order they were made.
  */
-export class NftablesActuator extends QueuedBackend {
+export class NftablesActuator extends SetFirewall<NftablesReconcilePlan> {
   readonly name = 'nftables'
   private readonly table: NftablesTable
   private readonly jails: ReadonlyMap<string, NftablesJail>
@@ -57,9 +57,6 @@ export class NftablesActuator extends QueuedBackend {
   private readonly conntrack: string | null
   private readonly now: () => number
   private readonly timeoutMs: number
-  // Expiry (ms, null = permanent) of what this process put in each set, so a
-  // repeated or reordered ban never shortens a longer one still in force.
-  private readonly book = new Map<string, number | null>()
 
   constructor(options: NftablesActuatorOptions) {
     super()
@@ -70,41 +67,6 @@ export class NftablesActuator extends QueuedBackend {
     this.conntrack = options.conntrack === undefined ? 'conntrack' : options.conntrack
     this.now = options.now ?? Date.now
     this.timeoutMs = options.command_timeout_ms ?? 30_000
-  }
-
-
-
-
-
-  /** The drift between the sets and `active` (the bans in force), without changing anything. */
-  check(active: Iterable<BanIssued>): Promise<NftablesReconcilePlan | StepFailure> {
-    return this.queue.run(async () => {
-      const drift = await this.checkNow(active)
-      return 'plan' in drift ? drift.plan : drift
-    })
-  }
-
-  /**
-   * Makes the firewall equal to `active`: the table and rules are set up again,
-   * missing bans added with the time they have left, expired ones skipped,
-   * elements no ban asks for removed. Repairs a flushed or deleted table.
-   */
-  reconcile(active: Iterable<BanIssued>): Promise<ReconcileResult> {
-    return this.queue.run(async () => {
-      const setup = await this.setupNow()
-      if (!setup.ok) return { ...setup, added: 0, removed: 0 }
-      const drift = await this.checkNow(active)
-      if (!('plan' in drift)) return { ...drift, added: 0, removed: 0 }
-      const { plan, expiries } = drift
-      if (plan.script !== '') {
-        const result = await this.runNft(plan.script)
-        if (result.code !== 0) return { ok: false, error: nftError(result), added: 0, removed: 0 }
-        await this.endFlows(plan.add.map((b) => b.ip))
-      }
-      this.book.clear()
-      for (const [key, expires] of expiries) this.book.set(key, expires)
-      return { ok: true, added: plan.add.length, removed: plan.remove.length }
-    })
   }
 
   /** Empties every jail's sets; the rules stay. */
@@ -169,7 +131,7 @@ export class NftablesActuator extends QueuedBackend {
     return lifts.map((l) => outcomes.get(l)!)
   }
 
-  private async checkNow(active: Iterable<BanIssued>): Promise<{ plan: NftablesReconcilePlan; expiries: Map<string, number | null> } | StepFailure> {
+  protected async checkNow(active: Iterable<BanIssued>): Promise<{ plan: NftablesReconcilePlan; expiries: Map<string, number | null> } | StepFailure> {
     // As arguments: with -j, nft reads -f input as JSON from /dev/stdin, which a socket pair cannot open.
     const listing = await this.run([this.nft, '-j', 'list', 'table', 'inet', this.table.table])
     if (listing.code !== 0) return { ok: false, error: nftError(listing) }
@@ -267,12 +229,12 @@ export class NftablesActuator extends QueuedBackend {
   }
 
   /** Ends the banned addresses' established flows (see conntrack.ts); a warning when conntrack failed. */
-  private endFlows(banned: readonly string[]): Promise<string | undefined> {
+  protected endFlows(banned: readonly string[]): Promise<string | undefined> {
     if (this.conntrack === null) return Promise.resolve(undefined)
     return endFlows((argv) => this.run(argv), this.conntrack, banned)
   }
 
-  private async runScript(script: string): Promise<StepResult> {
+  protected async runScript(script: string): Promise<StepResult> {
     const result = await this.runNft(script)
     return result.code === 0 ? { ok: true } : { ok: false, error: nftError(result) }
   }
@@ -289,7 +251,6 @@ export class NftablesActuator extends QueuedBackend {
 function bookKey(target: { set: string; text: string }): string {
   return `${target.set} ${target.text}`
 }
-
 
 function nftError(result: CommandResult, set?: string): string {
   const text = result.stderr.trim() || `nft exited with code ${result.code}`

@@ -70,7 +70,6 @@ export class RouteActuator extends QueuedBackend {
     return 'error' in listed ? { ok: false, error: listed.error } : { ok: true }
   }
 
-
   /**
    * Makes our routes equal to `active`: a route for each ban in force (of the
    * first jail's type when jails share an address), none for anything else.
