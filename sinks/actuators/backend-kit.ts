@@ -144,15 +144,89 @@ export interface ReconcilePlan {
   readonly remove: readonly unknown[]
 }
 
+/** An address as it goes into a set: the set's name and the element's text. */
+export interface SetElement {
+  readonly set: string
+  readonly text: string
+}
+
+/** A decision on its way to a set element. */
+export type SetPending<D, T extends SetElement> = T & { readonly decision: D }
+export type SetBanPending<T extends SetElement> = SetPending<BanIssued, T> & { readonly expires_ms: number | null }
+
+/** The book's key of a set element. */
+export function bookKey(target: SetElement): string {
+  return `${target.set} ${target.text}`
+}
+
 /**
  * A firewall of per-jail sets with timeouts (nftables, ipset): it books the
  * expiry of what it put in each set, so a repeated or reordered ban never
  * shortens a longer one still in force, and it reconciles by a plan computed
  * from a listing of the sets.
  */
-export abstract class SetFirewall<P extends ReconcilePlan> extends QueuedBackend {
+export abstract class SetFirewall<P extends ReconcilePlan, T extends SetElement> extends QueuedBackend {
   // Expiry (ms, null = permanent) of each set element this process put there, by set and element.
   protected readonly book = new Map<string, number | null>()
+  /** Wall clock in epoch milliseconds, for the time a ban has left. */
+  protected abstract readonly now: () => number
+
+  /**
+   * Bans each address in its set for the time its ban has left, never
+   * shorter than what this process already put there; a ban already over is
+   * skipped. Then ends the banned addresses' flows (a warning if that failed).
+   */
+  protected async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
+    const outcomes = new Map<BanIssued, ActuationOutcome>()
+    const pending: SetBanPending<T>[] = []
+    const now = this.now()
+    for (const ban of bans) {
+      const target = this.locate(ban)
+      if ('error' in target) { outcomes.set(ban, outcome(ban, 'failed', target.error)); continue }
+      const booked = this.book.get(bookKey(target))
+      const asked = ban.expires_at === null ? null : Date.parse(ban.expires_at)
+      const expires = booked === null || asked === null ? null : Math.max(asked, booked ?? asked)
+      if (expires !== null && expires <= now) {
+        outcomes.set(ban, outcome(ban, 'skipped', `the ban expired at ${ban.expires_at}`))
+        continue
+      }
+      pending.push({ ...target, decision: ban, expires_ms: expires })
+    }
+    const applied = await this.inBatches(pending, (batch) => this.banScript(batch, now), outcomes, 'applied')
+    for (const p of applied) this.book.set(bookKey(p), p.expires_ms)
+    const warning = await this.endFlows(applied.map((p) => p.text))
+    return bans.map((b) => {
+      const o = outcomes.get(b)!
+      return warning && o.outcome === 'applied' ? { ...o, warning } : o
+    })
+  }
+
+  /** Takes each address out of its set. */
+  protected async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
+    const outcomes = new Map<BanLifted, ActuationOutcome>()
+    const pending: SetPending<BanLifted, T>[] = []
+    for (const lift of lifts) {
+      const target = this.locate(lift)
+      if ('error' in target) outcomes.set(lift, outcome(lift, 'failed', target.error))
+      else pending.push({ ...target, decision: lift })
+    }
+    const removed = await this.inBatches(pending, (batch) => this.unbanScript(batch), outcomes, 'removed')
+    for (const p of removed) this.book.delete(bookKey(p))
+    return lifts.map((l) => outcomes.get(l)!)
+  }
+
+  /** Where a decision's address goes, or why it cannot (unknown jail, not an address). */
+  protected abstract locate(decision: Decision): T | { readonly error: string }
+  /** The tool's script adding `batch`, each for the time it has left at `now`. */
+  protected abstract banScript(batch: readonly SetBanPending<T>[], now: number): string
+  protected abstract unbanScript(batch: readonly SetPending<BanLifted, T>[]): string
+  /**
+   * Runs `script` over `pending`, splitting as the tool's errors require, and
+   * sets an outcome for each decision (`done` or failed); returns those done.
+   */
+  protected abstract inBatches<D extends Decision, Q extends SetPending<D, T>>(
+    pending: readonly Q[], script: (batch: readonly Q[]) => string, outcomes: Map<D, ActuationOutcome>, done: 'applied' | 'removed',
+  ): Promise<Q[]>
 
   /** The drift between the sets and `active` (the bans in force), without changing anything. */
   check(active: Iterable<BanIssued>): Promise<P | StepFailure> {

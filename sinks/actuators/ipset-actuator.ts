@@ -8,7 +8,7 @@ import {
   type IpsetBan, type IpsetJail, type IpsetReconcilePlan,
 } from './ipset-commands.js'
 import type { ActuationOutcome, StepFailure, StepResult } from './actuator-backend.js'
-import { outcome, SetFirewall } from './backend-kit.js'
+import { bookKey, outcome, SetFirewall, type SetBanPending, type SetPending } from './backend-kit.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface IpsetActuatorOptions {
@@ -24,14 +24,14 @@ export interface IpsetActuatorOptions {
   readonly command_timeout_ms?: number
 }
 
-interface Pending<T> {
-  readonly decision: T
+/** Where a decision's address goes in this backend. */
+type Element = {
   readonly jail: IpsetJail
   readonly set: string
   readonly text: string
 }
 
-type BanPending = Pending<BanIssued> & { readonly expires_ms: number | null }
+type Pending<D> = SetPending<D, Element>
 
 const FULL = /Hash is full|maximal number of elements/i
 const NO_SET = /set with the given name does not exist/i
@@ -50,12 +50,12 @@ const NO_SET = /set with the given name does not exist/i
  * a shell, and only re-serialised addresses reach them. Calls run one at a
  * time in the order they were made.
  */
-export class IpsetActuator extends SetFirewall<IpsetReconcilePlan> {
+export class IpsetActuator extends SetFirewall<IpsetReconcilePlan, Element> {
   readonly name = 'ipset'
   private readonly jails: ReadonlyMap<string, IpsetJail>
   private readonly prefix: readonly string[]
   private readonly conntrack: string | null
-  private readonly now: () => number
+  protected readonly now: () => number
   private readonly timeoutMs: number
 
   constructor(options: IpsetActuatorOptions) {
@@ -131,44 +131,14 @@ export class IpsetActuator extends SetFirewall<IpsetReconcilePlan> {
     return { ok: true }
   }
 
-  protected async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
-    const outcomes = new Map<BanIssued, ActuationOutcome>()
-    const pending: BanPending[] = []
-    const now = this.now()
-    for (const ban of bans) {
-      const target = this.locate(ban)
-      if ('error' in target) { outcomes.set(ban, outcome(ban, 'failed', target.error)); continue }
-      const booked = this.book.get(bookKey(target))
-      const asked = ban.expires_at === null ? null : Date.parse(ban.expires_at)
-      const expires = booked === null || asked === null ? null : Math.max(asked, booked ?? asked)
-      if (expires !== null && expires <= now) {
-        outcomes.set(ban, outcome(ban, 'skipped', `the ban expired at ${ban.expires_at}`))
-        continue
-      }
-      pending.push({ decision: ban, ...target, expires_ms: expires })
-    }
-    const applied = await this.inBatches(pending, (batch) => ipsetBanScript(batch.map((p) => ({
+  protected banScript(batch: readonly SetBanPending<Element>[], now: number): string {
+    return ipsetBanScript(batch.map((p) => ({
       jail: p.jail, ip: p.text, timeout_secs: p.expires_ms === null ? null : Math.ceil((p.expires_ms - now) / 1000),
-    }))), outcomes, 'applied')
-    for (const p of applied) this.book.set(bookKey(p), p.expires_ms)
-    const warning = await this.endFlows(applied.map((p) => p.text))
-    return bans.map((b) => {
-      const o = outcomes.get(b)!
-      return warning && o.outcome === 'applied' ? { ...o, warning } : o
-    })
+    })))
   }
 
-  protected async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
-    const outcomes = new Map<BanLifted, ActuationOutcome>()
-    const pending: Pending<BanLifted>[] = []
-    for (const lift of lifts) {
-      const target = this.locate(lift)
-      if ('error' in target) outcomes.set(lift, outcome(lift, 'failed', target.error))
-      else pending.push({ decision: lift, ...target })
-    }
-    const removed = await this.inBatches(pending, (batch) => ipsetUnbanScript(batch.map((p) => ({ jail: p.jail, ip: p.text }))), outcomes, 'removed')
-    for (const p of removed) this.book.delete(bookKey(p))
-    return lifts.map((l) => outcomes.get(l)!)
+  protected unbanScript(batch: readonly Pending<BanLifted>[]): string {
+    return ipsetUnbanScript(batch.map((p) => ({ jail: p.jail, ip: p.text })))
   }
 
   protected async checkNow(active: Iterable<BanIssued>): Promise<{ plan: IpsetReconcilePlan; expiries: Map<string, number | null> } | StepFailure> {
@@ -200,7 +170,7 @@ export class IpsetActuator extends SetFirewall<IpsetReconcilePlan> {
     }
   }
 
-  private locate(decision: Decision): { jail: IpsetJail; set: string; text: string } | { error: string } {
+  protected locate(decision: Decision): { jail: IpsetJail; set: string; text: string } | { error: string } {
     const jail = this.jails.get(decision.jail)
     if (!jail) return { error: `jail ${decision.jail} has no ipset action on this host` }
     try {
@@ -217,7 +187,7 @@ export class IpsetActuator extends SetFirewall<IpsetReconcilePlan> {
    * number: the lines before are done, that decision fails with ipset's error
    * (after one setup and retry when its set vanished), and the rest go again.
    */
-  private async inBatches<D extends Decision, P extends Pending<D>>(
+  protected async inBatches<D extends Decision, P extends Pending<D>>(
     pending: readonly P[],
     script: (batch: readonly P[]) => string,
     outcomes: Map<D, ActuationOutcome>,
@@ -281,10 +251,6 @@ export class IpsetActuator extends SetFirewall<IpsetReconcilePlan> {
   private run(argv: readonly string[], input = ''): Promise<CommandResult> {
     return runCommand([...this.prefix, ...argv], input, this.timeoutMs)
   }
-}
-
-function bookKey(target: { set: string; text: string }): string {
-  return `${target.set} ${target.text}`
 }
 
 function toolError(result: CommandResult, set?: string): string {

@@ -7,7 +7,7 @@ import {
 } from './nftables-commands.js'
 import { endFlows } from './conntrack.js'
 import type { ActuationOutcome, StepFailure, StepResult } from './actuator-backend.js'
-import { outcome, SetFirewall } from './backend-kit.js'
+import { bookKey, outcome, SetFirewall, type SetBanPending, type SetElement, type SetPending } from './backend-kit.js'
 import { runCommand, type CommandResult } from './run-command.js'
 
 export interface NftablesActuatorOptions {
@@ -27,13 +27,7 @@ export interface NftablesActuatorOptions {
   readonly command_timeout_ms?: number
 }
 
-interface Pending<T> {
-  readonly decision: T
-  readonly set: string
-  readonly text: string
-}
-
-type BanPending = Pending<BanIssued> & { readonly expires_ms: number | null }
+type Pending<D> = SetPending<D, SetElement>
 
 const ENFILE = 'Too many open files in system'
 
@@ -48,14 +42,14 @@ const ENFILE = 'Too many open files in system'
  * never a shell, and only re-serialised addresses reach them. Calls run one
  * at a time in the order they were made.
  */
-export class NftablesActuator extends SetFirewall<NftablesReconcilePlan> {
+export class NftablesActuator extends SetFirewall<NftablesReconcilePlan, SetElement> {
   readonly name = 'nftables'
   private readonly table: NftablesTable
   private readonly jails: ReadonlyMap<string, NftablesJail>
   private readonly prefix: readonly string[]
   private readonly nft: string
   private readonly conntrack: string | null
-  private readonly now: () => number
+  protected readonly now: () => number
   private readonly timeoutMs: number
 
   constructor(options: NftablesActuatorOptions) {
@@ -91,44 +85,14 @@ export class NftablesActuator extends SetFirewall<NftablesReconcilePlan> {
     return this.runScript(setupScript(this.table, [...this.jails.values()]))
   }
 
-  protected async applyNow(bans: readonly BanIssued[]): Promise<ActuationOutcome[]> {
-    const outcomes = new Map<BanIssued, ActuationOutcome>()
-    const pending: BanPending[] = []
-    const now = this.now()
-    for (const ban of bans) {
-      const target = this.locate(ban)
-      if ('error' in target) { outcomes.set(ban, outcome(ban, 'failed', target.error)); continue }
-      const booked = this.book.get(bookKey(target))
-      const asked = ban.expires_at === null ? null : Date.parse(ban.expires_at)
-      const expires = booked === null || asked === null ? null : Math.max(asked, booked ?? asked)
-      if (expires !== null && expires <= now) {
-        outcomes.set(ban, outcome(ban, 'skipped', `the ban expired at ${ban.expires_at}`))
-        continue
-      }
-      pending.push({ decision: ban, ...target, expires_ms: expires })
-    }
-    const applied = await this.inBatches(pending, (batch) => banScript(this.table, batch.map((p) => ({
+  protected banScript(batch: readonly SetBanPending<SetElement>[], now: number): string {
+    return banScript(this.table, batch.map((p) => ({
       jail: p.decision.jail, ip: p.text, timeout_secs: p.expires_ms === null ? null : Math.ceil((p.expires_ms - now) / 1000),
-    }))), outcomes, 'applied')
-    for (const p of applied) this.book.set(bookKey(p), p.expires_ms)
-    const warning = await this.endFlows(applied.map((p) => p.text))
-    return bans.map((b) => {
-      const o = outcomes.get(b)!
-      return warning && o.outcome === 'applied' ? { ...o, warning } : o
-    })
+    })))
   }
 
-  protected async liftNow(lifts: readonly BanLifted[]): Promise<ActuationOutcome[]> {
-    const outcomes = new Map<BanLifted, ActuationOutcome>()
-    const pending: Pending<BanLifted>[] = []
-    for (const lift of lifts) {
-      const target = this.locate(lift)
-      if ('error' in target) outcomes.set(lift, outcome(lift, 'failed', target.error))
-      else pending.push({ decision: lift, ...target })
-    }
-    const removed = await this.inBatches(pending, (batch) => unbanScript(this.table, batch.map((p) => ({ jail: p.decision.jail, ip: p.text }))), outcomes, 'removed')
-    for (const p of removed) this.book.delete(bookKey(p))
-    return lifts.map((l) => outcomes.get(l)!)
+  protected unbanScript(batch: readonly Pending<BanLifted>[]): string {
+    return unbanScript(this.table, batch.map((p) => ({ jail: p.decision.jail, ip: p.text })))
   }
 
   protected async checkNow(active: Iterable<BanIssued>): Promise<{ plan: NftablesReconcilePlan; expiries: Map<string, number | null> } | StepFailure> {
@@ -161,7 +125,7 @@ export class NftablesActuator extends SetFirewall<NftablesReconcilePlan> {
     }
   }
 
-  private locate(decision: Decision): { set: string; text: string } | { error: string } {
+  protected locate(decision: Decision): { set: string; text: string } | { error: string } {
     if (!this.jails.has(decision.jail)) return { error: `jail ${decision.jail} has no nftables action on this host` }
     try {
       return nftablesElement(decision.jail, decision.ip)
@@ -178,7 +142,7 @@ export class NftablesActuator extends SetFirewall<NftablesReconcilePlan> {
    * its set full, the batch's other bans for that set fail with the same error.
    * Returns those done.
    */
-  private async inBatches<D extends Decision, P extends Pending<D>>(
+  protected async inBatches<D extends Decision, P extends Pending<D>>(
     pending: readonly P[],
     script: (batch: readonly P[]) => string,
     outcomes: Map<D, ActuationOutcome>,
@@ -246,10 +210,6 @@ export class NftablesActuator extends SetFirewall<NftablesReconcilePlan> {
   private run(argv: readonly string[], input = ''): Promise<CommandResult> {
     return runCommand([...this.prefix, ...argv], input, this.timeoutMs)
   }
-}
-
-function bookKey(target: { set: string; text: string }): string {
-  return `${target.set} ${target.text}`
 }
 
 function nftError(result: CommandResult, set?: string): string {
