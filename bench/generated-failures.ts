@@ -42,4 +42,4 @@ export function generatedFailures(from: number, count: number, r: () => number):
 }
 
 /** Keeps the generated month whatever the date: the retention TTL would otherwise drop it as it is written. */
-export const KEEP_FOREVER = { failures_days: 0, decisions_days: 0, actuations_days: 0, aggregates_days: 0 } as const
+export const KEEP_FOREVER = { failures_days: 0, decisions_days: 0, actuations_days: 0 } as const

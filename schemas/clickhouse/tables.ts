@@ -2,7 +2,7 @@ import type { TSchema } from '@sinclair/typebox'
 import { Actuation } from '../events/actuation.js'
 import { Decision } from '../events/decision.js'
 import { FailureDetected } from '../events/failure-detected.js'
-import { columnsOf, TIME_TYPE, type Column } from './columns.js'
+import { columnsOf, type Column } from './columns.js'
 import { StoredLine } from './stored-line.js'
 
 /**
@@ -18,8 +18,6 @@ export interface Retention {
   readonly decisions_days: number
   /** What the actuators did. */
   readonly actuations_days: number
-  /** The per-hour and per-IP-per-day failure aggregates; small, so they may outlive the failures. */
-  readonly aggregates_days: number
   /** The raw log lines, when the store keeps them (see LINES_TABLE); large, so short (default 7). */
   readonly lines_days?: number
 }
@@ -31,7 +29,6 @@ export const DEFAULT_RETENTION: Retention = {
   failures_days: 90,
   decisions_days: 730,
   actuations_days: 90,
-  aggregates_days: 730,
 }
 
 export type EventTableName = 'failures' | 'decisions' | 'actuations'
@@ -55,8 +52,7 @@ export interface EventTable {
  * one address is a contiguous range read, and a subnet (CIDR) is a range of
  * `ip` too, since IPv4 is mapped into IPv6. Monthly partitions by occurred_at
  * prune time ranges; set indexes on jail and host skip granules for the
- * by-jail and by-host filters; counts per jail and hour come from the
- * failures_hourly aggregate rather than from scanning failures.
+ * by-jail and by-host filters.
  */
 export const EVENT_TABLES: readonly EventTable[] = [
   {
@@ -172,72 +168,21 @@ SETTINGS ttl_only_drop_parts = 1
 COMMENT ${literal(table.comment)}`
 }
 
-/** An aggregate of failures kept up to date by a materialized view on every insert into failures. */
-export interface AggregateTable {
-  readonly name: string
-  readonly ddl: (retention: Retention) => string
-  /** The materialized view that feeds it; created after the table. */
-  readonly view: string
-}
-
 /*
- * Aggregates count failures with uniqExact(event_id), not count(): a view sees
- * every inserted row, duplicates included (they collapse in failures only at a
- * merge), so a plain count would count a redelivered failure twice. Lines that
- * report a success are not failures and are left out. first_seen and last_seen
- * are min and max, which duplicates do not change.
+ * Objects an earlier schema made and this one drops (views first, so no view
+ * is left feeding a dropped table). The failures_hourly and failures_ip_daily
+ * aggregates were fed by materialized views on every insert into failures:
+ * they counted with uniqExactState(event_id), so each kept a hash set of every
+ * failure's id, cost 30-50 % of the insert time and were read by no query (the
+ * stats routes count over failures, which keeps the same ids and is deduplicated
+ * the same way).
  */
-export const AGGREGATE_TABLES: readonly AggregateTable[] = [
-  {
-    name: 'failures_hourly',
-    ddl: (retention) => `CREATE TABLE IF NOT EXISTS failures_hourly
-(
-    hour DateTime('UTC') COMMENT 'The hour (UTC) the failures occurred in.',
-    jail LowCardinality(String),
-    host LowCardinality(String),
-    failures AggregateFunction(uniqExact, UUID) COMMENT 'Failures: uniqExactMerge(failures).',
-    ips AggregateFunction(uniq, IPv6) COMMENT 'Distinct addresses (approximate): uniqMerge(ips).'
-)
-ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(hour)
-ORDER BY (hour, jail, host)${ttlClause('hour', retention.aggregates_days)}
-COMMENT 'Failures per hour, jail and host; fed by failures_hourly_mv.'`,
-    view: `CREATE MATERIALIZED VIEW IF NOT EXISTS failures_hourly_mv TO failures_hourly AS
-SELECT toStartOfHour(occurred_at) AS hour, jail, host, uniqExactState(event_id) AS failures, uniqState(ip) AS ips
-FROM failures
-WHERE NOT success
-GROUP BY hour, jail, host`,
-  },
-  {
-    name: 'failures_ip_daily',
-    ddl: (retention) => `CREATE TABLE IF NOT EXISTS failures_ip_daily
-(
-    day Date COMMENT 'The day (UTC) the failures occurred on.',
-    ip IPv6,
-    ip_prefix UInt8,
-    jail LowCardinality(String),
-    failures AggregateFunction(uniqExact, UUID) COMMENT 'Failures: uniqExactMerge(failures).',
-    first_seen SimpleAggregateFunction(min, ${TIME_TYPE}),
-    last_seen SimpleAggregateFunction(max, ${TIME_TYPE})
-)
-ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(day)
-ORDER BY (day, ip, ip_prefix, jail)${ttlClause('day', retention.aggregates_days)}
-COMMENT 'Failures per day, address and jail (top attackers of a range); fed by failures_ip_daily_mv.'`,
-    view: `CREATE MATERIALIZED VIEW IF NOT EXISTS failures_ip_daily_mv TO failures_ip_daily AS
-SELECT toDate(occurred_at) AS day, ip, ip_prefix, jail, uniqExactState(event_id) AS failures,
-    min(occurred_at) AS first_seen, max(occurred_at) AS last_seen
-FROM failures
-WHERE NOT success
-GROUP BY day, ip, ip_prefix, jail`,
-  },
-]
+export const RETIRED_TABLES: readonly string[] = ['failures_hourly_mv', 'failures_ip_daily_mv', 'failures_hourly', 'failures_ip_daily']
 
-/** Every statement that creates the store's tables and views, in order; each is a no-op when its object exists. */
+/** Every statement that creates the store's tables, in order; each is a no-op when its table exists. */
 export function createStatements(retention: Retention = DEFAULT_RETENTION): string[] {
   return [
     ...EVENT_TABLES.map((t) => eventTableDdl(t, retention)),
-    ...AGGREGATE_TABLES.flatMap((a) => [a.ddl(retention), a.view]),
     linesTableDdl(retention),
   ]
 }
@@ -251,8 +196,6 @@ export function retentionTtls(retention: Retention): { table: string; ttl: strin
   const ttl = (expression: string, days: number) => (days > 0 ? `${expression} + INTERVAL ${Math.floor(days)} DAY` : null)
   return [
     ...EVENT_TABLES.map((t) => ({ table: t.name, ttl: ttl('toDateTime(occurred_at)', retention[t.retention]) })),
-    { table: 'failures_hourly', ttl: ttl('hour', retention.aggregates_days) },
-    { table: 'failures_ip_daily', ttl: ttl('day', retention.aggregates_days) },
     { table: LINES_TABLE.name, ttl: ttl('toDateTime(received_at)', linesDays(retention)) },
   ]
 }

@@ -74,49 +74,6 @@ ORDER BY (ip, occurred_at, event_id)
 TTL toDateTime(occurred_at) + INTERVAL 90 DAY
 COMMENT 'Actuation events of the actuations topic, one row per event_id (deduplicated on merge; read with FINAL).';
 
-CREATE TABLE IF NOT EXISTS failures_hourly
-(
-    hour DateTime('UTC') COMMENT 'The hour (UTC) the failures occurred in.',
-    jail LowCardinality(String),
-    host LowCardinality(String),
-    failures AggregateFunction(uniqExact, UUID) COMMENT 'Failures: uniqExactMerge(failures).',
-    ips AggregateFunction(uniq, IPv6) COMMENT 'Distinct addresses (approximate): uniqMerge(ips).'
-)
-ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(hour)
-ORDER BY (hour, jail, host)
-TTL hour + INTERVAL 730 DAY
-COMMENT 'Failures per hour, jail and host; fed by failures_hourly_mv.';
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS failures_hourly_mv TO failures_hourly AS
-SELECT toStartOfHour(occurred_at) AS hour, jail, host, uniqExactState(event_id) AS failures, uniqState(ip) AS ips
-FROM failures
-WHERE NOT success
-GROUP BY hour, jail, host;
-
-CREATE TABLE IF NOT EXISTS failures_ip_daily
-(
-    day Date COMMENT 'The day (UTC) the failures occurred on.',
-    ip IPv6,
-    ip_prefix UInt8,
-    jail LowCardinality(String),
-    failures AggregateFunction(uniqExact, UUID) COMMENT 'Failures: uniqExactMerge(failures).',
-    first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
-    last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC'))
-)
-ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(day)
-ORDER BY (day, ip, ip_prefix, jail)
-TTL day + INTERVAL 730 DAY
-COMMENT 'Failures per day, address and jail (top attackers of a range); fed by failures_ip_daily_mv.';
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS failures_ip_daily_mv TO failures_ip_daily AS
-SELECT toDate(occurred_at) AS day, ip, ip_prefix, jail, uniqExactState(event_id) AS failures,
-    min(occurred_at) AS first_seen, max(occurred_at) AS last_seen
-FROM failures
-WHERE NOT success
-GROUP BY day, ip, ip_prefix, jail;
-
 CREATE TABLE IF NOT EXISTS lines
 (
     stream LowCardinality(String) COMMENT 'What jails select on: the file path, journald, or syslog.',

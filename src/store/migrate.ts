@@ -1,8 +1,9 @@
-import { createStatements, DEFAULT_RETENTION, EVENT_TABLES, retentionTtls, type Retention } from '../../schemas/clickhouse/tables.js'
+import { createStatements, DEFAULT_RETENTION, EVENT_TABLES, RETIRED_TABLES, retentionTtls, type Retention } from '../../schemas/clickhouse/tables.js'
 import type { Store } from './store.js'
 
 /**
- * Creates the tables and views the store needs (those missing) and sets each
+ * Drops what an earlier schema made and this one retired (RETIRED_TABLES),
+ * creates the tables the store needs (those missing) and sets each
  * table's TTL to the retention, so a changed retention applies to tables
  * made by an earlier run. The TTL change is metadata only
  * (materialize_ttl_after_modify = 0): old rows go at the next merges instead
@@ -11,6 +12,7 @@ import type { Store } from './store.js'
  * old rows read its default); a column no schema names any more is left.
  */
 export async function migrateStore(store: Store, retention: Retention = DEFAULT_RETENTION): Promise<void> {
+  for (const table of RETIRED_TABLES) await store.command(`DROP TABLE IF EXISTS ${table}`)
   for (const statement of createStatements(retention)) await store.command(statement)
   const existing = new Set((await store.query<{ c: string }>(
     "SELECT concat(table, '.', name) AS c FROM system.columns WHERE database = currentDatabase()",

@@ -57,7 +57,7 @@ describe('replay routes', () => {
     config = weekConfig()
     production = await productionWeek(config, join(logs, 'web.log'))
     store = ChdbStore.open(join(dir, 'store'))
-    await migrateStore(store, { failures_days: 0, decisions_days: 0, actuations_days: 0, aggregates_days: 0, lines_days: 0 })
+    await migrateStore(store, { failures_days: 0, decisions_days: 0, actuations_days: 0, lines_days: 0 })
     await store.insert('lines', weekLineRows().flat())
     await store.insert('decisions', bansOf(production).map((b) => eventRow(b as unknown as Record<string, unknown>, eventTable('decisions').columns)))
     log = await EmbeddedLog.open({ dataDir: join(dir, 'log'), fsync: 'never', retentionMs: Infinity, report: () => undefined })

@@ -62,7 +62,7 @@ export async function fixtureStore(): Promise<{ store: ChdbStore; events: Return
   const dir = mkdtempSync(join(tmpdir(), 'banstream-api-'))
   const store = ChdbStore.open(dir)
   // The fixture's times are of 2005: kept forever, or the retention TTL would drop them as they are written.
-  await migrateStore(store, { failures_days: 0, decisions_days: 0, actuations_days: 0, aggregates_days: 0 })
+  await migrateStore(store, { failures_days: 0, decisions_days: 0, actuations_days: 0 })
   const events = fixtureEvents()
   const insert = async (table: EventTableName, rows: readonly object[]) =>
     store.insert(table, rows.map((e) => eventRow(e as Record<string, unknown>, eventTable(table).columns)))
