@@ -1,7 +1,10 @@
 import { isAscii } from 'node:buffer'
 import RE2 from 're2'
+import { splitAlternatives } from './regex-alternatives.js'
 import { translateRegex, type RegexGroup, type Translation } from './regex-translate.js'
 import { UnsupportedConstructError } from './unsupported-construct-error.js'
+
+type RE2Set = InstanceType<typeof RE2.Set>
 
 /**
  * fail2ban's failregex (fail2ban/server/failregex.py) on RE2: the `<HOST>`,
@@ -110,6 +113,9 @@ export class FailRegex {
     private readonly capture: RE2 | undefined,
     /** `capture` for ASCII input (see Translation.asciiSource); also the cheaper test() there. */
     private readonly ascii: RE2,
+    /** `capture` and `ascii` split into their alternatives, where they split. */
+    private readonly captureAlternatives: Alternatives | undefined,
+    private readonly asciiAlternatives: Alternatives | undefined,
     private readonly groups: readonly RegexGroup[],
     /** (alt group, target field) pairs merged as fail2ban's _getGroupsWithAlt does, sorted as it sorts them. */
     private readonly alternatives: readonly (readonly [string, string])[],
@@ -129,7 +135,11 @@ export class FailRegex {
     const capture = prefilter.test('') ? undefined : compileRe2(`${flags}(${translation.captureSource})`, pattern)
     const ascii = compileRe2(`${flags}(${translation.asciiSource})`, pattern)
     const names = [...new Set(translation.groups.map(g => g.name))]
-    return new FailRegex(pattern, source, translation.prefilterSource, re, capture, ascii, translation.groups, altPairs(names))
+    // Multi-line buffers let `^` match at every line: the start is no longer one place, see regex-alternatives.ts.
+    const split = capture !== undefined && !opts.multiline
+    const alternatives = (form: string) => split ? new Alternatives(form, translation.groups, pattern) : undefined
+    return new FailRegex(pattern, source, translation.prefilterSource, re, capture, ascii,
+      alternatives(translation.captureSource), alternatives(translation.asciiSource), translation.groups, altPairs(names))
   }
 
   /** Field names this regex can produce (fail2ban's groupindex), e.g. to check it names a host. */
@@ -151,14 +161,20 @@ export class FailRegex {
     // Buffer per group and an object of them, which costs more than the match. A valid UTF-8 Buffer
     // (what matchableLine gives) decodes and re-encodes to the same bytes; ASCII decodes fastest as latin1.
     const ascii = isAscii(input)
+    let regex = ascii ? this.ascii : this.capture
+    let groups = this.groups
+    // The alternative the input takes holds fewer choices for RE2's group search to explore.
+    const alternative = (ascii ? this.asciiAlternatives : this.captureAlternatives)?.pick(input)
+    if (alternative === null) return null
+    if (alternative !== undefined) ({ regex, groups } = alternative)
     const text = ascii ? input.toString('latin1') : input.toString('utf8')
-    const parts = (ascii ? this.ascii : this.capture).split(text, this.groups.length + 2)
-    if (parts.length < this.groups.length + 2) return null
+    const parts = regex.split(text, groups.length + 2)
+    if (parts.length < groups.length + 2) return null
     const fields: Record<string, string> = {}
     // Duplicate names were renamed for RE2; the first group that took part supplies the field.
-    for (let i = 0; i < this.groups.length; i++) {
+    for (let i = 0; i < groups.length; i++) {
       const value = parts[i + 2]
-      const name = this.groups[i]!.name
+      const name = groups[i]!.name
       if (value !== undefined && !(name in fields)) fields[name] = value
     }
     this.mergeAlternatives(fields)
@@ -189,6 +205,50 @@ export class FailRegex {
     for (const [alt, target] of this.alternatives) {
       const value = fields[alt]
       if (value && !fields[target]) fields[target] = value
+    }
+  }
+}
+
+/**
+ * A capture source split into its alternatives (see regex-alternatives.ts): an RE2.Set names the
+ * ones an input matches, and the first of them, compiled alone with its own groups, extracts them.
+ * Built on first use, since most regexes of a filter never match a line.
+ */
+class Alternatives {
+  private built?: { set: RE2Set; sources: string[]; groups: RegexGroup[][]; regexes: (RE2 | undefined)[] } | null
+
+  constructor(private readonly source: string, private readonly groups: readonly RegexGroup[], private readonly pattern: string) {}
+
+  /**
+   * The first alternative `input` matches, with its groups in capture order; null when none matches;
+   * undefined when the source does not split.
+   */
+  pick(input: Buffer): { regex: RE2; groups: readonly RegexGroup[] } | null | undefined {
+    const built = this.build()
+    if (built === null) return undefined
+    let hits: number[]
+    try {
+      hits = built.set.match(input)
+    } catch {
+      // RE2.Set has no fallback when its DFA runs out of memory; the whole regex has (BitState, NFA).
+      return undefined
+    }
+    if (hits.length === 0) return null
+    let first = hits[0]!
+    for (const h of hits) if (h < first) first = h
+    const regex = built.regexes[first] ??= compileRe2(`(${built.sources[first]})`, this.pattern)
+    return { regex, groups: built.groups[first]! }
+  }
+
+  private build(): NonNullable<Alternatives['built']> | null {
+    if (this.built !== undefined) return this.built
+    const alternatives = splitAlternatives(this.source)
+    if (alternatives === undefined) return this.built = null
+    const byName = new Map(this.groups.map((g) => [g.re2Name, g]))
+    const sources = alternatives.map((a) => a.source)
+    return this.built = {
+      set: new RE2.Set(sources, 'u'), sources, regexes: sources.map(() => undefined),
+      groups: alternatives.map((a) => a.groups.map((name) => byName.get(name)!)),
     }
   }
 }

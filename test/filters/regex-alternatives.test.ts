@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { test } from 'node:test'
+import RE2 from 're2'
+import { loadFilter } from '../../src/config/filter-config.js'
+import { resolveTags } from '../../src/filters/failregex.js'
+import { splitAlternatives, type Alternative } from '../../src/filters/regex-alternatives.js'
+import { translateRegex } from '../../src/filters/regex-translate.js'
+import { builtinConfigDir } from '../../src/package-root.js'
+
+const LOGS = resolve(process.cwd(), '../shared/conformance/logs')
+
+const sources = (pattern: string): string[] | undefined => splitAlternatives(pattern)?.map((a) => a.source)
+
+test('an alternation after a fixed start splits into its branches, in the order they are tried', () => {
+  assert.deepEqual(sources('^Failed (?:password|publickey) for'), ['^Failed (?:password) for', '^Failed (?:publickey) for'])
+})
+
+test('an optional group is the group first and nothing second, and the reverse when lazy', () => {
+  assert.deepEqual(sources('^a(?:invalid user )?b'), ['^a(?:invalid user )b', '^ab'])
+  assert.deepEqual(sources('^a(?:invalid user )??b'), ['^ab', '^a(?:invalid user )b'])
+})
+
+test('a top-level alternation of anchored branches splits', () => {
+  assert.deepEqual(sources('^a|^b'), ['^a', '^b'])
+})
+
+test('a repetition that could stop in several places ends the splitting', () => {
+  assert.equal(splitAlternatives('^.*(?:a|b)'), undefined)
+  assert.equal(splitAlternatives('^[a-z]+(?:a|b)'), undefined)
+  assert.deepEqual(sources('^(?:x|y).*(?:a|b)'), ['^(?:x).*(?:a|b)', '^(?:y).*(?:a|b)'])
+})
+
+test('a repetition whose characters cannot begin what follows stops in one place, so splitting goes on', () => {
+  assert.deepEqual(sources('^[^ ]+ (?:a|b)'), ['^[^ ]+ (?:a)', '^[^ ]+ (?:b)'])
+  assert.deepEqual(sources('^[0-9]+$|^x'), ['^[0-9]+$', '^x'])
+})
+
+test('a pattern that is not anchored at its start, or is multi-line, does not split', () => {
+  assert.equal(splitAlternatives('Failed (?:password|publickey)'), undefined)
+  assert.equal(splitAlternatives('(?m)^(?:a|b)'), undefined)
+})
+
+test('under case folding a class matches more than it lists, so a repetition of it ends the splitting', () => {
+  assert.equal(splitAlternatives('^(?i:[a-z]+)1(?:a|b)'), undefined)
+})
+
+test('each alternative names the capturing groups it keeps, in order', () => {
+  const alternatives = splitAlternatives('^(?P<x>a)(?:(?P<user>b)|(?P<user__2>c)(?P<host>d))')
+  assert.deepEqual(alternatives?.map((a) => a.groups), [['x', 'user'], ['x', 'user__2', 'host']])
+})
+
+test('patterns the translator does not write are left whole', () => {
+  assert.equal(splitAlternatives('^(a|b)'), undefined)
+  assert.equal(splitAlternatives('(?i)^(?:a|b)'), undefined)
+})
+
+/** Named captures of `regex` on `text`, or null: the whole regex and a split one must agree on these. */
+function captures(regex: RE2, names: readonly string[], text: string): Record<string, string> | null {
+  const parts = regex.split(text, names.length + 2)
+  if (parts.length < names.length + 2) return null
+  const out: Record<string, string> = { '': parts[1]! }
+  names.forEach((name, i) => { if (parts[i + 2] !== undefined) out[name] = parts[i + 2]! })
+  return out
+}
+
+function firstAlternative(alternatives: readonly Alternative[], set: InstanceType<typeof RE2.Set>, text: string): Alternative | undefined {
+  const hits = set.match(text)
+  return hits.length === 0 ? undefined : alternatives[Math.min(...hits)]
+}
+
+test('on every sample line, the first alternative that matches captures what the whole failregex captures', () => {
+  const dir = join(builtinConfigDir(), 'filter.d')
+  let compared = 0
+  let matched = 0
+  for (const name of readdirSync(LOGS)) {
+    if (!readdirSync(dir).includes(`${name}.conf`)) continue
+    const filter = loadFilter(dir, name)
+    if (filter.maxlines > 1) continue
+    const lines = readFileSync(join(LOGS, name), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'))
+    // Every start after a space stands for where a date or prefix could have been cut.
+    const texts = lines.flatMap((l) => [...l.matchAll(/(?:^| )/g)].map((m) => l.slice(m.index + (m[0] === ' ' ? 1 : 0))))
+    for (const pattern of [...filter.failregex, ...(filter.prefregex ? [filter.prefregex] : [])]) {
+      const translation = translateRegex(resolveTags(pattern, 'yes'))
+      for (const source of [translation.captureSource, translation.asciiSource]) {
+        const alternatives = splitAlternatives(source)
+        if (alternatives === undefined) continue
+        const whole = new RE2(`(${source})`, 'u')
+        const names = translation.groups.map((g) => g.re2Name)
+        const set = new RE2.Set(alternatives.map((a) => a.source), 'u')
+        const parts = alternatives.map((a) => new RE2(`(${a.source})`, 'u'))
+        for (const text of texts) {
+          if (source === translation.asciiSource && !/^[\x00-\x7f]*$/.test(text)) continue
+          const expected = captures(whole, names, text)
+          const first = firstAlternative(alternatives, set, text)
+          const actual = first === undefined ? null : captures(parts[alternatives.indexOf(first)]!, first.groups, text)
+          assert.deepEqual(actual, expected, `${name}: ${pattern}\non ${JSON.stringify(text)}`)
+          compared++
+          if (expected !== null) matched++
+        }
+      }
+    }
+  }
+  assert.ok(matched > 500, `the sample lines exercise the split regexes (${matched} matches of ${compared})`)
+})
