@@ -1,9 +1,6 @@
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { Command } from 'commander'
-import { Registry } from 'prom-client'
-import { parseListenAddress, startMetricsServer } from '../api/metrics-server.js'
-import { startActuate } from '../roles/actuate.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
 import { configDirOf } from './run-command.js'
 import { UsageError } from './usage-error.js'
@@ -19,13 +16,16 @@ export function actuateCommand(): Command {
     .option('--dry-run', 'log what each action would do instead of doing it')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics, without a token (e.g. 127.0.0.1:9464)')
     .action(async (flags: { kafka?: string; host?: string; config?: string; fail2ban?: string; logFile: string; dryRun?: boolean; metrics?: string }) => {
+      const { parseListenAddress, startMetricsServer } = await import('../api/metrics-server.js')
       const metricsAt = flags.metrics === undefined ? undefined : parseListenAddress(flags.metrics)
       if (flags.metrics !== undefined && metricsAt === undefined) throw new UsageError(`--metrics ${flags.metrics}: use host:port, [v6-address]:port or :port`)
       const stopRequested = new Promise<void>((done) => {
         process.once('SIGINT', done)
         process.once('SIGTERM', done)
       })
-      const log = kafkaLog(flags, 'banstream-actuate')
+      const log = await kafkaLog(flags, 'banstream-actuate')
+      const { Registry } = await import('prom-client')
+      const { startActuate } = await import('../roles/actuate.js')
       const registry = new Registry()
       const actuate = await startActuate({
         log,

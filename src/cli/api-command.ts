@@ -2,10 +2,7 @@ import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { DEFAULT_CONTROL_PORT } from '../api/api-settings.js'
 import type { ApiToken } from '../api/build-api.js'
-import { parseListenAddress } from '../api/metrics-server.js'
 import { builtinConfigDir } from '../package-root.js'
-import { startApi } from '../roles/api.js'
-import { ClickHouseStore } from '../store/clickhouse-store.js'
 import { TOKEN_ENV } from './client-command.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
 import { configDirOf } from './run-command.js'
@@ -46,6 +43,7 @@ export function apiCommand(): Command {
     .action(async (flags: ApiFlags) => {
       const url = flags.clickhouse ?? process.env['BANSTREAM_CLICKHOUSE_URL']
       if (!url || !/^https?:\/\//.test(url)) throw new UsageError('--clickhouse http(s)://host:8123 (or $BANSTREAM_CLICKHOUSE_URL) is needed')
+      const { parseListenAddress } = await import('../api/metrics-server.js')
       const listen = parseListenAddress(flags.listen)
       if (!listen) throw new UsageError(`--listen ${flags.listen}: use host:port, [v6-address]:port or :port`)
       const username = flags.clickhouseUser ?? process.env['BANSTREAM_CLICKHOUSE_USER']
@@ -55,8 +53,10 @@ export function apiCommand(): Command {
         process.once('SIGTERM', done)
       })
       const note = (level: 'info' | 'warn' | 'error', message: string) => process.stderr.write(`${level}: ${message}\n`)
+      const { ClickHouseStore } = await import('../store/clickhouse-store.js')
+      const { startApi } = await import('../roles/api.js')
       const store = new ClickHouseStore({ url, ...(username ? { username } : {}), ...(password ? { password } : {}) })
-      const log = kafkaLog(flags, 'banstream-api')
+      const log = await kafkaLog(flags, 'banstream-api')
       const closeAll = async () => {
         await log.close()
         await store.close()

@@ -1,7 +1,5 @@
 import { join } from 'node:path'
 import { Command } from 'commander'
-import { BanBook } from '../roles/ban-book.js'
-import { startDetect } from '../roles/detect.js'
 import { builtinConfigDir } from '../package-root.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
 import { configDirOf } from './run-command.js'
@@ -18,7 +16,9 @@ export function detectCommand(): Command {
         process.once('SIGTERM', done)
       })
       const note = (level: 'info' | 'warn' | 'error', message: string) => process.stderr.write(`${level}: ${message}\n`)
-      const log = kafkaLog(flags, 'banstream-detect')
+      const log = await kafkaLog(flags, 'banstream-detect')
+      const { startDetect } = await import('../roles/detect.js')
+      const { BanBook } = await import('../roles/ban-book.js')
       const detect = await startDetect({
         log,
         configDir: configDirOf(flags),

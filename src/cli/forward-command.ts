@@ -1,6 +1,5 @@
 import { resolve } from 'node:path'
 import { Command } from 'commander'
-import { startForward } from '../roles/forward.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
 import { configDirOf } from './run-command.js'
 
@@ -17,7 +16,8 @@ export function forwardCommand(): Command {
         process.once('SIGINT', done)
         process.once('SIGTERM', done)
       })
-      const log = kafkaLog(flags, 'banstream-forward')
+      const log = await kafkaLog(flags, 'banstream-forward')
+      const { startForward } = await import('../roles/forward.js')
       const forward = await startForward({
         log,
         configDir: configDirOf(flags),

@@ -9,8 +9,6 @@ import { logChunks } from '../roles/replay-log.js'
 import { replay, replayLines, type ReplayInput, type ReplayJailsOptions, type ReplayProgress, type ReplayResult } from '../roles/replay.js'
 import { loadRunJails, type RunJail } from '../roles/run-jails.js'
 import { expandGlob, hasMagic } from '../sources/glob.js'
-import { ChdbStore } from '../store/chdb-store.js'
-import { ClickHouseStore } from '../store/clickhouse-store.js'
 import type { Store } from '../store/store.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
 import { configDirOf } from './run-command.js'
@@ -90,14 +88,14 @@ async function runReplay(patterns: string[], flags: ReplayFlags): Promise<number
   }
   let result: ReplayResult
   if (history) {
-    const store = historyStore(flags)
+    const store = await historyStore(flags)
     try {
       result = await replayLines(options, historyChunks(store, { from: from!, to: to! }))
     } finally {
       await store.close()
     }
   } else if (fromLog) {
-    const log = kafkaLog(flags, 'banstream-replay')
+    const log = await kafkaLog(flags, 'banstream-replay')
     let skipped = 0
     try {
       result = await replayLines(options, logChunks(log, { from: from!, to: to!, skipped: () => skipped++ }))
@@ -121,11 +119,16 @@ async function runReplay(patterns: string[], flags: ReplayFlags): Promise<number
   return 0
 }
 
-function historyStore(flags: ReplayFlags): Store {
-  if (flags.chdb !== undefined) return ChdbStore.open(resolve(flags.chdb))
+/** The history to read lines from; each driver loads only when asked for. */
+async function historyStore(flags: ReplayFlags): Promise<Store> {
+  if (flags.chdb !== undefined) {
+    const { ChdbStore } = await import('../store/chdb-store.js')
+    return ChdbStore.open(resolve(flags.chdb))
+  }
   if (!/^https?:\/\//.test(flags.clickhouse!)) throw new UsageError(`--clickhouse ${flags.clickhouse}: give the server's http(s)://host:8123 address`)
   const username = process.env['BANSTREAM_CLICKHOUSE_USER']
   const password = process.env['BANSTREAM_CLICKHOUSE_PASSWORD']
+  const { ClickHouseStore } = await import('../store/clickhouse-store.js')
   return new ClickHouseStore({ url: flags.clickhouse!, ...(username ? { username } : {}), ...(password ? { password } : {}) })
 }
 

@@ -4,7 +4,6 @@ import { Command, Option } from 'commander'
 import { DEFAULT_CONTROL_PORT } from '../api/api-settings.js'
 import type { FsyncPolicy } from '../log/embedded-log.js'
 import { builtinConfigDir } from '../package-root.js'
-import { RunRole } from '../roles/run.js'
 import { TOKEN_ENV } from './client-command.js'
 import { historyLinesDaysOf, historyLinesOption } from './history-lines-option.js'
 import { UsageError } from './usage-error.js'
@@ -54,6 +53,7 @@ export function runCommand(): Command {
         process.once('SIGTERM', resolve)
       })
       const linesDays = historyLinesDaysOf(flags.historyLines)
+      const { RunRole } = await import('../roles/run.js')
       const role = await RunRole.start({
         configDir: configDirOf(flags),
         ...(flags.fail2ban !== undefined ? { fallbackFilterDir: join(builtinConfigDir(), 'filter.d') } : {}),

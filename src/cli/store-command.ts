@@ -28,7 +28,7 @@ export function storeCommand(): Command {
       })
       const store = new ClickHouseStore({ url, ...(username ? { username } : {}), ...(password ? { password } : {}) })
       await migrateStore(store, { ...DEFAULT_RETENTION, ...(linesDays !== undefined ? { lines_days: linesDays } : {}) })
-      const log = kafkaLog(flags, 'banstream-store')
+      const log = await kafkaLog(flags, 'banstream-store')
       const sink = ClickHouseSink.start({
         log, store, onProblem: (p) => process.stderr.write(`warn: store: ${p.kind}: ${p.reason}\n`),
         ...(linesDays !== undefined ? { lines: lineRows } : {}),

@@ -21,7 +21,7 @@ export function topicsCommand(): Command {
         [Topics.commands.name]: count('--partitions', flags.partitions),
         [Topics.actuations.name]: count('--actuations-partitions', flags.actuationsPartitions),
       }
-      const log = kafkaLog(flags, 'banstream-topics')
+      const log = await kafkaLog(flags, 'banstream-topics')
       try {
         for (const [topic, partitions] of Object.entries(counts)) {
           await log.createTopic(topic, partitions)
@@ -35,7 +35,7 @@ export function topicsCommand(): Command {
     .description('partitions and offsets of each topic')
     .option('--json', 'print JSON')
     .action(async (flags: { kafka?: string; json?: boolean }) => {
-      const log = kafkaLog(flags, 'banstream-topics')
+      const log = await kafkaLog(flags, 'banstream-topics')
       try {
         const present = new Set(await log.listTopics())
         const described = await log.describeTopics(ALL.filter((t) => present.has(t)))
