@@ -212,7 +212,7 @@ export class DateDetector {
     if (t.re2 === null) {
       ok = t.matcher.search(line, 0, 0, line.length)
     } else {
-      const c = t.re2.search(line)
+      const c = t.re2().search(line)
       ok = c >= 0 && t.matcher.search(line, c, line.length, line.length)
     }
     if (ok) slot.regexHits++

@@ -41,8 +41,11 @@ export interface DateTemplate {
   /** Group of %p (AM/PM), read with %I; 0 when the pattern has none. */
   readonly ampmGroup: number
   readonly matcher: Matcher
-  /** Linear-time prefilter giving the leftmost candidate start; null when anchored at offset 0. */
-  readonly re2: RE2 | null
+  /**
+   * Linear-time prefilter giving the leftmost candidate start; null when anchored at offset 0.
+   * Compiled on first use: a detector holds some 30 templates and a log uses one or two.
+   */
+  readonly re2: (() => RE2) | null
   /** The prefilter as RE2 source with its flags inline, for a detector's RE2.Set of all templates. */
   readonly re2Source: string
 }
@@ -256,7 +259,7 @@ function finish(b: Bounded, pattern: string | undefined, kind: TemplateKind, val
   return {
     name: b.name, pattern, regex: b.regex, flags: b.flags, weight: 1, kind, valueGroup, fields,
     ampmGroup: kind === 'pattern' ? b.parsed.groupNames.get('p') ?? 0 : 0, matcher,
-    re2: matcher.anchored ? null : compileRe2(b.parsed),
+    re2: matcher.anchored ? null : once(() => compileRe2(b.parsed)),
     re2Source: (b.parsed.ignoreCase ? '(?i)' : '') + toRe2Source(b.parsed),
   }
 }
@@ -336,10 +339,15 @@ function finishEpochDefault(b: Bounded, kind: TemplateKind): DateTemplate {
   const t = finish(b, undefined, kind, 1)
   // The prefilter cannot see the lookbehinds: let it take the '[' or 'audit(' before the number.
   const re2Source = String.raw`(?:^\[?|\baudit\()` + (kind === 'epoch' ? EPOCH_RE : LONG_EPOCH_RE)
-  return { ...t, re2: new RE2(re2Source, 'u'), re2Source }
+  return { ...t, re2: once(() => new RE2(re2Source, 'u')), re2Source }
 }
 
 /** DateTai64n: `@` and 24 hex digits. */
 export function tai64nTemplate(lineBegin: boolean): DateTemplate {
   return finish(bound('@[0-9a-f]{24}', lineBegin ? 'start' : false, true, 'TAI64N'), undefined, 'tai64n', 1)
+}
+
+function once<T>(make: () => T): () => T {
+  let value: T | undefined
+  return () => value ??= make()
 }

@@ -106,16 +106,10 @@ export class FailRegex {
      */
     readonly prefilterSource: string,
     private readonly re: RE2,
-    /**
-     * The whole regex as capture 1 and the named groups after it, in the order of `groups`, for
-     * split(); undefined when the regex can match the empty string, which split() would skip.
-     */
-    private readonly capture: RE2 | undefined,
-    /** `capture` for ASCII input (see Translation.asciiSource); also the cheaper test() there. */
+    /** The ASCII capture form (see Translation.asciiSource), also the cheaper test() on ASCII text. */
     private readonly ascii: RE2,
-    /** `capture` and `ascii` split into their alternatives, where they split. */
-    private readonly captureAlternatives: Alternatives | undefined,
-    private readonly asciiAlternatives: Alternatives | undefined,
+    /** What the extraction is built from, on the first exec(): most regexes of a filter never match a line. */
+    private readonly forms: { flags: string; captureSource: string; asciiSource: string; split: boolean },
     private readonly groups: readonly RegexGroup[],
     /** (alt group, target field) pairs merged as fail2ban's _getGroupsWithAlt does, sorted as it sorts them. */
     private readonly alternatives: readonly (readonly [string, string])[],
@@ -128,18 +122,35 @@ export class FailRegex {
     const translation = translate(resolved.replace(GLOBAL_TO_LOCAL_FLAGS, '$1:'), pattern)
     const flags = opts.multiline ? '(?m)' : ''
     const source = flags + translation.source
+    // Compiling the full Unicode form now refuses at load time what RE2 cannot compile.
     const re = compileRe2(source, pattern)
-    const prefilter = compileRe2(translation.prefilterSource, pattern)
-    // The prefilter drops assertions and keeps every path, so it matches "" exactly when some
-    // path through the regex consumes nothing.
-    const capture = prefilter.test('') ? undefined : compileRe2(`${flags}(${translation.captureSource})`, pattern)
     const ascii = compileRe2(`${flags}(${translation.asciiSource})`, pattern)
     const names = [...new Set(translation.groups.map(g => g.name))]
     // Multi-line buffers let `^` match at every line: the start is no longer one place, see regex-alternatives.ts.
-    const split = capture !== undefined && !opts.multiline
-    const alternatives = (form: string) => split ? new Alternatives(form, translation.groups, pattern) : undefined
-    return new FailRegex(pattern, source, translation.prefilterSource, re, capture, ascii,
-      alternatives(translation.captureSource), alternatives(translation.asciiSource), translation.groups, altPairs(names))
+    const forms = { flags, captureSource: translation.captureSource, asciiSource: translation.asciiSource, split: !opts.multiline }
+    return new FailRegex(pattern, source, translation.prefilterSource, re, ascii, forms, translation.groups, altPairs(names))
+  }
+
+  /**
+   * The Unicode capture form, the whole regex as capture 1 and the named groups after it in the order
+   * of `groups`, for split(), and both forms split into their alternatives where they split; null
+   * when the regex can match the empty string, which split() would skip.
+   */
+  private extraction?: { capture: RE2; captureAlternatives?: Alternatives; asciiAlternatives?: Alternatives } | null
+
+  private extractor(): NonNullable<FailRegex['extraction']> | null {
+    if (this.extraction !== undefined) return this.extraction
+    // The prefilter drops assertions and keeps every path, so it matches "" exactly when some
+    // path through the regex consumes nothing.
+    if (compileRe2(this.prefilterSource, this.pattern).test('')) return this.extraction = null
+    const { flags, captureSource, asciiSource, split } = this.forms
+    const capture = compileRe2(`${flags}(${captureSource})`, this.pattern)
+    if (!split) return this.extraction = { capture }
+    return this.extraction = {
+      capture,
+      captureAlternatives: new Alternatives(captureSource, this.groups, this.pattern),
+      asciiAlternatives: new Alternatives(asciiSource, this.groups, this.pattern),
+    }
   }
 
   /** Field names this regex can produce (fail2ban's groupindex), e.g. to check it names a host. */
@@ -156,15 +167,16 @@ export class FailRegex {
    * skiplines0, ...) with the matched text; groups that did not participate are absent.
    */
   exec(input: Buffer): FailRegexMatch | null {
-    if (this.capture === undefined) return this.execGroups(input)
+    const extraction = this.extractor()
+    if (extraction === null) return this.execGroups(input)
     // split() on a string returns the captures as strings in one array: exec() on a Buffer makes a
     // Buffer per group and an object of them, which costs more than the match. A valid UTF-8 Buffer
     // (what matchableLine gives) decodes and re-encodes to the same bytes; ASCII decodes fastest as latin1.
     const ascii = isAscii(input)
-    let regex = ascii ? this.ascii : this.capture
+    let regex = ascii ? this.ascii : extraction.capture
     let groups = this.groups
     // The alternative the input takes holds fewer choices for RE2's group search to explore.
-    const alternative = (ascii ? this.asciiAlternatives : this.captureAlternatives)?.pick(input)
+    const alternative = (ascii ? extraction.asciiAlternatives : extraction.captureAlternatives)?.pick(input)
     if (alternative === null) return null
     if (alternative !== undefined) ({ regex, groups } = alternative)
     const text = ascii ? input.toString('latin1') : input.toString('utf8')

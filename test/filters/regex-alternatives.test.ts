@@ -94,7 +94,7 @@ test('on every sample line, the first alternative that matches captures what the
           if (source === translation.asciiSource && !/^[\x00-\x7f]*$/.test(text)) continue
           const expected = captures(whole, names, text)
           const first = firstAlternative(alternatives, set, text)
-          const actual = first === undefined ? null : captures(parts[alternatives.indexOf(first)]!, first.groups, text)
+          const actual: Record<string, string> | null = first === undefined ? null : captures(parts[alternatives.indexOf(first)]!, first.groups, text)
           assert.deepEqual(actual, expected, `${name}: ${pattern}\non ${JSON.stringify(text)}`)
           compared++
           if (expected !== null) matched++
