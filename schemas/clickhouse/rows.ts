@@ -1,6 +1,6 @@
 import { parseAddress } from '../events/address.js'
 import type { Column } from './columns.js'
-import { TIME_TYPE } from './columns.js'
+import { IP_PREFIX_COLUMN, TIME_TYPE } from './columns.js'
 
 /** A row as inserted (JSONEachRow): column name to JSON value. */
 export type Row = Record<string, unknown>
@@ -22,7 +22,8 @@ export class UnstorableEventError extends Error {
 export function clickHouseTime(rfc3339: string): string {
   const ms = Date.parse(rfc3339)
   if (Number.isNaN(ms)) throw new UnstorableEventError(`not a time: ${JSON.stringify(rfc3339)}`)
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+  const iso = new Date(ms).toISOString()
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`
 }
 
 /** The 16 bytes and IPv6 prefix of an address or network as the table keeps it (IPv4 mapped). */
@@ -43,13 +44,28 @@ function ipv6Text(bytes: Uint8Array): string {
   return groups.join(':')
 }
 
+export type StoredAddress = Readonly<{ ip: string; ip_prefix: number }>
+
+/**
+ * The stored forms of the addresses seen last: attackers recur (a few hundred
+ * make most failures), and parsing and printing an address costs as much as
+ * the rest of a row. Emptied when full, which keeps it bounded and cheap.
+ */
+const recentAddresses = new Map<string, StoredAddress>()
+const RECENT_ADDRESSES_MAX = 65_536
+
 /**
  * An address or network as the table keeps it: IPv6 text (IPv4 mapped to
  * ::ffff:a.b.c.d) and the prefix length in IPv6 terms.
  */
-export function storedAddress(ip: string): { ip: string; ip_prefix: number } {
+export function storedAddress(ip: string): StoredAddress {
+  const known = recentAddresses.get(ip)
+  if (known) return known
   const { bytes, prefix } = stored16(ip)
-  return { ip: ipv6Text(bytes), ip_prefix: prefix }
+  const stored = Object.freeze({ ip: ipv6Text(bytes), ip_prefix: prefix })
+  if (recentAddresses.size >= RECENT_ADDRESSES_MAX) recentAddresses.clear()
+  recentAddresses.set(ip, stored)
+  return stored
 }
 
 /**
@@ -79,17 +95,33 @@ export const IP_TEXT_SQL = "if(ip_prefix >= 96 AND startsWith(toString(ip), '::f
  */
 export function eventRow(event: Readonly<Record<string, unknown>>, columns: readonly Column[]): Row {
   const row: Row = {}
-  for (const column of columns) {
-    if (column.name === 'ip_prefix') continue
-    const value = event[column.name]
+  for (const { name, kind } of rowPlan(columns)) {
+    const value = event[name]
     if (value === undefined || value === null) continue
-    if (column.name === 'ip') {
-      Object.assign(row, storedAddress(String(value)))
-    } else if (column.type === TIME_TYPE || column.type === `Nullable(${TIME_TYPE})`) {
-      row[column.name] = clickHouseTime(String(value))
+    if (kind === 'ip') {
+      const stored = storedAddress(String(value))
+      row['ip'] = stored.ip
+      row[IP_PREFIX_COLUMN.name] = stored.ip_prefix
     } else {
-      row[column.name] = value
+      row[name] = kind === 'time' ? clickHouseTime(String(value)) : value
     }
   }
   return row
+}
+
+interface PlannedColumn { readonly name: string; readonly kind: 'ip' | 'time' | 'copy' }
+
+/** How eventRow fills each column of a table, worked out once per column list rather than per row. */
+const plans = new WeakMap<readonly Column[], readonly PlannedColumn[]>()
+
+function rowPlan(columns: readonly Column[]): readonly PlannedColumn[] {
+  let plan = plans.get(columns)
+  if (!plan) {
+    plan = columns.filter((c) => c.name !== IP_PREFIX_COLUMN.name).map((c) => ({
+      name: c.name,
+      kind: c.name === 'ip' ? 'ip' : c.type === TIME_TYPE || c.type === `Nullable(${TIME_TYPE})` ? 'time' : 'copy',
+    }))
+    plans.set(columns, plan)
+  }
+  return plan
 }

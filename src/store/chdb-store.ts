@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Session } from 'chdb'
 import { jsonEachRow, parseJsonEachRow, STORE_SETTINGS, StoreError, tableIdentifier, type QueryParams, type Row, type Store } from './store.js'
 
@@ -25,27 +29,48 @@ function storeError(error: unknown): StoreError {
   return new StoreError(String(e?.message ?? error), code, { cause: error })
 }
 
+/** A string literal of a path this store made (never of user input). */
+function pathLiteral(path: string): string {
+  return `'${path.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+}
+
 /**
  * The store embedded in this process: ClickHouse (chDB) over files under a
  * data dir. chDB allows one data dir per process at a time; a second store
  * on the same dir shares its engine.
  */
 export class ChdbStore implements Store {
-  private constructor(private readonly session: Session) {}
+  private inserts = 0
+
+  /** `insertDir`: where insert() stages its rows (see there); removed at close. */
+  private constructor(private readonly session: Session, private readonly insertDir: string) {}
 
   /** Opens (creating when needed) the database under `dataDir`. */
   static open(dataDir: string): ChdbStore {
     try {
       const settings = Object.entries(STORE_SETTINGS).map(([name, value]) => `--${name}=${value}`)
-      return new ChdbStore(new Session(dataDir, { connectionArgs: settings }))
+      return new ChdbStore(new Session(dataDir, { connectionArgs: settings }), mkdtempSync(join(tmpdir(), 'banstream-chdb-insert-')))
     } catch (error) {
       throw storeError(error)
     }
   }
 
+  /**
+   * The rows go through a file: `INSERT ... FROM INFILE` reads it with
+   * ClickHouse's own (parallel) reader, while data inline in the statement
+   * (chdb's insert) costs a third more time outside the engine than the
+   * insert itself (chDB 3.4, 100k failures per insert: 150 vs 250 k rows/s).
+   */
   async insert(table: string, rows: readonly Row[]): Promise<void> {
     if (rows.length === 0) return
-    await this.insertFormatted(tableIdentifier(table), undefined, 'JSONEachRow', Buffer.from(jsonEachRow(rows)))
+    const path = join(this.insertDir, `${this.inserts++}.jsonl`)
+    const statement = `INSERT INTO ${tableIdentifier(table)} FROM INFILE ${pathLiteral(path)} FORMAT JSONEachRow`
+    await writeFile(path, jsonEachRow(rows))
+    try {
+      await this.command(statement)
+    } finally {
+      await rm(path, { force: true })
+    }
   }
 
   async query<T = Row>(sql: string, params: QueryParams = {}): Promise<T[]> {
@@ -86,5 +111,6 @@ export class ChdbStore implements Store {
 
   async close(): Promise<void> {
     this.session.close()
+    rmSync(this.insertDir, { recursive: true, force: true })
   }
 }

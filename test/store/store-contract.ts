@@ -128,6 +128,13 @@ export function storeContract(driver: string, open: () => Promise<Store>, close:
       assert.ok((count?.n ?? 0) > 0, 'failures survived')
     })
 
+    it('stores hostile strings in rows unchanged', async () => {
+      await store.insert('failures', HOSTILE.map((text, i) => eventRow(failure(40 + i, { ip: '198.51.100.40', user: text, matches: [text, "it's"] }), failuresTable.columns)))
+      const rows = await store.query<{ user: string; matches: string[] }>(
+        "SELECT user, matches FROM failures WHERE ip = toIPv6('198.51.100.40') ORDER BY occurred_at")
+      assert.deepEqual(rows, HOSTILE.map((text) => ({ user: text, matches: [text, "it's"] })))
+    })
+
     it('binds arrays, nulls, numbers and booleans', async () => {
       const [row] = await store.query<Record<string, unknown>>(
         'SELECT {a:Array(String)} AS a, {n:Nullable(String)} AS n, {i:UInt32} AS i, {b:Bool} AS b, {ids:Array(UUID)} AS ids',
