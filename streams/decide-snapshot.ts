@@ -19,13 +19,51 @@ export interface DecideSnapshot {
 export function snapshotOf(state: DecideState): DecideSnapshot {
   const jails: Record<string, DecideSnapshot['jails'][string]> = {}
   for (const [name, js] of state.jails) {
-    jails[name] = {
-      windows: [...js.windows],
-      bans: [...js.bans].map(([ip, ban]) => [ip, { ...ban, ends: Number.isFinite(ban.ends) ? ban.ends : null }]),
-      history: [...js.history],
-    }
+    jails[name] = { windows: [...js.windows], bans: [...js.bans].map(savedBan), history: [...js.history] }
   }
   return { version: 1, watermark: Number.isFinite(state.watermark) ? state.watermark : null, jails }
+}
+
+/** Characters of JSON a piece of snapshotJson() gathers before it is handed on. */
+const JSON_PIECE_CHARS = 1 << 20
+
+/**
+ * `JSON.stringify(snapshotOf(state))`, in pieces of about a megabyte: a million windows make some
+ * 200 MB of JSON, which as one string (and as the arrays snapshotOf copies) doubles the process's
+ * memory while it is saved. The state must not change until the last piece is taken.
+ */
+export function* snapshotJson(state: DecideState): Generator<string> {
+  yield `{"version":1,"watermark":${JSON.stringify(Number.isFinite(state.watermark) ? state.watermark : null)},"jails":{`
+  let separator = ''
+  for (const [name, js] of state.jails) {
+    yield `${separator}${JSON.stringify(name)}:{"windows":`
+    yield* jsonArray(js.windows, (entry) => entry)
+    yield ',"bans":'
+    yield* jsonArray(js.bans, savedBan)
+    yield ',"history":'
+    yield* jsonArray(js.history, (entry) => entry)
+    yield '}'
+    separator = ','
+  }
+  yield '}}'
+}
+
+function* jsonArray<T>(entries: Iterable<T>, saved: (entry: T) => unknown): Generator<string> {
+  let piece = '['
+  let separator = ''
+  for (const entry of entries) {
+    piece += separator + JSON.stringify(saved(entry))
+    separator = ','
+    if (piece.length >= JSON_PIECE_CHARS) {
+      yield piece
+      piece = ''
+    }
+  }
+  yield `${piece}]`
+}
+
+function savedBan([ip, ban]: [string, ActiveBan]): [string, Omit<ActiveBan, 'ends'> & { ends: number | null }] {
+  return [ip, { ...ban, ends: Number.isFinite(ban.ends) ? ban.ends : null }]
 }
 
 /** The state a snapshot was taken of; eviction lines are rebuilt in time order so they evict as before. */

@@ -4,14 +4,15 @@ import { dirname } from 'node:path'
 /**
  * Replaces a file whole by writing a temporary file beside it, syncing it and
  * renaming it over the old one: a crash leaves the old content or the new,
- * never a torn mix.
+ * never a torn mix. The text may come in pieces, written as they come.
  */
-export async function writeAtomically(path: string, text: string): Promise<void> {
+export async function writeAtomically(path: string, text: string | Iterable<string>): Promise<void> {
   await mkdir(dirname(path), { recursive: true })
   const temporary = `${path}.tmp`
   const handle = await open(temporary, 'w')
   try {
-    await handle.writeFile(text)
+    if (typeof text === 'string') await handle.writeFile(text)
+    else for (const piece of text) await handle.write(piece)
     await handle.sync()
   } finally {
     await handle.close()

@@ -3,7 +3,8 @@ import type { FailureDetected } from '../../schemas/events/failure-detected.js'
 import type { Decision } from '../../schemas/events/decision.js'
 import { Topics } from '../../schemas/topics.js'
 import { decider, type Decider, type DecideInput, type DecideOptions, type DecideOutput } from '../../streams/decide.js'
-import { restoreSnapshot, snapshotOf, type DecideSnapshot } from '../../streams/decide-snapshot.js'
+import { restoreSnapshot, snapshotJson, type DecideSnapshot } from '../../streams/decide-snapshot.js'
+import type { DecideState } from '../../streams/decide-state.js'
 import type { Log, LogProblem, LogRecord, Subscription } from '../log/log.js'
 import { readToEnd } from '../log/read-to-end.js'
 import { writeAtomically } from '../files/write-atomically.js'
@@ -142,20 +143,28 @@ export class DecideWorker {
     if (!this.dirty) return
     const started = Date.now()
     const ends = await this.options.log.endOffsets(Topics.decisions.name)
-    const saved: SavedState = {
+    const saved: Omit<SavedState, 'state'> = {
       version: 1,
       offsets: this.offsets,
       decisions_end: Object.fromEntries(ends.map((end, partition) => [partition, end])),
       recent_failures: this.fold.recent.list(),
       total_failed: Object.fromEntries(this.fold.totalFailed),
-      state: snapshotOf(this.fold.state),
     }
-    await writeAtomically(this.options.snapshotPath, JSON.stringify(saved))
+    // Every change to the state waits in the queue this save runs in, so it holds still while written.
+    await writeAtomically(this.options.snapshotPath, savedJson(saved, this.fold.state))
     this.alreadyAppended.clear()
     this.lastSave = this.now()
     this.lastSaveMs = Date.now() - started
     this.dirty = false
   }
+}
+
+/** `JSON.stringify({ ...saved, state: snapshotOf(state) })`, in pieces (see snapshotJson). */
+function* savedJson(saved: Omit<SavedState, 'state'>, state: DecideState): Generator<string> {
+  yield JSON.stringify(saved).slice(0, -1)
+  yield ',"state":'
+  yield* snapshotJson(state)
+  yield '}'
 }
 
 async function readSaved(path: string): Promise<SavedState | undefined> {

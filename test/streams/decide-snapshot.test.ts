@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decider, isDecision, type DecideEvent } from '../../streams/decide.js'
 import { jailPolicy } from '../../streams/decide-policy.js'
-import { restoreSnapshot, snapshotOf } from '../../streams/decide-snapshot.js'
+import { restoreSnapshot, snapshotJson, snapshotOf } from '../../streams/decide-snapshot.js'
 import { banAddress, failure } from './decide-fixtures.js'
 
 const options = { jails: [jailPolicy({ name: 'sshd', max_retry: 3, find_time_secs: 600, ban_time_secs: 600 })] }
@@ -43,4 +43,13 @@ test('windows restored from a snapshot are still evicted one findtime after thei
   const restored = restoreSnapshot(JSON.parse(JSON.stringify(snapshotOf(state))))
   const { state: later } = run([failure('192.0.2.3', 650)], restored)
   assert.deepEqual([...later.jails.get('sshd')!.windows.keys()].sort(), ['192.0.2.2', '192.0.2.3'])
+})
+
+test('the snapshot written in pieces is the JSON of the snapshot, also when the windows fill several pieces', () => {
+  const events = Array.from({ length: 30_000 }, (_, i) => failure(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, i / 100))
+  const { state } = run([...events, banAddress('198.51.100.7', 300, { ban_time_secs: -1 })])
+  const pieces = [...snapshotJson(state)]
+  assert.ok(pieces.length > 3, `${pieces.length} pieces`)
+  assert.equal(pieces.join(''), JSON.stringify(snapshotOf(state)))
+  assert.equal([...snapshotJson(decider(options).initialState())].join(''), JSON.stringify(snapshotOf(decider(options).initialState())))
 })
