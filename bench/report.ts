@@ -8,5 +8,5 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
 export function printMemory(indent: string): void {
   const m = process.memoryUsage()
   const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MiB`
-  console.log(`${indent}memory: rss ${mib(m.rss)}, heap used ${mib(m.heapUsed)}, external ${mib(m.external)}`)
+  console.log(`${indent}memory: rss ${mib(m.rss)}, heap used ${mib(m.heapUsed)} of ${mib(m.heapTotal)}, external ${mib(m.external)}`)
 }

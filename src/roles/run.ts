@@ -13,8 +13,7 @@ import { HostResolver } from '../ignore/host-resolver.js'
 import { ignoreCommandsOf, ignoredByCommand } from '../ignore/ignore-command.js'
 import { resolveJailPolicies } from '../ignore/resolve-policies.js'
 import { EmbeddedLog, type FsyncPolicy } from '../log/embedded-log.js'
-import { ChdbStore } from '../store/chdb-store.js'
-import { ClickHouseStore, type ClickHouseStoreOptions } from '../store/clickhouse-store.js'
+import type { ClickHouseStoreOptions } from '../store/clickhouse-store.js'
 import { lineRows } from '../store/line-rows.js'
 import { migrateStore } from '../store/migrate.js'
 import type { Store } from '../store/store.js'
@@ -212,7 +211,10 @@ export class RunRole {
   private async startHistory(): Promise<{ store: Store; sink: ClickHouseSink } | undefined> {
     const history = this.options.history
     if (history === undefined) return undefined
-    const store = history === 'embedded' ? ChdbStore.open(join(this.options.dataDir, 'clickhouse')) : new ClickHouseStore(history)
+    // Loaded only here: chDB alone maps some 150 MiB into the process.
+    const store = history === 'embedded'
+      ? (await import('../store/chdb-store.js')).ChdbStore.open(join(this.options.dataDir, 'clickhouse'))
+      : new (await import('../store/clickhouse-store.js')).ClickHouseStore(history)
     const linesDays = this.options.historyLinesDays
     await migrateStore(store, { ...DEFAULT_RETENTION, ...(linesDays !== undefined ? { lines_days: linesDays } : {}) })
     const note = this.options.note!
