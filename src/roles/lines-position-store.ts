@@ -19,9 +19,15 @@ interface Appended {
  * make it read the batch again and count its failures twice. The record of
  * what was read is the topic itself: at open, the records appended after the
  * last saved positions are read back and their positions saved.
+ *
+ * So a save need not reach the disk before the source reads on: it resolves at
+ * once and the file is written behind it, saves that come meanwhile sharing
+ * one write. Waiting for each synced write held a source to one 64 KiB read
+ * per disk sync. flush() waits for the writes.
  */
 export class LinesPositionStore implements PositionStore {
   private readonly appended = new WeakMap<object, Appended>()
+  private writing: Promise<void> = Promise.resolve()
   /** Per stream, the oldest appended record no saved position covers yet. */
   private readonly unsaved = new Map<string, Appended>()
   private readonly ends = new Map<number, number>()
@@ -30,12 +36,16 @@ export class LinesPositionStore implements PositionStore {
     private readonly file: JsonFilePositionStore,
     private readonly keyOf: (stream: string) => string | undefined,
     ends: readonly number[],
+    private readonly onError: (error: Error) => void,
   ) {
     ends.forEach((end, partition) => this.ends.set(partition, end))
   }
 
-  /** `keyOf` names the position key a stream's source saves under; streams without positions give undefined. */
-  static async open(path: string, log: Log, keyOf: (stream: string) => string | undefined): Promise<LinesPositionStore> {
+  /**
+   * `keyOf` names the position key a stream's source saves under; streams without positions give
+   * undefined. `onError` hears of a write that failed; the next save writes again.
+   */
+  static async open(path: string, log: Log, keyOf: (stream: string) => string | undefined, onError: (error: Error) => void = () => undefined): Promise<LinesPositionStore> {
     const file = new JsonFilePositionStore(path)
     const from = ((await file.load(UNSAVED_FROM)) ?? {}) as Record<number, number>
     const ends = await log.endOffsets(Topics.lines.name)
@@ -45,7 +55,7 @@ export class LinesPositionStore implements PositionStore {
       const key = stream === undefined ? undefined : keyOf(stream)
       if (key !== undefined && position !== undefined) saves.push(file.save(key, JSON.parse(position)))
     }
-    const store = new LinesPositionStore(file, keyOf, ends)
+    const store = new LinesPositionStore(file, keyOf, ends, onError)
     saves.push(file.save(UNSAVED_FROM, store.unsavedFrom()))
     await Promise.all(saves)
     return store
@@ -70,7 +80,12 @@ export class LinesPositionStore implements PositionStore {
     // Position first: any file written with the new mark holds the position it relies on.
     const saving = this.file.save(key, position)
     const marking = this.file.save(UNSAVED_FROM, this.unsavedFrom())
-    await Promise.all([saving, marking])
+    this.writing = Promise.all([saving, marking]).then(() => undefined, (error: Error) => this.onError(error))
+  }
+
+  /** Waits until the positions saved so far are written. */
+  flush(): Promise<void> {
+    return this.writing
   }
 
   private unsavedFrom(): Record<number, number> {

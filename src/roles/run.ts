@@ -118,7 +118,8 @@ export class RunRole {
     for (const topic of TOPICS) await log.createTopic(topic, 1)
 
     const fail2banLog = new Fail2banLog({ path: options.logFile ?? join(options.dataDir, 'banstream.log'), now })
-    const positions = await LinesPositionStore.open(join(options.dataDir, 'positions.json'), log, streamPositionKey)
+    const positions = await LinesPositionStore.open(join(options.dataDir, 'positions.json'), log, streamPositionKey,
+      (error) => note('warn', `saving source positions: ${error.message}`))
     const book = await BanBook.start({ log, now, report })
     const parts: { decide?: DecideWorker; match?: MatchWorker; actuate?: ActuateWorker } = {}
     let role: RunRole | undefined
@@ -185,6 +186,7 @@ export class RunRole {
     clearInterval(this.reconcileTimer)
     await this.api?.close()
     await this.stopSources()
+    await this.positions.flush()
     await this.parts.match?.stop()
     await this.parts.decide?.stop()
     await this.parts.actuate?.stop()
