@@ -20,13 +20,12 @@ const IN_RANGE = 'ip BETWEEN {lo:IPv6} AND {hi:IPv6}'
 const COVERING = `(${IN_RANGE} OR (ip_prefix < {prefix:UInt8} AND ip <= {lo:IPv6} ` +
   "AND isIPAddressInRange({lo_text:String}, concat(toString(ip), '/', toString(ip_prefix)))))"
 
-/** A row of failuresSql: the grouping set it belongs to (`of`), its key, and counts. */
+/** A row of FAILURES_SQL: one (jail, host, user) of the address and its counts. */
 interface FailureGroup {
-  of: 'jail' | 'host' | 'user' | 'all'
   jail: string; host: string; user: string | null
   failures: number; first_ms: number; last_ms: number
-  /** Every row of the address, successes included: what first and last seen count. */
-  n: number; seen_first_ms: number; seen_last_ms: number
+  /** Over every row of the group, successes included: what first and last seen count. */
+  seen_first_ms: number; seen_last_ms: number
 }
 interface Seen { first_ms: number; last_ms: number }
 interface ByActuator {
@@ -34,24 +33,41 @@ interface ByActuator {
 }
 
 /*
- * The failures of an address in one read of its key range, grouped four ways
- * at once (by jail, host, user, and overall for first/last seen) instead of
- * one query per grouping. Successes are read (they count as seen) but not
- * counted as failures.
+ * The failures of an address in one read of its key range, grouped by
+ * (jail, host, user) and rolled up here by jail, by host and by user.
+ * Successes are read (they count as seen) but not counted as failures.
  *
- * A redelivered failure stays on disk twice until its parts merge. FINAL
- * would drop it, but it merges every granule read (8192 rows each) across
- * the parts: 4-5 times the plain read for one address, hot or not. So the
- * plain read runs beside a count of the range's duplicates (DUPLICATES_SQL),
- * and only when that finds one is the read done again with FINAL.
+ * A redelivered failure stays on disk twice until its parts merge. Both
+ * copies have the same event_id, jail, host and user, so uniqExact(event_id)
+ * within a group counts it once and the groups add up exactly. This takes the
+ * place of a plain read beside a count of duplicates with a FINAL read when
+ * there were any: FINAL merges every granule it reads across the parts, and
+ * chDB runs a session's queries one at a time, each with a few ms of its own.
  */
-const failuresSql = (final: '' | 'FINAL'): string => `SELECT multiIf(grouping(jail) = 0, 'jail', grouping(host) = 0, 'host', grouping(user) = 0, 'user', 'all') AS of,
-    jail, host, user, countIf(NOT success) AS failures,
+const FAILURES_SQL = `SELECT jail, host, user, uniqExactIf(event_id, NOT success) AS failures,
     toUnixTimestamp64Milli(minIf(occurred_at, NOT success)) AS first_ms, toUnixTimestamp64Milli(maxIf(occurred_at, NOT success)) AS last_ms,
-    count() AS n, toUnixTimestamp64Milli(min(occurred_at)) AS seen_first_ms, toUnixTimestamp64Milli(max(occurred_at)) AS seen_last_ms
-  FROM failures ${final} WHERE ${IN_RANGE}
-  GROUP BY GROUPING SETS ((jail), (host), (user), ())`
-const DUPLICATES_SQL = `SELECT count() - uniqExact(event_id) AS n FROM failures WHERE ${IN_RANGE}`
+    toUnixTimestamp64Milli(min(occurred_at)) AS seen_first_ms, toUnixTimestamp64Milli(max(occurred_at)) AS seen_last_ms
+  FROM failures WHERE ${IN_RANGE}
+  GROUP BY jail, host, user`
+
+interface Tally { failures: number; first_ms: number; last_ms: number }
+
+/** The failures of the groups summed per key (none: left out), with the first and last of them. */
+function tally(groups: readonly FailureGroup[], key: (g: FailureGroup) => string | null): Map<string, Tally> {
+  const tallies = new Map<string, Tally>()
+  for (const g of groups) {
+    const k = key(g)
+    if (k === null || g.failures === 0) continue
+    const t = tallies.get(k)
+    if (!t) tallies.set(k, { failures: g.failures, first_ms: g.first_ms, last_ms: g.last_ms })
+    else {
+      t.failures += g.failures
+      t.first_ms = Math.min(t.first_ms, g.first_ms)
+      t.last_ms = Math.max(t.last_ms, g.last_ms)
+    }
+  }
+  return tallies
+}
 
 const MAX_USERS = 100
 
@@ -65,9 +81,8 @@ async function history(store: Store, control: ControlPort, ip: string): Promise<
   const params: QueryParams = { lo: range.from, hi: range.to, lo_text: range.from, prefix: storedAddress(ip).ip_prefix }
   // The first and last decision and actuation ride along in their own queries (a window over the
   // decisions, min/max per host): one query fewer, and chDB runs a session's queries one at a time.
-  const [plain, duplicates, decisions, actuations, active] = await Promise.all([
-    store.query<FailureGroup>(failuresSql(''), params),
-    store.query<{ n: number }>(DUPLICATES_SQL, params),
+  const [groups, decisions, actuations, active] = await Promise.all([
+    store.query<FailureGroup>(FAILURES_SQL, params),
     store.query<Row & { __first_ms: number; __last_ms: number }>(`SELECT ${eventColumnsSql('decisions')},
         toUnixTimestamp64Milli(min(occurred_at) OVER ()) AS __first_ms, toUnixTimestamp64Milli(max(occurred_at) OVER ()) AS __last_ms
       FROM decisions FINAL WHERE ${COVERING} ORDER BY occurred_at DESC, event_id DESC LIMIT 1000`, params),
@@ -77,13 +92,12 @@ async function history(store: Store, control: ControlPort, ip: string): Promise<
       FROM actuations FINAL WHERE ${COVERING} GROUP BY host ORDER BY host`, params),
     control.banned(),
   ])
-  const groups = duplicates[0]?.n === 0 ? plain : await store.query<FailureGroup>(failuresSql('FINAL'), params)
-  const counted = groups.filter((g) => g.failures > 0)
-  const byJail = counted.filter((g) => g.of === 'jail').sort(byFailures((g) => g.jail))
-  const byHost = counted.filter((g) => g.of === 'host').sort(byFailures((g) => g.host))
-  const users = counted.filter((g) => g.of === 'user' && g.user !== null).sort(byFailures((g) => g.user!)).slice(0, MAX_USERS)
+  const sorted = (tallies: Map<string, Tally>) => [...tallies].map(([key, t]) => ({ key, ...t })).sort(byFailures((t) => t.key))
+  const byJail = sorted(tally(groups, (g) => g.jail))
+  const byHost = sorted(tally(groups, (g) => g.host))
+  const users = sorted(tally(groups, (g) => g.user)).slice(0, MAX_USERS)
   const seenRows: Seen[] = [
-    ...groups.filter((g) => g.of === 'all' && g.n > 0).map((g) => ({ first_ms: g.seen_first_ms, last_ms: g.seen_last_ms })),
+    ...groups.map((g) => ({ first_ms: g.seen_first_ms, last_ms: g.seen_last_ms })),
     ...decisions.slice(0, 1).map((d) => ({ first_ms: d.__first_ms, last_ms: d.__last_ms })),
     ...actuations,
   ]
@@ -94,9 +108,9 @@ async function history(store: Store, control: ControlPort, ip: string): Promise<
     last_seen: seenRows.length === 0 ? null : isoTime(Math.max(...seenRows.map((s) => s.last_ms))),
     failures: {
       total: byJail.reduce((sum, j) => sum + j.failures, 0),
-      by_jail: byJail.map((j) => ({ jail: j.jail, failures: j.failures, first_seen: isoTime(j.first_ms), last_seen: isoTime(j.last_ms) })),
-      by_host: byHost.map((h) => ({ host: h.host, failures: h.failures })),
-      users: users.map((u) => ({ user: u.user!, failures: u.failures })),
+      by_jail: byJail.map((j) => ({ jail: j.key, failures: j.failures, first_seen: isoTime(j.first_ms), last_seen: isoTime(j.last_ms) })),
+      by_host: byHost.map((h) => ({ host: h.key, failures: h.failures })),
+      users: users.map((u) => ({ user: u.key, failures: u.failures })),
     },
     decisions: decisions.map(rowEvent) as IpHistory['decisions'],
     actuations: actuations.map((a) => ({
