@@ -1,6 +1,7 @@
 import { isAscii } from 'node:buffer'
 import RE2 from 're2'
 import { splitAlternatives } from './regex-alternatives.js'
+import { openTail } from './regex-open-tail.js'
 import { translateRegex, type RegexGroup, type Translation } from './regex-translate.js'
 import { UnsupportedConstructError } from './unsupported-construct-error.js'
 
@@ -109,7 +110,7 @@ export class FailRegex {
     /** The ASCII capture form (see Translation.asciiSource), also the cheaper test() on ASCII text. */
     private readonly ascii: RE2,
     /** What the extraction is built from, on the first exec(): most regexes of a filter never match a line. */
-    private readonly forms: { flags: string; captureSource: string; asciiSource: string; split: boolean },
+    private readonly forms: { flags: string; captureSource: string; asciiSource: string; singleLine: boolean },
     private readonly groups: readonly RegexGroup[],
     /** (alt group, target field) pairs merged as fail2ban's _getGroupsWithAlt does, sorted as it sorts them. */
     private readonly alternatives: readonly (readonly [string, string])[],
@@ -126,31 +127,26 @@ export class FailRegex {
     const re = compileRe2(source, pattern)
     const ascii = compileRe2(`${flags}(${translation.asciiSource})`, pattern)
     const names = [...new Set(translation.groups.map(g => g.name))]
-    // Multi-line buffers let `^` match at every line: the start is no longer one place, see regex-alternatives.ts.
-    const forms = { flags, captureSource: translation.captureSource, asciiSource: translation.asciiSource, split: !opts.multiline }
+    // In a multi-line buffer `^` and `$` hold at every line: neither the start nor the rest of the line is one place.
+    const forms = { flags, captureSource: translation.captureSource, asciiSource: translation.asciiSource, singleLine: !opts.multiline }
     return new FailRegex(pattern, source, translation.prefilterSource, re, ascii, forms, translation.groups, altPairs(names))
   }
 
   /**
-   * The Unicode capture form, the whole regex as capture 1 and the named groups after it in the order
-   * of `groups`, for split(), and both forms split into their alternatives where they split; null
+   * How each form extracts groups: the Unicode one for any text, the ASCII one for ASCII text; null
    * when the regex can match the empty string, which split() would skip.
    */
-  private extraction?: { capture: RE2; captureAlternatives?: Alternatives; asciiAlternatives?: Alternatives } | null
+  private extraction?: { unicode: Extractor; ascii: Extractor } | null
 
-  private extractor(): NonNullable<FailRegex['extraction']> | null {
+  private extractors(): NonNullable<FailRegex['extraction']> | null {
     if (this.extraction !== undefined) return this.extraction
     // The prefilter drops assertions and keeps every path, so it matches "" exactly when some
     // path through the regex consumes nothing.
     if (compileRe2(this.prefilterSource, this.pattern).test('')) return this.extraction = null
-    const { flags, captureSource, asciiSource, split } = this.forms
-    const capture = compileRe2(`${flags}(${captureSource})`, this.pattern)
-    if (!split) return this.extraction = { capture }
-    return this.extraction = {
-      capture,
-      captureAlternatives: new Alternatives(captureSource, this.groups, this.pattern),
-      asciiAlternatives: new Alternatives(asciiSource, this.groups, this.pattern),
-    }
+    const { flags, captureSource, asciiSource, singleLine } = this.forms
+    const form = (source: string, asciiText: boolean, compiled?: RE2) =>
+      new Extractor(flags, source, this.groups, this.pattern, { singleLine, asciiText, ...(compiled ? { compiled } : {}) })
+    return this.extraction = { unicode: form(captureSource, false), ascii: form(asciiSource, true, this.ascii) }
   }
 
   /** Field names this regex can produce (fail2ban's groupindex), e.g. to check it names a host. */
@@ -167,30 +163,25 @@ export class FailRegex {
    * skiplines0, ...) with the matched text; groups that did not participate are absent.
    */
   exec(input: Buffer): FailRegexMatch | null {
-    const extraction = this.extractor()
+    const extraction = this.extractors()
     if (extraction === null) return this.execGroups(input)
     // split() on a string returns the captures as strings in one array: exec() on a Buffer makes a
     // Buffer per group and an object of them, which costs more than the match. A valid UTF-8 Buffer
     // (what matchableLine gives) decodes and re-encodes to the same bytes; ASCII decodes fastest as latin1.
     const ascii = isAscii(input)
-    let regex = ascii ? this.ascii : extraction.capture
-    let groups = this.groups
-    // The alternative the input takes holds fewer choices for RE2's group search to explore.
-    const alternative = (ascii ? extraction.asciiAlternatives : extraction.captureAlternatives)?.pick(input)
-    if (alternative === null) return null
-    if (alternative !== undefined) ({ regex, groups } = alternative)
-    const text = ascii ? input.toString('latin1') : input.toString('utf8')
-    const parts = regex.split(text, groups.length + 2)
-    if (parts.length < groups.length + 2) return null
+    const program = (ascii ? extraction.ascii : extraction.unicode).program(input)
+    if (program === null) return null
+    const found = program.extract(input, ascii ? input.toString('latin1') : input.toString('utf8'))
+    if (found === null) return null
+    const { before, whole, values } = found
     const fields: Record<string, string> = {}
     // Duplicate names were renamed for RE2; the first group that took part supplies the field.
-    for (let i = 0; i < groups.length; i++) {
-      const value = parts[i + 2]
-      const name = groups[i]!.name
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i]
+      const name = program.groups[i]!.name
       if (value !== undefined && !(name in fields)) fields[name] = value
     }
     this.mergeAlternatives(fields)
-    const before = parts[0]!, whole = parts[1]!
     const start = ascii ? before.length : Buffer.byteLength(before)
     return { start, end: start + (ascii ? whole.length : Buffer.byteLength(whole)), fields }
   }
@@ -222,48 +213,103 @@ export class FailRegex {
 }
 
 /**
- * A capture source split into its alternatives (see regex-alternatives.ts): an RE2.Set names the
- * ones an input matches, and the first of them, compiled alone with its own groups, extracts them.
- * Built on first use, since most regexes of a filter never match a line.
+ * One capture form of a failregex and the programs that extract its groups most cheaply, each
+ * compiled when first needed: the form split into its alternatives (regex-alternatives.ts), where an
+ * RE2.Set names the ones an input matches and the first of them extracts; and each program with its
+ * rest-of-line group cut short (regex-open-tail.ts), for inputs without a newline.
  */
-class Alternatives {
-  private built?: { set: RE2Set; sources: string[]; groups: RegexGroup[][]; regexes: (RE2 | undefined)[] } | null
+class Extractor {
+  private readonly whole: Program
+  private alternatives?: { set: RE2Set; programs: Program[] } | null
 
-  constructor(private readonly source: string, private readonly groups: readonly RegexGroup[], private readonly pattern: string) {}
+  constructor(
+    private readonly flags: string,
+    private readonly source: string,
+    private readonly groups: readonly RegexGroup[],
+    private readonly pattern: string,
+    private readonly opts: { singleLine: boolean; asciiText: boolean; compiled?: RE2 },
+  ) {
+    this.whole = new Program(flags, source, groups, pattern, opts, opts.compiled)
+  }
 
-  /**
-   * The first alternative `input` matches, with its groups in capture order; null when none matches;
-   * undefined when the source does not split.
-   */
-  pick(input: Buffer): { regex: RE2; groups: readonly RegexGroup[] } | null | undefined {
-    const built = this.build()
-    if (built === null) return undefined
+  /** The program that extracts `input`'s groups, or null when `input` does not match. */
+  program(input: Buffer): Program | null {
+    const alternatives = this.split()
+    if (alternatives === null) return this.whole
     let hits: number[]
     try {
-      hits = built.set.match(input)
+      hits = alternatives.set.match(input)
     } catch {
       // RE2.Set has no fallback when its DFA runs out of memory; the whole regex has (BitState, NFA).
-      return undefined
+      return this.whole
     }
     if (hits.length === 0) return null
     let first = hits[0]!
     for (const h of hits) if (h < first) first = h
-    const regex = built.regexes[first] ??= compileRe2(`(${built.sources[first]})`, this.pattern)
-    return { regex, groups: built.groups[first]! }
+    return alternatives.programs[first]!
   }
 
-  private build(): NonNullable<Alternatives['built']> | null {
-    if (this.built !== undefined) return this.built
-    const alternatives = splitAlternatives(this.source)
-    if (alternatives === undefined) return this.built = null
+  private split(): NonNullable<Extractor['alternatives']> | null {
+    if (this.alternatives !== undefined) return this.alternatives
+    const alternatives = this.opts.singleLine ? splitAlternatives(this.source) : undefined
+    if (alternatives === undefined) return this.alternatives = null
     const byName = new Map(this.groups.map((g) => [g.re2Name, g]))
-    const sources = alternatives.map((a) => a.source)
-    return this.built = {
-      set: new RE2.Set(sources, 'u'), sources, regexes: sources.map(() => undefined),
-      groups: alternatives.map((a) => a.groups.map((name) => byName.get(name)!)),
+    return this.alternatives = {
+      set: new RE2.Set(alternatives.map((a) => a.source), 'u'),
+      programs: alternatives.map((a) => new Program(this.flags, a.source, a.groups.map((name) => byName.get(name)!), this.pattern, this.opts)),
     }
   }
 }
+
+/** One capture program: the regex as capture 1 and `groups` after it, for split(). */
+class Program {
+  private compiled?: RE2
+  private tail?: { regex: RE2; group: number } | null
+
+  constructor(
+    private readonly flags: string,
+    private readonly source: string,
+    readonly groups: readonly RegexGroup[],
+    private readonly pattern: string,
+    private readonly opts: { singleLine: boolean; asciiText: boolean },
+    compiled?: RE2,
+  ) {
+    if (compiled !== undefined) this.compiled = compiled
+  }
+
+  /** The text before the match, the match, and each group's value (undefined: it took no part); null when it does not match. */
+  extract(input: Buffer, text: string): { before: string; whole: string; values: (string | undefined)[] } | null {
+    const n = this.groups.length
+    const tail = input.indexOf(NEWLINE) < 0 ? this.openTail() : null
+    if (tail === null) {
+      const parts = this.regex().split(text, n + 2)
+      if (parts.length < n + 2) return null
+      return { before: parts[0]!, whole: parts[1]!, values: parts.slice(2) }
+    }
+    // The cut program stops one character into its last group: the rest of the text belongs to it.
+    const parts = tail.regex.split(text, n + 3)
+    if (parts.length < n + 2) return null
+    const rest = parts[n + 2] ?? ''
+    const values = parts.slice(2, n + 2)
+    values[tail.group] += rest
+    return { before: parts[0]!, whole: parts[1]! + rest, values }
+  }
+
+  private regex(): RE2 {
+    return this.compiled ??= compileRe2(`${this.flags}(${this.source})`, this.pattern)
+  }
+
+  private openTail(): NonNullable<Program['tail']> | null {
+    if (this.tail !== undefined) return this.tail
+    // In a multi-line buffer `$` ends every line, not the text: only single lines have a rest of the line.
+    const cut = this.opts.singleLine ? openTail(this.source, this.opts.asciiText) : undefined
+    const group = cut === undefined ? -1 : this.groups.findIndex((g) => g.re2Name === cut.group)
+    if (cut === undefined || group < 0) return this.tail = null
+    return this.tail = { regex: compileRe2(`${this.flags}(${cut.source})`, this.pattern), group }
+  }
+}
+
+const NEWLINE = 0x0a
 
 function translate(resolved: string, pattern: string): Translation {
   try {

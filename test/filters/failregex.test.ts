@@ -279,3 +279,11 @@ test('every upstream filter regex compiles or is refused naming an RE2-incompati
   }
   assert.ok(compiled > 150, `only ${compiled} upstream regexes compiled`)
 })
+
+test('a rest-of-line group takes the whole rest, and a newline in the text still keeps the pattern from matching', () => {
+  const r = FailRegex.compile(String.raw`^<F-MLFID>\S+ \w+\[\d+\]: </F-MLFID><F-CONTENT>.+</F-CONTENT>$`)
+  const line = 'mx1 sshd[1234]: Failed password for root from 192.0.2.7 port 22 ssh2'
+  assert.deepEqual(r.exec(Buffer.from(line)), { start: 0, end: line.length, fields: { mlfid: 'mx1 sshd[1234]: ', content: 'Failed password for root from 192.0.2.7 port 22 ssh2' } })
+  assert.equal(r.exec(Buffer.from('mx1 sshd[1234]: Failed password\nfor root')), null)
+  assert.deepEqual(r.exec(Buffer.from('mx1 sshd[1234]: échec ü'))?.fields, { mlfid: 'mx1 sshd[1234]: ', content: 'échec ü' })
+})

@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
 import { test } from 'node:test'
 import RE2 from 're2'
-import { loadFilter } from '../../src/config/filter-config.js'
-import { resolveTags } from '../../src/filters/failregex.js'
 import { splitAlternatives, type Alternative } from '../../src/filters/regex-alternatives.js'
-import { translateRegex } from '../../src/filters/regex-translate.js'
-import { builtinConfigDir } from '../../src/package-root.js'
-
-const LOGS = resolve(process.cwd(), '../shared/conformance/logs')
+import { captures, sampleForms } from './regex-samples-kit.js'
 
 const sources = (pattern: string): string[] | undefined => splitAlternatives(pattern)?.map((a) => a.source)
 
@@ -56,50 +49,28 @@ test('patterns the translator does not write are left whole', () => {
   assert.equal(splitAlternatives('(?i)^(?:a|b)'), undefined)
 })
 
-/** Named captures of `regex` on `text`, or null: the whole regex and a split one must agree on these. */
-function captures(regex: RE2, names: readonly string[], text: string): Record<string, string> | null {
-  const parts = regex.split(text, names.length + 2)
-  if (parts.length < names.length + 2) return null
-  const out: Record<string, string> = { '': parts[1]! }
-  names.forEach((name, i) => { if (parts[i + 2] !== undefined) out[name] = parts[i + 2]! })
-  return out
-}
-
 function firstAlternative(alternatives: readonly Alternative[], set: InstanceType<typeof RE2.Set>, text: string): Alternative | undefined {
   const hits = set.match(text)
   return hits.length === 0 ? undefined : alternatives[Math.min(...hits)]
 }
 
 test('on every sample line, the first alternative that matches captures what the whole failregex captures', () => {
-  const dir = join(builtinConfigDir(), 'filter.d')
   let compared = 0
   let matched = 0
-  for (const name of readdirSync(LOGS)) {
-    if (!readdirSync(dir).includes(`${name}.conf`)) continue
-    const filter = loadFilter(dir, name)
-    if (filter.maxlines > 1) continue
-    const lines = readFileSync(join(LOGS, name), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'))
-    // Every start after a space stands for where a date or prefix could have been cut.
-    const texts = lines.flatMap((l) => [...l.matchAll(/(?:^| )/g)].map((m) => l.slice(m.index + (m[0] === ' ' ? 1 : 0))))
-    for (const pattern of [...filter.failregex, ...(filter.prefregex ? [filter.prefregex] : [])]) {
-      const translation = translateRegex(resolveTags(pattern, 'yes'))
-      for (const source of [translation.captureSource, translation.asciiSource]) {
-        const alternatives = splitAlternatives(source)
-        if (alternatives === undefined) continue
-        const whole = new RE2(`(${source})`, 'u')
-        const names = translation.groups.map((g) => g.re2Name)
-        const set = new RE2.Set(alternatives.map((a) => a.source), 'u')
-        const parts = alternatives.map((a) => new RE2(`(${a.source})`, 'u'))
-        for (const text of texts) {
-          if (source === translation.asciiSource && !/^[\x00-\x7f]*$/.test(text)) continue
-          const expected = captures(whole, names, text)
-          const first = firstAlternative(alternatives, set, text)
-          const actual: Record<string, string> | null = first === undefined ? null : captures(parts[alternatives.indexOf(first)]!, first.groups, text)
-          assert.deepEqual(actual, expected, `${name}: ${pattern}\non ${JSON.stringify(text)}`)
-          compared++
-          if (expected !== null) matched++
-        }
-      }
+  for (const { filter, pattern, translation, source, texts } of sampleForms()) {
+    const alternatives = splitAlternatives(source)
+    if (alternatives === undefined) continue
+    const whole = new RE2(`(${source})`, 'u')
+    const names = translation.groups.map((g) => g.re2Name)
+    const set = new RE2.Set(alternatives.map((a) => a.source), 'u')
+    const parts = alternatives.map((a) => new RE2(`(${a.source})`, 'u'))
+    for (const text of texts) {
+      const expected = captures(whole, names, text)
+      const first = firstAlternative(alternatives, set, text)
+      const actual: Record<string, string> | null = first === undefined ? null : captures(parts[alternatives.indexOf(first)]!, first.groups, text)
+      assert.deepEqual(actual, expected, `${filter}: ${pattern}\non ${JSON.stringify(text)}`)
+      compared++
+      if (expected !== null) matched++
     }
   }
   assert.ok(matched > 500, `the sample lines exercise the split regexes (${matched} matches of ${compared})`)
