@@ -264,6 +264,7 @@ class Extractor {
 /** One capture program: the regex as capture 1 and `groups` after it, for split(). */
 class Program {
   private compiled?: RE2
+  /** The program cut where the rest of the line begins, and the group the rest belongs to (-1: only the match). */
   private tail?: { regex: RE2; group: number } | null
 
   constructor(
@@ -286,12 +287,12 @@ class Program {
       if (parts.length < n + 2) return null
       return { before: parts[0]!, whole: parts[1]!, values: parts.slice(2) }
     }
-    // The cut program stops one character into its last group: the rest of the text belongs to it.
+    // The cut program stops where the rest of the line begins: the rest belongs to the match (and to its last group).
     const parts = tail.regex.split(text, n + 3)
     if (parts.length < n + 2) return null
     const rest = parts[n + 2] ?? ''
     const values = parts.slice(2, n + 2)
-    values[tail.group] += rest
+    if (tail.group >= 0) values[tail.group] += rest
     return { before: parts[0]!, whole: parts[1]! + rest, values }
   }
 
@@ -303,8 +304,8 @@ class Program {
     if (this.tail !== undefined) return this.tail
     // In a multi-line buffer `$` ends every line, not the text: only single lines have a rest of the line.
     const cut = this.opts.singleLine ? openTail(this.source, this.opts.asciiText) : undefined
-    const group = cut === undefined ? -1 : this.groups.findIndex((g) => g.re2Name === cut.group)
-    if (cut === undefined || group < 0) return this.tail = null
+    if (cut === undefined) return this.tail = null
+    const group = cut.group === undefined ? -1 : this.groups.findIndex((g) => g.re2Name === cut.group)
     return this.tail = { regex: compileRe2(`${this.flags}(${cut.source})`, this.pattern), group }
   }
 }

@@ -92,8 +92,14 @@ export class FilterMatcher {
    */
   candidates(line: Buffer): number[] | undefined {
     const mode = this.filter.rawPrefilter
-    if (mode === 'always' || (mode === 'word-start' && startsWithWordChar(line))) return this.filter.prefilter!.match(line)
+    if (mode === 'always' || (mode === 'word-start' && startsWithWordChar(line))) return this.admitted(line, this.filter.prefilter!.match(line))
     return undefined
+  }
+
+  /** `candidates`, or none when the prefregex cannot match `text` (a text that holds the one it sees). */
+  private admitted(text: Buffer, candidates: number[]): number[] {
+    const prefregex = this.filter.prefregexPrefilter
+    return candidates.length === 0 || prefregex === undefined || prefregex.test(text) ? candidates : []
   }
 
   /**
@@ -103,7 +109,7 @@ export class FilterMatcher {
    */
   processLine(line: Buffer, time?: number, candidates?: number[]): LineResult {
     line = matchableLine(line)
-    if (candidates === undefined) candidates = this.candidates(line)
+    candidates = candidates === undefined ? this.candidates(line) : this.admitted(line, candidates)
     if (candidates !== undefined && candidates.length === 0 && !this.mustClassify()) return missed(null)
     let tuple: TupleLine
     let date: number | undefined
@@ -136,7 +142,7 @@ export class FilterMatcher {
       }
     }
     if (candidates === undefined && this.filter.prefilter) {
-      candidates = this.filter.prefilter.match(tuple.text)
+      candidates = this.admitted(tuple.text, this.filter.prefilter.match(tuple.text))
       if (candidates.length === 0 && !this.mustClassify()) return missed(dateMatch)
     }
     return this.findFailures(tuple, date, dateMatch, candidates)

@@ -35,21 +35,27 @@ const MAX_ALTERNATIVES = 32
 
 /**
  * The alternatives of `source` in the order RE2 (and Python) tries them, or undefined when the
- * pattern does not split: not anchored at its start, multi-line, or without a choice in front.
+ * pattern does not split: not anchored at its start, multi-line, without a choice in front, or
+ * whose choices are all small. Picking an alternative costs an RE2.Set pass; it pays off only
+ * where at least two branches of a choice can run on across words (`.*`, `[^:]*`), which the group
+ * search would otherwise walk one after the other. The choices inside <HOST>, between numbers or
+ * words, or of an optional literal are not worth it alone (`evenSmall` splits them too, as exactly).
  */
-export function splitAlternatives(source: string): Alternative[] | undefined {
+export function splitAlternatives(source: string, opts: { evenSmall?: boolean } = {}): Alternative[] | undefined {
   const root = parseRegexTree(source)
   if (root === undefined) return undefined
   // Choices are split nearest the start first (one more choice per path each round), so the budget
   // goes to the outer alternations, which are the costly ones, before the small ones inside <HOST>.
   let variants: Variant[] = []
+  let large = false
   for (let maxDepth = 1; ; maxDepth++) {
-    const limits = { maxDepth, total: 1 }
+    const limits = { maxDepth, total: 1, large: false }
     const deeper = expand([root], [], { anchored: false, depth: 0 }, limits)
     if (limits.total > MAX_ALTERNATIVES || deeper.length === variants.length) break
     variants = deeper
+    large = limits.large
   }
-  if (variants.length < 2) return undefined
+  if (variants.length < 2 || !(large || opts.evenSmall)) return undefined
   return variants.map(({ items }) => ({ source: items.map(printRegex).join(''), groups: captureNames(items) }))
 }
 
@@ -62,8 +68,11 @@ interface PathState { anchored: boolean; depth: number }
  */
 interface Variant extends PathState { items: RegexNode[]; open: boolean }
 
-/** How many choices one path may split, and how many variants all paths have made together. */
-interface Limits { maxDepth: number; total: number }
+/**
+ * How many choices one path may split, how many variants all paths have made together, and
+ * whether a split choice had two or more branches with an unbounded repetition.
+ */
+interface Limits { maxDepth: number; total: number; large: boolean }
 
 /**
  * Expands `items` (followed by `after`, the items that come after them at every enclosing level) into
@@ -110,7 +119,21 @@ function expandChoice(branches: readonly (readonly RegexNode[])[], item: RegexNo
   const anchored = state.anchored || branches.every(startsAnchored)
   if (!anchored || state.depth >= limits.maxDepth) return [{ ...state, items: [item], open: false }]
   limits.total += branches.length - 1
+  if (branches.filter((b) => b.some(runsAcrossWords)).length >= 2) limits.large = true
   return branches.flatMap((branch) => expand(branch, rest, { anchored: true, depth: state.depth + 1 }, limits))
+}
+
+/** Whether `node` holds an unbounded repetition of characters that include the space. */
+function runsAcrossWords(node: RegexNode): boolean {
+  switch (node.kind) {
+    case 'repeat':
+      if (node.max === Infinity && node.item.kind === 'char' && (node.item.set === 'any' || overlaps(node.item.set, [[0x20, 0x20]]))) return true
+      return runsAcrossWords(node.item)
+    case 'group': return runsAcrossWords(node.body)
+    case 'seq': return node.items.some(runsAcrossWords)
+    case 'alt': return node.branches.some((b) => b.some(runsAcrossWords))
+    default: return false
+  }
 }
 
 function startsAnchored(items: readonly RegexNode[]): boolean {
