@@ -43,7 +43,7 @@ const MAX_ALTERNATIVES = 32
  */
 export function splitAlternatives(source: string, opts: { evenSmall?: boolean } = {}): Alternative[] | undefined {
   const root = parseRegexTree(source)
-  if (root === undefined) return undefined
+  if (root === undefined || !(opts.evenSmall || hasLargeChoice(root))) return undefined
   // Choices are split nearest the start first (one more choice per path each round), so the budget
   // goes to the outer alternations, which are the costly ones, before the small ones inside <HOST>.
   let variants: Variant[] = []
@@ -121,6 +121,18 @@ function expandChoice(branches: readonly (readonly RegexNode[])[], item: RegexNo
   limits.total += branches.length - 1
   if (branches.filter((b) => b.some(runsAcrossWords)).length >= 2) limits.large = true
   return branches.flatMap((branch) => expand(branch, rest, { anchored: true, depth: state.depth + 1 }, limits))
+}
+
+/** Whether some choice in `node` has two branches that run across words: else nothing is worth splitting. */
+function hasLargeChoice(node: RegexNode): boolean {
+  switch (node.kind) {
+    case 'alt':
+      return node.branches.filter((b) => b.some(runsAcrossWords)).length >= 2 || node.branches.some((b) => b.some(hasLargeChoice))
+    case 'group': return hasLargeChoice(node.body)
+    case 'seq': return node.items.some(hasLargeChoice)
+    case 'repeat': return hasLargeChoice(node.item)
+    default: return false
+  }
 }
 
 /** Whether `node` holds an unbounded repetition of characters that include the space. */
