@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { parseAddress } from '../events/address.js'
 import type { Column } from './columns.js'
 import { IP_PREFIX_COLUMN, TIME_TYPE } from './columns.js'
@@ -20,10 +21,32 @@ export class UnstorableEventError extends Error {
  * type take the same text (ClickHouse does not read the `T`/`Z` form there).
  */
 export function clickHouseTime(rfc3339: string): string {
+  const canonical = CANONICAL_UTC.exec(rfc3339)
+  if (canonical && isCalendarDay(canonical[1]!)) return `${canonical[1]} ${rfc3339.slice(11, 23)}`
   const ms = Date.parse(rfc3339)
   if (Number.isNaN(ms)) throw new UnstorableEventError(`not a time: ${JSON.stringify(rfc3339)}`)
   const iso = new Date(ms).toISOString()
   return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`
+}
+
+/** A time as toISOString writes it (what our stages emit), with an hour, minute and second in range. */
+const CANONICAL_UTC = /^(\d{4}-\d{2}-\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/
+
+/**
+ * Whether a YYYY-MM-DD is a day of the calendar (Date.parse takes 2026-02-30
+ * as March 2), remembered per day: a batch's events share a few days.
+ */
+const calendarDays = new Map<string, boolean>()
+
+function isCalendarDay(day: string): boolean {
+  let known = calendarDays.get(day)
+  if (known === undefined) {
+    const ms = Date.parse(`${day}T00:00:00Z`)
+    known = !Number.isNaN(ms) && new Date(ms).toISOString().startsWith(day)
+    if (calendarDays.size >= 4096) calendarDays.clear()
+    calendarDays.set(day, known)
+  }
+  return known
 }
 
 /** The 16 bytes and IPv6 prefix of an address or network as the table keeps it (IPv4 mapped). */
@@ -49,10 +72,11 @@ export type StoredAddress = Readonly<{ ip: string; ip_prefix: number }>
 /**
  * The stored forms of the addresses seen last: attackers recur (a few hundred
  * make most failures), and parsing and printing an address costs as much as
- * the rest of a row. Emptied when full, which keeps it bounded and cheap.
+ * the rest of a row. Emptied when full, which keeps it bounded (about 20 MiB)
+ * and cheap.
  */
 const recentAddresses = new Map<string, StoredAddress>()
-const RECENT_ADDRESSES_MAX = 65_536
+const RECENT_ADDRESSES_MAX = 131_072
 
 /**
  * An address or network as the table keeps it: IPv6 text (IPv4 mapped to
@@ -109,7 +133,60 @@ export function eventRow(event: Readonly<Record<string, unknown>>, columns: read
   return row
 }
 
-interface PlannedColumn { readonly name: string; readonly kind: 'ip' | 'time' | 'copy' }
+/**
+ * The row of an event as JSON, spliced from the event's own JSON text (`json`,
+ * which decoded to `event`, validated against the table's schema) rather than
+ * built and serialized anew: every field is copied as its bytes, and only `ip`
+ * (then followed by `ip_prefix`) and the times are replaced by their stored
+ * forms. Serializing a row costs as much as decoding the event (the matched
+ * log lines are most of it), so the sink saves that. Null when the text is not
+ * in the compact form JSON.stringify writes (a replaced field not found once
+ * as `"name":value`), or holds a line break or bytes that are not UTF-8;
+ * eventRow serves those.
+ */
+export function eventRowJson(json: Buffer, event: Readonly<Record<string, unknown>>, columns: readonly Column[]): Buffer | null {
+  if (json.includes(NEWLINE) || !isUtf8(json)) return null
+  const edits: { at: number; end: number; text: string }[] = []
+  for (const { name, kind, key } of rowPlan(columns)) {
+    const value = event[name]
+    if (kind === 'copy' || value === undefined || value === null) continue
+    const at = json.indexOf(key)
+    if (at < 0 || json.indexOf(key, at + 1) >= 0) return null
+    const valueText = JSON.stringify(value)
+    const end = at + key.length + Buffer.byteLength(valueText)
+    if (json.toString('utf8', at + key.length, end) !== valueText) return null
+    let text: string
+    if (kind === 'ip') {
+      const stored = storedAddress(String(value))
+      text = `"ip":"${stored.ip}","${IP_PREFIX_COLUMN.name}":${stored.ip_prefix}`
+    } else {
+      text = `"${name}":"${clickHouseTime(String(value))}"`
+    }
+    edits.push({ at, end, text })
+  }
+  edits.sort((a, b) => a.at - b.at)
+  let length = json.length
+  for (const { at, end, text } of edits) length += Buffer.byteLength(text) - (end - at)
+  const row = Buffer.allocUnsafe(length)
+  let from = 0
+  let to = 0
+  for (const { at, end, text } of edits) {
+    to += json.copy(row, to, from, at)
+    to += row.write(text, to)
+    from = end
+  }
+  json.copy(row, to, from)
+  return row
+}
+
+const NEWLINE = 0x0a
+
+interface PlannedColumn {
+  readonly name: string
+  readonly kind: 'ip' | 'time' | 'copy'
+  /** `"name":` as JSON.stringify writes the key, for eventRowJson to find. */
+  readonly key: Buffer
+}
 
 /** How eventRow fills each column of a table, worked out once per column list rather than per row. */
 const plans = new WeakMap<readonly Column[], readonly PlannedColumn[]>()
@@ -120,6 +197,7 @@ function rowPlan(columns: readonly Column[]): readonly PlannedColumn[] {
     plan = columns.filter((c) => c.name !== IP_PREFIX_COLUMN.name).map((c) => ({
       name: c.name,
       kind: c.name === 'ip' ? 'ip' : c.type === TIME_TYPE || c.type === `Nullable(${TIME_TYPE})` ? 'time' : 'copy',
+      key: Buffer.from(`${JSON.stringify(c.name)}:`),
     }))
     plans.set(columns, plan)
   }

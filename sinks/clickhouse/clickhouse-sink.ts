@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox'
-import { eventRow, UnstorableEventError, type Row } from '../../schemas/clickhouse/rows.js'
+import { eventRow, eventRowJson, UnstorableEventError, type Row } from '../../schemas/clickhouse/rows.js'
 import { eventTable, LINES_TABLE, type EventTableName } from '../../schemas/clickhouse/tables.js'
 import { Actuation } from '../../schemas/events/actuation.js'
 import { Decision } from '../../schemas/events/decision.js'
@@ -25,9 +25,9 @@ export interface SinkLog {
   commit(group: string, topic: string, partition: number, nextOffset: number): Promise<void>
 }
 
-/** What the sink needs of the store (src/store's Store). */
+/** What the sink needs of the store (src/store's Store): rows go as JSON, one object per element. */
 export interface SinkStore {
-  insert(table: string, rows: readonly Row[]): Promise<void>
+  insertJson(table: string, rows: readonly Uint8Array[]): Promise<void>
 }
 
 export interface SinkTimers {
@@ -80,19 +80,23 @@ export interface SinkStats {
   readonly retries: number
 }
 
-/** A topic the sink reads, the table it writes, and the rows of one record (none: skipped, reported). */
+/** A topic the sink reads, the table it writes, and the rows of one record as JSON (none: skipped, reported). */
 interface Source {
   readonly topic: string
   readonly table: SinkTableName
-  readonly rows: (record: SinkRecord) => Row[]
+  readonly rows: (record: SinkRecord) => Uint8Array[]
 }
 
-/** Rows waiting to be stored, and the offsets that storing them completes. */
+/** Rows (as JSON) waiting to be stored, and the offsets that storing them completes. */
 interface Pending {
-  rows: Map<SinkTableName, Row[]>
+  rows: Map<SinkTableName, Uint8Array[]>
   count: number
   /** `topic\0partition` → the next offset to commit once the rows are stored. */
   offsets: Map<string, { topic: string; partition: number; next: number }>
+}
+
+function rowJson(row: Row): Buffer {
+  return Buffer.from(JSON.stringify(row))
 }
 
 function emptyPending(): Pending {
@@ -152,7 +156,9 @@ export class ClickHouseSink {
       { topic: Topics.actuations.name, table: 'actuations', rows: events('actuations', Actuation) },
     ]
     const lines = this.options.lines
-    if (lines) sources.push({ topic: Topics.lines.name, table: LINES_TABLE.name, rows: (record) => this.guarded(record, () => lines(record)) })
+    if (lines) {
+      sources.push({ topic: Topics.lines.name, table: LINES_TABLE.name, rows: (record) => this.guarded(record, () => lines(record).map(rowJson)) })
+    }
     return sources
   }
 
@@ -227,17 +233,19 @@ export class ClickHouseSink {
     }
   }
 
-  private eventRows(table: EventTableName, schema: TSchema, record: SinkRecord): Row[] {
+  private eventRows(table: EventTableName, schema: TSchema, record: SinkRecord): Uint8Array[] {
     const decoded = decodeEvent(schema, record.value)
     if (!decoded.ok) {
       this.skip({ kind: 'bad-event', topic: record.topic, partition: record.partition, offset: record.offset, reason: decoded.errors.join('; ') })
       return []
     }
-    return this.guarded(record, () => [eventRow(decoded.value as Record<string, unknown>, eventTable(table).columns)], UnstorableEventError)
+    const event = decoded.value as Record<string, unknown>
+    const columns = eventTable(table).columns
+    return this.guarded(record, () => [eventRowJson(record.value, event, columns) ?? rowJson(eventRow(event, columns))], UnstorableEventError)
   }
 
   /** The rows `make` gives, or none when it throws (`only` that error class, when given): the record is reported and skipped. */
-  private guarded(record: SinkRecord, make: () => Row[], only?: new (...args: never[]) => Error): Row[] {
+  private guarded(record: SinkRecord, make: () => Uint8Array[], only?: new (...args: never[]) => Error): Uint8Array[] {
     try {
       return make()
     } catch (error) {
@@ -256,7 +264,7 @@ export class ClickHouseSink {
     if (this.abandoned) throw new Closed('an earlier batch was not stored')
     for (const [table, rows] of batch.rows) {
       if (rows.length === 0) continue
-      await this.retrying('insert-failed', () => this.options.store.insert(table, rows))
+      await this.retrying('insert-failed', () => this.options.store.insertJson(table, rows))
       this.inserted[table] = (this.inserted[table] ?? 0) + rows.length
     }
     for (const { topic, partition, next } of batch.offsets.values()) {

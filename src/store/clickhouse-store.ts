@@ -1,5 +1,7 @@
+import { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
-import { STORE_SETTINGS, StoreError, tableIdentifier, type QueryParams, type Row, type Store } from './store.js'
+import { jsonLines, STORE_SETTINGS, StoreError, tableIdentifier, type QueryParams, type Row, type Store } from './store.js'
 
 export interface ClickHouseStoreOptions {
   /** The server's HTTP interface, e.g. `http://clickhouse:8123`. */
@@ -38,6 +40,21 @@ export class ClickHouseStore implements Store {
     if (rows.length === 0) return
     try {
       await this.client.insert({ table: tableIdentifier(table), values: rows as Row[], format: 'JSONEachRow' })
+    } catch (error) {
+      throw storeError(error)
+    }
+  }
+
+  async insertJson(table: string, rows: readonly Uint8Array[]): Promise<void> {
+    if (rows.length === 0) return
+    try {
+      // client.insert takes JSONEachRow only as objects; exec sends the bytes as they are.
+      const result = await this.client.exec({
+        query: `INSERT INTO ${tableIdentifier(table)} FORMAT JSONEachRow`,
+        values: Readable.from([jsonLines(rows)], { objectMode: false }),
+      })
+      result.stream.resume()
+      await finished(result.stream)
     } catch (error) {
       throw storeError(error)
     }

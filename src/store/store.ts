@@ -7,7 +7,7 @@
  *
  * Implementations must: bind query parameters on the server side (ClickHouse
  * `{name:Type}` placeholders), never paste a value into SQL text; insert rows
- * as JSONEachRow, all or none of one call; return rows of JSONEachRow with
+ * as JSONEachRow, all or none of one call (insert and insertJson alike); return rows of JSONEachRow with
  * 64-bit integers as JSON numbers (counts; exact below 2^53); reject with a StoreError that carries
  * ClickHouse's error code when there is one.
  */
@@ -26,6 +26,13 @@ export type QueryParams = Readonly<Record<string, QueryParam>>
 export interface Store {
   /** Inserts rows into a table (JSONEachRow); resolves once ClickHouse has them. */
   insert(table: string, rows: readonly Row[]): Promise<void>
+  /**
+   * Inserts rows already in JSON: each element one object of column values,
+   * with no line break in it. For a caller that holds the JSON text of its rows
+   * (the sink, spliced from the events' own JSON), so that no row object is
+   * built and serialized again.
+   */
+  insertJson(table: string, rows: readonly Uint8Array[]): Promise<void>
   /** Runs a SELECT with bound `{name:Type}` parameters and returns its rows. */
   query<T = Row>(sql: string, params?: QueryParams): Promise<T[]>
   /** Runs a statement without result (DDL, ALTER, OPTIMIZE). */
@@ -55,6 +62,15 @@ export function jsonEachRow(rows: readonly Row[]): string {
   let text = ''
   for (const row of rows) text += `${JSON.stringify(row)}\n`
   return text
+}
+
+const NEWLINE = Buffer.from('\n')
+
+/** The JSONEachRow text of rows already in JSON: one per line. */
+export function jsonLines(rows: readonly Uint8Array[]): Buffer {
+  const parts: Uint8Array[] = []
+  for (const row of rows) parts.push(row, NEWLINE)
+  return Buffer.concat(parts)
 }
 
 /** Settings every driver applies, so that both answer alike whatever the server's defaults. */

@@ -135,6 +135,14 @@ export function storeContract(driver: string, open: () => Promise<Store>, close:
       assert.deepEqual(rows, HOSTILE.map((text) => ({ user: text, matches: [text, "it's"] })))
     })
 
+    it('inserts rows given as JSON, and refuses the whole call when one row is bad', async () => {
+      const json = (n: number) => Buffer.from(JSON.stringify(eventRow(failure(n, { ip: '198.51.100.60', user: HOSTILE[n % HOSTILE.length] }), failuresTable.columns)))
+      await store.insertJson('failures', [json(60), json(61)])
+      await assert.rejects(store.insertJson('failures', [json(62), Buffer.from('{"event_id":"not-a-uuid"}')]), StoreError)
+      const rows = await store.query<{ user: string }>("SELECT user FROM failures WHERE ip = toIPv6('198.51.100.60') ORDER BY occurred_at")
+      assert.deepEqual(rows, [{ user: HOSTILE[60 % HOSTILE.length] }, { user: HOSTILE[61 % HOSTILE.length] }])
+    })
+
     it('binds arrays, nulls, numbers and booleans', async () => {
       const [row] = await store.query<Record<string, unknown>>(
         'SELECT {a:Array(String)} AS a, {n:Nullable(String)} AS n, {i:UInt32} AS i, {b:Bool} AS b, {ids:Array(UUID)} AS ids',

@@ -3,20 +3,18 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, beforeEach, describe, it, type TestContext } from 'node:test'
-import type { Row } from '../../../schemas/clickhouse/rows.js'
 import { EVENT_TABLES, LINES_TABLE } from '../../../schemas/clickhouse/tables.js'
 import type { Actuation } from '../../../schemas/events/actuation.js'
 import type { BanIssued } from '../../../schemas/events/ban-issued.js'
 import { eventId } from '../../../schemas/events/event-id.js'
 import type { FailureDetected } from '../../../schemas/events/failure-detected.js'
 import { partitionKey, Topics } from '../../../schemas/topics.js'
-import { ClickHouseSink, type SinkProblem, type SinkTimers } from '../../../sinks/clickhouse/clickhouse-sink.js'
+import { ClickHouseSink, type SinkProblem, type SinkStore, type SinkTimers } from '../../../sinks/clickhouse/clickhouse-sink.js'
 import { lineBatchRecord } from '../../../src/log/line-batch-record.js'
 import type { Log } from '../../../src/log/log.js'
 import { ChdbStore } from '../../../src/store/chdb-store.js'
 import { lineRows } from '../../../src/store/line-rows.js'
 import { migrateStore } from '../../../src/store/migrate.js'
-import type { Store } from '../../../src/store/store.js'
 import { openLog, tempDataDir } from '../../log/log-test-kit.js'
 
 function failure(n: number, over: Partial<FailureDetected> = {}): FailureDetected {
@@ -74,16 +72,13 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 /** A store that refuses the first `failures` inserts, then passes them on. */
-function flaky(store: Store, failures: number): Store & { refused: () => number } {
+function flaky(store: SinkStore, failures: number): SinkStore & { refused: () => number } {
   let refused = 0
   return {
-    insert: async (table: string, rows: readonly Row[]) => {
+    insertJson: async (table: string, rows: readonly Uint8Array[]) => {
       if (refused < failures) { refused++; throw new Error('Code: 210. DB::NetException: Connection refused') }
-      await store.insert(table, rows)
+      await store.insertJson(table, rows)
     },
-    query: (sql, params) => store.query(sql, params),
-    command: (sql) => store.command(sql),
-    close: () => store.close(),
     refused: () => refused,
   }
 }
@@ -198,6 +193,19 @@ describe('ClickHouseSink', () => {
     assert.deepEqual(problems.map((p) => [p.kind, p.offset]), [['bad-event', 1], ['bad-event', 2]])
     assert.equal(sink.stats().skipped, 2)
     assert.equal(await count('SELECT count() AS n FROM failures'), 2)
+  })
+
+  it('stores an event whose JSON is not in the compact form as it stores any other', async (t) => {
+    const log = await logWithTopics(t)
+    await append(log, Topics.failures.name, [JSON.stringify(failure(1, { ip: '2001:db8::/64' }), null, 2), failure(2, { ip: '2001:db8::/64' })], () => 'one-partition')
+    const sink = ClickHouseSink.start({ log, store, timers: instant })
+    await committedToEnd(log, Topics.failures.name)
+    await sink.close()
+    const rows = await store.query('SELECT toString(ip) AS ip, ip_prefix, occurred_at FROM failures ORDER BY occurred_at')
+    assert.deepEqual(rows, [
+      { ip: '2001:db8::', ip_prefix: 64, occurred_at: '2026-11-22 09:00:00.001' },
+      { ip: '2001:db8::', ip_prefix: 64, occurred_at: '2026-11-22 09:00:00.002' },
+    ])
   })
 
   it('closing while the store is down commits nothing, and the next start stores it all', async (t) => {
