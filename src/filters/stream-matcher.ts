@@ -39,15 +39,19 @@ export class StreamMatcher {
     const line = matchableLine(raw)
     const out: StreamMatch[] = []
     const rawHolds = startsWithWordChar(line)
-    const candidates = new Map<number, number[]>()
-    for (const h of this.set ? this.set.match(line) : []) {
-      const [filter, regex] = this.owner[h]!
-      if (!rawHolds && this.wordStart.has(filter)) continue
-      const list = candidates.get(filter)
-      if (list) list.push(regex)
-      else candidates.set(filter, [regex])
+    const hits = this.set ? this.set.match(line) : []
+    // Most lines of a busy log hit nothing: they allocate nothing more.
+    if (hits.length > 0) {
+      const candidates = new Map<number, number[]>()
+      for (const h of hits) {
+        const [filter, regex] = this.owner[h]!
+        if (!rawHolds && this.wordStart.has(filter)) continue
+        const list = candidates.get(filter)
+        if (list) list.push(regex)
+        else candidates.set(filter, [regex])
+      }
+      for (const [i, regexes] of candidates) this.collect(out, i, this.matchers[i]!.processLine(line, time, regexes))
     }
-    for (const [i, regexes] of candidates) this.collect(out, i, this.matchers[i]!.processLine(line, time, regexes))
     if (!rawHolds) for (const i of this.wordStart) this.collect(out, i, this.matchers[i]!.processLine(line, time))
     for (const i of this.always) this.collect(out, i, this.matchers[i]!.processLine(line, time))
     return out
