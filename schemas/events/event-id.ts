@@ -10,16 +10,18 @@ import { createHash } from 'node:crypto'
  * it in a UUID column; its bits are the first 122 bits of a SHA-256.
  */
 export function eventId(...parts: ReadonlyArray<string | number | bigint>): string {
-  const hash = createHash('sha256')
+  // One update of the whole text: each update is a call into the hash's native code, which cost
+  // more than the hashing of these few bytes.
+  let text = ''
   for (const part of parts) {
-    const text = String(part)
+    const piece = String(part)
     // Length-prefixing keeps ("ab", "c") and ("a", "bc") apart.
-    hash.update(`${text.length}:${text};`)
+    text += `${piece.length}:${piece};`
   }
-  const bytes = hash.digest().subarray(0, 16)
+  const bytes = createHash('sha256').update(text).digest()
   bytes[6] = (bytes[6]! & 0x0f) | 0x80
   bytes[8] = (bytes[8]! & 0x3f) | 0x80
-  const hex = bytes.toString('hex')
+  const hex = bytes.toString('hex', 0, 16)
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
 

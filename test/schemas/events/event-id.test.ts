@@ -25,3 +25,7 @@ test('draws the same number in [0, 1) from the same id', () => {
   assert.equal(uniformFromId('ban-1'), u)
   assert.ok(u >= 0 && u < 1)
 })
+
+test('ids stay what earlier versions made, so a history that keeps them still drops redelivered events', () => {
+  assert.equal(eventId('FailureDetected', 'mx1', '/var/log/mail.log', '{"offset":123456}', 17, 0, 'sshd'), '3ecb1742-e798-8ead-9eeb-4259f4b28f95')
+})
