@@ -242,10 +242,11 @@ export class FilterMatcher {
     regex: number, groups: Record<string, string>, preGroups: Record<string, string> | undefined,
     matchedLines: TupleLine[], date: number,
   ): Failure | undefined {
-    let fields: Record<string, string> = preGroups ? { ...preGroups, ...groups } : { ...groups }
+    // `groups` is the match's own object: no copy needed without the prefregex's groups to merge.
+    let fields: Record<string, string> = preGroups ? { ...preGroups, ...groups } : groups
     const lines = matchedLines.map((t) => t.raw.toString('utf8'))
     let matches: string[]
-    let users: Set<string> | undefined
+    let users: string[] | undefined
     let nofail = fields['nofail'] !== undefined
     const mlfid = fields['mlfid']
     if (mlfid !== undefined) {
@@ -280,13 +281,13 @@ export class FilterMatcher {
     }
     const failure: Failure = { regex, host, time: date, fields, matches, nofail }
     if (address) failure.address = address
-    if (users && users.size > 0) failure.users = [...users]
+    if (users && users.length > 0) failure.users = users
     return failure
   }
 
   /** fail2ban's _mergeFailure: folds the lines of one connection (`<F-MLFID>`) into one failure. */
   private mergeFailure(mlfid: string, fail: Record<string, string>, lines: string[]):
-    { fields: Record<string, string>; matches: string[]; users: Set<string>; nofail: boolean } {
+    { fields: Record<string, string>; matches: string[]; users: string[]; nofail: boolean } {
     const GAINED = 8, NOFAIL = 1, FORGET = 2, HAD_NOFAIL = 4
     let flags = 0
     if (fail['mlfgained'] !== undefined) {
@@ -329,7 +330,7 @@ export class FilterMatcher {
       entry.nofailMatches = [...entry.nofailMatches, ...lines]
     }
     return {
-      fields: { ...entry.fields }, matches: [...entry.matches], users: new Set(entry.users),
+      fields: { ...entry.fields }, matches: [...entry.matches], users: [...entry.users],
       nofail: entry.fields['nofail'] !== undefined,
     }
   }
