@@ -1,9 +1,10 @@
 /**
  * The history store's write speed (issue 5): generated failures (see generated-failures.ts) into chDB,
  * - store.insert: rows built from events, then ChdbStore.insert per batch (the store's own rate);
- * - sink: the failures already in the embedded log, read by ClickHouseSink (decode, validate, build rows,
- *   insert, commit) until its committed offsets reach the end: what `banstream run` keeps up with.
- * Each case runs on a fresh store with the materialized views in place, as the store runs.
+ * - sink: the failures already in the embedded log, read by ClickHouseSink (decode, validate, rows spliced
+ *   from the events' JSON, insertJson, commit) until its committed offsets reach the end: what
+ *   `banstream run` keeps up with.
+ * Each case runs on a fresh migrated store, as the store runs.
  *
  *   npx tsx bench/store.ts [failures per case, default 1000000] [rows per batch, default 10000,100000]
  */
