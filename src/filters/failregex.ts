@@ -304,8 +304,8 @@ class Program {
     if (this.tail !== undefined) return this.tail
     // In a multi-line buffer `$` ends every line, not the text: only single lines have a rest of the line.
     const cut = this.opts.singleLine ? openTail(this.source, this.opts.asciiText) : undefined
-    if (cut === undefined) return this.tail = null
-    const group = cut.group === undefined ? -1 : this.groups.findIndex((g) => g.re2Name === cut.group)
+    const group = cut?.group === undefined ? -1 : this.groups.findIndex((g) => g.re2Name === cut.group)
+    if (cut === undefined || (cut.group !== undefined && group < 0)) return this.tail = null
     return this.tail = { regex: compileRe2(`${this.flags}(${cut.source})`, this.pattern), group }
   }
 }
