@@ -16,21 +16,13 @@ export interface DecideSnapshot {
   }>
 }
 
-export function snapshotOf(state: DecideState): DecideSnapshot {
-  const jails: Record<string, DecideSnapshot['jails'][string]> = {}
-  for (const [name, js] of state.jails) {
-    jails[name] = { windows: [...js.windows], bans: [...js.bans].map(savedBan), history: [...js.history] }
-  }
-  return { version: 1, watermark: Number.isFinite(state.watermark) ? state.watermark : null, jails }
-}
-
 /** Characters of JSON a piece of snapshotJson() gathers before it is handed on. */
 const JSON_PIECE_CHARS = 1 << 20
 
 /**
- * `JSON.stringify(snapshotOf(state))`, in pieces of about a megabyte: a million windows make some
- * 200 MB of JSON, which as one string (and as the arrays snapshotOf copies) doubles the process's
- * memory while it is saved. The state must not change until the last piece is taken.
+ * The state's DecideSnapshot as JSON text, in pieces of about a megabyte: a million windows make
+ * some 200 MB of JSON, which as one string doubled the process's memory while it was saved. The
+ * state must not change until the last piece is taken.
  */
 export function* snapshotJson(state: DecideState): Generator<string> {
   yield `{"version":1,"watermark":${JSON.stringify(Number.isFinite(state.watermark) ? state.watermark : null)},"jails":{`

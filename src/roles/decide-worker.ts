@@ -159,7 +159,7 @@ export class DecideWorker {
   }
 }
 
-/** `JSON.stringify({ ...saved, state: snapshotOf(state) })`, in pieces (see snapshotJson). */
+/** The saved state's JSON, `saved` with the state's snapshot, in pieces (see snapshotJson). */
 function* savedJson(saved: Omit<SavedState, 'state'>, state: DecideState): Generator<string> {
   yield JSON.stringify(saved).slice(0, -1)
   yield ',"state":'
