@@ -208,6 +208,16 @@ describe('ClickHouseSink', () => {
     ])
   })
 
+  it('stores bytes of a record that are not UTF-8 as U+FFFD, as the event decodes them', async (t) => {
+    const log = await logWithTopics(t)
+    const json = Buffer.from(JSON.stringify(failure(1, { user: 'caf\u00e9', matches: ['caf\u00e9 from 192.0.2.1'] })), 'latin1')
+    await log.append(Topics.failures.name, [{ key: Buffer.from('one-partition'), value: json }])
+    const sink = ClickHouseSink.start({ log, store, timers: instant })
+    await committedToEnd(log, Topics.failures.name)
+    await sink.close()
+    assert.deepEqual(await store.query('SELECT user, matches FROM failures'), [{ user: 'caf\ufffd', matches: ['caf\ufffd from 192.0.2.1'] }])
+  })
+
   it('closing while the store is down commits nothing, and the next start stores it all', async (t) => {
     const log = await logWithTopics(t)
     await append(log, Topics.failures.name, [failure(1), failure(2)], () => 'one-partition')
