@@ -1,12 +1,16 @@
 /**
  * The history API's speed (issue 5): a chDB store filled with N generated failures (see
- * generated-failures.ts), then the API
- * (buildApi with the store, through Fastify's inject: no socket, one request at a time) asked each
- * route REQUESTS times with varied parameters; p50/p99 per route.
+ * generated-failures.ts), then the API (buildApi with the store) asked each route REQUESTS times with
+ * varied parameters, p50/p99 per route, twice:
+ * - alone: through Fastify's inject, one request at a time (what one request costs);
+ * - under load: on a socket, with autocannon keeping CONNECTIONS requests in flight (what a client
+ *   waits while others ask too; chDB runs a session's queries one at a time, so they queue).
  *
- *   npx tsx bench/api.ts [failures, default 10000000] [requests per route, default 200] [only routes whose name holds one of these, comma-separated]
+ *   npx tsx bench/api.ts [failures, default 10000000] [requests per route, default 200] [only routes whose name holds one of these, comma-separated] [connections, default 4]
  */
+import autocannon from 'autocannon'
 import { mkdtemp, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eventRow } from '../schemas/clickhouse/rows.js'
@@ -30,7 +34,18 @@ const control: ControlPort = {
   reload: async () => undefined,
 }
 
-async function main(total: number, requests: number, only: string): Promise<void> {
+/** p50/p99 of `requests` GETs of fresh `url()`s with `connections` in flight at once. */
+async function underLoad(base: string, url: () => string, requests: number, connections: number): Promise<string> {
+  const result = await autocannon({
+    url: base, connections, amount: requests,
+    requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: url() }) }],
+  })
+  const failed = result.errors + result.timeouts + result.non2xx
+  if (failed > 0) throw new Error(`${failed} of ${requests} requests failed under load`)
+  return `p50 ${result.latency.p50.toFixed(1)} ms, p99 ${result.latency.p99.toFixed(1)} ms, ${(result.requests.total / result.duration).toFixed(0)} requests/s`
+}
+
+async function main(total: number, requests: number, only: string, connections: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'banstream-bench-api-'))
   const store = ChdbStore.open(dir)
   try {
@@ -50,7 +65,8 @@ async function main(total: number, requests: number, only: string): Promise<void
       `${(total / (fillMs / 1000) / 1e3).toFixed(0)} k rows/s with generation (${(fillMs / 1000).toFixed(0)} s)`)
 
     const app = buildApi({ control, store, tokens: undefined, bind: '127.0.0.1', rateLimit: false, now: () => END })
-    await app.ready()
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
     const q = seededRandom(11)
     const day = (): [string, string] => {
       const from = START + Math.floor(q() * 29) * 86_400_000
@@ -81,7 +97,8 @@ async function main(total: number, requests: number, only: string): Promise<void
         if (res.statusCode !== 200) throw new Error(`${u}: ${res.statusCode} ${res.body.slice(0, 300)}`)
       }
       ms.sort((a, b) => a - b)
-      console.log(`  ${name}: p50 ${percentile(ms, 0.5).toFixed(1)} ms, p99 ${percentile(ms, 0.99).toFixed(1)} ms, max ${ms.at(-1)!.toFixed(1)} ms (${requests} requests)`)
+      console.log(`  ${name}: alone p50 ${percentile(ms, 0.5).toFixed(1)} ms, p99 ${percentile(ms, 0.99).toFixed(1)} ms, max ${ms.at(-1)!.toFixed(1)} ms (${requests} requests)`)
+      console.log(`  ${' '.repeat(name.length)}  ${connections} connections: ${await underLoad(base, url, requests, connections)}`)
     }
     printMemory('  ')
     await app.close()
@@ -91,5 +108,5 @@ async function main(total: number, requests: number, only: string): Promise<void
   }
 }
 
-const [total, requests, only] = process.argv.slice(2)
-await main(Number(total ?? 10_000_000), Number(requests ?? 200), only ?? '')
+const [total, requests, only, connections] = process.argv.slice(2)
+await main(Number(total ?? 10_000_000), Number(requests ?? 200), only ?? '', Number(connections ?? 4))

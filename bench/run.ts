@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const BENCHES = ['matcher', 'regex-vs-fail2ban', 'date-detector', 'embedded-log', 'pipeline', 'fleet', 'actuate', 'store']
+const BENCHES = ['matcher', 'regex-vs-fail2ban', 'date-detector', 'embedded-log', 'pipeline', 'fleet', 'actuate', 'store', 'api', 'replay']
 for (const name of BENCHES) {
   console.log(`\n== ${name}`)
   const r = spawnSync(process.execPath, [join(here, `${name}.js`)], { stdio: 'inherit' })
