@@ -51,6 +51,8 @@ export class PartitionLog {
   private pending: PendingAppend[] = []
   private draining = false
   private dirty = false
+  /** The interval policy's sync while it runs: beside the chain, so appends do not wait for the disk. */
+  private syncing: Promise<void> | undefined
   private closed = false
   /** Appends, rolls, retention and close run one at a time, in call order. */
   private chain: Promise<unknown> = Promise.resolve()
@@ -175,11 +177,34 @@ export class PartitionLog {
     return { records, next: Math.min(next, Math.max(limit, fromOffset)) }
   }
 
-  /** Forces appended bytes to disk if any are unsynced; the interval policy's tick. */
+  /**
+   * Forces appended bytes to disk if any are unsynced; the interval policy's
+   * tick. It runs beside appends rather than between them: an fsync waits
+   * for the disk (on a disk busy with other writers, or a journal commit,
+   * far longer than a write into the page cache), and under this policy no
+   * append needs it, so none should queue behind it. fsync covers what was
+   * written before it started; what is appended meanwhile marks the
+   * partition dirty again for the next tick. A tick while the last sync runs
+   * joins it.
+   */
   syncIfDirty(): Promise<void> {
-    return this.serial(async () => {
-      if (this.dirty && !this.closed) await this.syncNow()
-    })
+    if (this.syncing === undefined && this.dirty && !this.closed) {
+      this.dirty = false
+      this.syncing = this.active.sync()
+        .catch((err: unknown) => {
+          this.dirty = true
+          throw err
+        })
+        .finally(() => {
+          this.syncing = undefined
+        })
+    }
+    return this.syncing ?? Promise.resolve()
+  }
+
+  /** Waits for a running interval sync, whose file a roll, a deletion or close is about to touch. */
+  private async syncSettled(): Promise<void> {
+    await this.syncing?.catch(() => undefined)
   }
 
   /**
@@ -214,6 +239,7 @@ export class PartitionLog {
     await this.serial(async () => {
       if (this.closed) return
       this.closed = true
+      await this.syncSettled()
       if (this.dirty && this.settings.fsync !== 'never') await this.syncNow()
       for (const segment of this.segments) await segment.close()
     })
@@ -294,6 +320,7 @@ export class PartitionLog {
   }
 
   private async deleteOldest(): Promise<void> {
+    await this.syncSettled()
     const [oldest, ...rest] = this.segments
     this.segments = rest
     await oldest!.delete()

@@ -1,3 +1,5 @@
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
@@ -265,4 +267,36 @@ test('topics and their records survive a clean restart', async (t) => {
   assert.deepEqual(values(await log.read('lines', 1, 20, 10)), ['line 41', 'line 43', 'line 45', 'line 47', 'line 49'])
   assert.deepEqual(await log.append('lines', [text('again')]), [{ partition: 0, offset: 25 }])
   assert.deepEqual(problems, [])
+})
+
+test('under an fsync interval, appends go on while a sync runs, and the next tick syncs what they wrote', async (t) => {
+  const dataDir = await tempDataDir(t)
+  const { log } = await openLog(t, { dataDir, fsync: { intervalMs: 5 } })
+  await log.createTopic('lines', 1)
+  // From here every file sync waits at a gate the test opens: a disk that takes as long as the test says.
+  const probe = await open(join(dataDir, 'probe'), 'w')
+  const fileHandle = Object.getPrototypeOf(probe) as { sync: () => Promise<void> }
+  await probe.close()
+  const realSync = fileHandle.sync
+  let syncs = 0
+  let openGate!: () => void
+  const gate = new Promise<void>((resolve) => (openGate = resolve))
+  fileHandle.sync = async function (this: unknown) {
+    syncs++
+    await gate
+    return realSync.call(this)
+  }
+  t.after(() => {
+    fileHandle.sync = realSync
+    openGate()
+  })
+  await log.append('lines', [text('a')])
+  while (syncs === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  const appended = log.append('lines', [text('b')]).then(() => 'appended')
+  const held = new Promise((resolve) => setTimeout(resolve, 1000, 'held behind the sync'))
+  assert.equal(await Promise.race([appended, held]), 'appended')
+  const during = syncs
+  openGate()
+  while (syncs === during) await new Promise((resolve) => setTimeout(resolve, 5))
+  assert.deepEqual(values(await log.read('lines', 0, 0, 10)), ['a', 'b'])
 })
