@@ -146,39 +146,59 @@ export function eventRow(event: Readonly<Record<string, unknown>>, columns: read
  */
 export function eventRowJson(json: Buffer, event: Readonly<Record<string, unknown>>, columns: readonly Column[]): Buffer | null {
   if (json.includes(NEWLINE) || !isUtf8(json)) return null
-  const edits: { at: number; end: number; text: string }[] = []
+  const edits: Edit[] = []
+  let length = json.length
   for (const { name, kind, key } of rowPlan(columns)) {
     const value = event[name]
     if (kind === 'copy' || value === undefined || value === null) continue
+    if (typeof value !== 'string') return null
     const at = json.indexOf(key)
-    if (at < 0 || json.indexOf(key, at + 1) >= 0) return null
-    const valueText = JSON.stringify(value)
-    const end = at + key.length + Buffer.byteLength(valueText)
-    if (json.toString('utf8', at + key.length, end) !== valueText) return null
+    if (at < 0 || json.indexOf(key, at + key.length) >= 0) return null
+    const end = stringEnd(json, at + key.length, value)
+    if (end < 0) return null
     let text: string
     if (kind === 'ip') {
-      const stored = storedAddress(String(value))
+      const stored = storedAddress(value)
       text = `"ip":"${stored.ip}","${IP_PREFIX_COLUMN.name}":${stored.ip_prefix}`
     } else {
-      text = `"${name}":"${clickHouseTime(String(value))}"`
+      text = `"${name}":"${clickHouseTime(value)}"`
     }
+    length += text.length - (end - at)
     edits.push({ at, end, text })
   }
-  edits.sort((a, b) => a.at - b.at)
-  let length = json.length
-  for (const { at, end, text } of edits) length += Buffer.byteLength(text) - (end - at)
+  if (edits.length > 1) edits.sort((a, b) => a.at - b.at)
   const row = Buffer.allocUnsafe(length)
   let from = 0
   let to = 0
   for (const { at, end, text } of edits) {
     to += json.copy(row, to, from, at)
-    to += row.write(text, to)
+    to += row.write(text, to, 'latin1')
     from = end
   }
   json.copy(row, to, from)
   return row
 }
 
+/** A replaced field: the bytes `at`..`end` of the event's JSON give way to `text` (ASCII). */
+interface Edit { at: number; end: number; text: string }
+
+/**
+ * Where the JSON string `value` ends in `json` when it is written there from
+ * `at` as JSON.stringify writes it, or -1. Only a value of printable ASCII
+ * without quote or backslash is compared (its JSON is itself in quotes, byte
+ * for byte), which every address and time is; any other declines the splice.
+ */
+function stringEnd(json: Buffer, at: number, value: string): number {
+  if (json[at] !== QUOTE || json[at + value.length + 1] !== QUOTE) return -1
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH || json[at + 1 + i] !== c) return -1
+  }
+  return at + value.length + 2
+}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
 const NEWLINE = 0x0a
 
 interface PlannedColumn {

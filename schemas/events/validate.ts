@@ -44,11 +44,16 @@ export function assertValid<T extends TSchema>(schema: T, value: unknown): Stati
   throw new InvalidEventError(String(schema.$id ?? 'event'), result.errors)
 }
 
+/** The text of UTF-8 bytes, read in place (Buffer.from would copy them first). */
+function utf8Text(bytes: Uint8Array): string {
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('utf8')
+}
+
 /** Parses a JSON record (a Kafka value) and validates it; malformed JSON is an error like any other. */
 export function decodeEvent<T extends TSchema>(schema: T, json: string | Uint8Array): Validated<Static<T>> {
   let value: unknown
   try {
-    value = JSON.parse(typeof json === 'string' ? json : Buffer.from(json).toString('utf8'))
+    value = JSON.parse(typeof json === 'string' ? json : utf8Text(json))
   } catch (error) {
     return { ok: false, errors: [`/: not JSON (${(error as Error).message})`] }
   }
