@@ -12,6 +12,14 @@ test('an IPv4-mapped IPv6 address is the IPv4 address', () => {
   assert.deepEqual(parseAddress('::ffff:7f00:1'), { ip: '127.0.0.1', family: 4 })
 })
 
+test('every dotted quad reads the same as through the general IPv6 path: itself when canonical, else nothing', () => {
+  for (const parts of [['0', '0', '0', '0'], ['255', '255', '255', '255'], ['10', '0', '0', '1'], ['256', '1', '1', '1'], ['00', '1', '1', '1'], ['1', '01', '1', '1'], ['1', '1', '1', '1000']]) {
+    const quad = parts.join('.')
+    const mapped = parseAddress(`::ffff:${quad}`)
+    assert.deepEqual(parseAddress(quad), mapped === null ? null : { ip: quad, family: 4 }, quad)
+  }
+})
+
 test('IPv4 forms that inet_aton would reinterpret are refused', () => {
   for (const text of ['012.1.2.3', '192.030.0.6', '0x7f.1', '127.1', '999.999.999.999', '1.2.3', '1.2.3.4.5', '1.2.3.']) {
     assert.equal(parseAddress(text), null, text)
