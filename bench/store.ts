@@ -4,13 +4,16 @@
  * - sink: the failures already in the embedded log, read by ClickHouseSink (decode, validate, rows spliced
  *   from the events' JSON, insertJson, commit) until its committed offsets reach the end: what
  *   `banstream run` keeps up with.
- * Each case runs on a fresh migrated store, as the store runs.
+ * Each case runs in its own process on a fresh migrated store, so that none inherits another's heap
+ * (the insert cases leave hundreds of MiB) or chDB's background merges.
  *
  *   npx tsx bench/store.ts [failures per case, default 1000000] [rows per batch, default 10000,100000]
  */
+import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { eventRow } from '../schemas/clickhouse/rows.js'
 import { eventTable } from '../schemas/clickhouse/tables.js'
 import { partitionKey, Topics } from '../schemas/topics.js'
@@ -24,6 +27,8 @@ import { seededRandom } from './seeded-random.js'
 
 const TOTAL = Number(process.argv[2] ?? 1_000_000)
 const BATCHES = (process.argv[3] ?? '10000,100000').split(',').map(Number)
+/** Set in a child process: the one case it runs. */
+const CASE = process.argv[4] as 'insert' | 'sink' | undefined
 /** Events generated at a time, so that a case's input never sits in memory whole. */
 const CHUNK = 100_000
 const PARTITIONS = 4
@@ -94,6 +99,14 @@ async function sink(batch: number): Promise<void> {
   })
 }
 
-console.log(`store: ${TOTAL} generated failures per case into chDB`)
-for (const batch of BATCHES) await storeInsert(batch)
-for (const batch of BATCHES) await sink(batch)
+if (CASE === 'insert') await storeInsert(BATCHES[0]!)
+else if (CASE === 'sink') await sink(BATCHES[0]!)
+else {
+  console.log(`store: ${TOTAL} generated failures per case into chDB`)
+  for (const kind of ['insert', 'sink']) {
+    for (const batch of BATCHES) {
+      const args = [...process.execArgv, fileURLToPath(import.meta.url), String(TOTAL), String(batch), kind]
+      if (spawnSync(process.execPath, args, { stdio: 'inherit' }).status !== 0) process.exitCode = 1
+    }
+  }
+}
