@@ -37,8 +37,8 @@ function pathLiteral(path: string): string {
 /**
  * Writes a new file in as few calls as the kernel allows: fs.writeFile's
  * 512 KiB pieces each wait for the event loop, which the sink keeps busy
- * decoding the next batch, and that made writing a batch's file take longer
- * than inserting it.
+ * decoding the next batch, and that made writing a batch's file take about as
+ * long as inserting it (chDB 3.4, 25k failures: 75-160 ms against 85-250).
  */
 async function writeWhole(path: string, data: Buffer): Promise<void> {
   const file = await open(path, 'wx', 0o600)
