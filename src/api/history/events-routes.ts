@@ -45,25 +45,45 @@ function eventScan(store: Store, query: EventsQuery, kind: EventKind): EventScan
   }
   const direction = order === 'asc' ? 'ASC' : 'DESC'
   const columns = eventColumnsSql(kind)
+  const cursorOf = (row: Row): EventCursor => ({ ms: Number(row['__occurred_at']), eventId: String(row['event_id']), order })
+  /** Up to `count` rows after the cursor, in order, copies of a redelivered event included. */
+  const rowsAfter = (after: EventCursor | undefined, count: number): Promise<Row[]> => {
+    const conditions = [...where]
+    const bound: QueryParams = { ...params, limit: count }
+    if (after) {
+      conditions.push(`(occurred_at, event_id) ${order === 'asc' ? '>' : '<'} (fromUnixTimestamp64Milli({after_ms:Int64}), toUUID({after_id:String}))`)
+      Object.assign(bound, { after_ms: after.ms, after_id: after.eventId })
+    }
+    return store.query<Row>(`SELECT ${columns}
+      FROM ${kind} WHERE ${conditions.join(' AND ')}
+      ORDER BY occurred_at ${direction}, event_id ${direction} LIMIT {limit:UInt32}`, bound)
+  }
   return {
     order,
+    /*
+     * The copies of a redelivered event (on disk until their parts merge) are
+     * dropped here rather than by FINAL: they share occurred_at and event_id,
+     * the sort order, so they come out side by side, and a cursor past one
+     * copy is past them all. FINAL merged every part's rows of the range to
+     * find them (a day of 10 M failures, by jail and host: 840 ms against 170).
+     * A page short of distinct events for its copies reads on.
+     */
     async page(after, limit) {
-      const conditions = [...where]
-      const bound: QueryParams = { ...params, limit: limit + 1 }
-      if (after) {
-        conditions.push(`(occurred_at, event_id) ${order === 'asc' ? '>' : '<'} (fromUnixTimestamp64Milli({after_ms:Int64}), toUUID({after_id:String}))`)
-        Object.assign(bound, { after_ms: after.ms, after_id: after.eventId })
+      const want = limit + 1
+      const kept: Row[] = []
+      let cursor = after
+      for (;;) {
+        const asked = want - kept.length
+        const rows = await rowsAfter(cursor, asked)
+        for (const row of rows) if (kept.at(-1)?.['event_id'] !== row['event_id']) kept.push(row)
+        const tail = rows.at(-1)
+        if (kept.length >= want || tail === undefined || rows.length < asked) break
+        cursor = cursorOf(tail)
       }
-      const rows = await store.query<Row>(`SELECT ${columns}
-        FROM ${kind} FINAL WHERE ${conditions.join(' AND ')}
-        ORDER BY occurred_at ${direction}, event_id ${direction} LIMIT {limit:UInt32}`, bound)
-      const more = rows.length > limit
-      const kept = more ? rows.slice(0, limit) : rows
-      const tail = kept.at(-1)
-      return {
-        events: kept.map(rowEvent),
-        last: more && tail ? { ms: Number(tail['__occurred_at']), eventId: String(tail['event_id']), order } : undefined,
-      }
+      const more = kept.length > limit
+      const page = more ? kept.slice(0, limit) : kept
+      const tail = page.at(-1)
+      return { events: page.map(rowEvent), last: more && tail ? cursorOf(tail) : undefined }
     },
   }
 }

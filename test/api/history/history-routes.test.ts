@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
+import { eventRow } from '../../../schemas/clickhouse/rows.js'
+import { eventTable } from '../../../schemas/clickhouse/tables.js'
 import { buildApi } from '../../../src/api/build-api.js'
 import type { ChdbStore } from '../../../src/store/chdb-store.js'
 import { MemoryControlPort } from '../control/memory-control-port.js'
@@ -216,6 +218,26 @@ describe('history routes over a chDB store', () => {
 
   test('is ready while its store answers', async () => {
     assert.deepEqual(await get('/readyz'), { status: 'ready', store: 'ok' })
+  })
+
+  // Last in this block: it leaves more copies in the store, which every later read would have to see through.
+  test('pages past an event stored several times without repeating or losing one, wherever its copies fall', async () => {
+    const sorted = [...events.failures].sort((a, b) => a.occurred_at.localeCompare(b.occurred_at) || a.event_id.localeCompare(b.event_id))
+    const copied = [sorted[1]!, sorted[2]!, sorted.at(-1)!]
+    for (let copy = 0; copy < 4; copy++) await store.insert('failures', copied.map((e) => eventRow(e as Record<string, unknown>, eventTable('failures').columns)))
+    for (const [order, limit] of [['asc', 1], ['asc', 2], ['desc', 2], ['desc', 3]] as const) {
+      const seen: string[] = []
+      let cursor: string | null = null
+      do {
+        const body: { events: { event_id: string }[]; next_cursor: string | null } =
+          await get(`/v1/events?order=${order}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`)
+        assert.ok(body.events.length === limit || body.next_cursor === null, `a page short of ${limit} ends the list`)
+        seen.push(...body.events.map((e) => e.event_id))
+        cursor = body.next_cursor
+      } while (cursor !== null)
+      const expected = sorted.map((f) => f.event_id)
+      assert.deepEqual(seen, order === 'asc' ? expected : [...expected].reverse(), `${order}, ${limit} a page`)
+    }
   })
 })
 
