@@ -189,20 +189,14 @@ export class PartitionLog {
    */
   syncIfDirty(): Promise<void> {
     if (this.syncing === undefined && this.dirty && !this.closed) {
-      this.dirty = false
-      this.syncing = this.active.sync()
-        .catch((err: unknown) => {
-          this.dirty = true
-          throw err
-        })
-        .finally(() => {
-          this.syncing = undefined
-        })
+      this.syncing = this.syncNow().finally(() => {
+        this.syncing = undefined
+      })
     }
     return this.syncing ?? Promise.resolve()
   }
 
-  /** Waits for a running interval sync, whose file a roll, a deletion or close is about to touch. */
+  /** Waits for a running interval sync, whose file a deletion or close is about to touch. */
   private async syncSettled(): Promise<void> {
     await this.syncing?.catch(() => undefined)
   }
