@@ -92,14 +92,14 @@ export function eventTable(name: EventTableName): EventTable {
   return table
 }
 
-/** A string literal of our own text (comments), never of user input: user values are bound as query parameters. */
-function literal(text: string): string {
+/** A ClickHouse string literal of our own text (comments, paths we made), never of user input: user values are bound as query parameters. */
+export function sqlLiteral(text: string): string {
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
 }
 
 /** A column in CREATE TABLE; an absent boolean is false, as the schemas say absence means. */
 function columnDefinition(c: Column): string {
-  return `    ${c.name} ${c.type}${c.type === 'Bool' ? ' DEFAULT false' : ''}${c.comment ? ` COMMENT ${literal(c.comment)}` : ''}`
+  return `    ${c.name} ${c.type}${c.type === 'Bool' ? ' DEFAULT false' : ''}${c.comment ? ` COMMENT ${sqlLiteral(c.comment)}` : ''}`
 }
 
 function ttlClause(timeExpression: string, days: number): string {
@@ -132,7 +132,7 @@ ${lines.join(',\n')}
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (${table.orderBy.join(', ')})${ttlClause('toDateTime(occurred_at)', retention[table.retention])}
-COMMENT ${literal(table.comment)}`
+COMMENT ${sqlLiteral(table.comment)}`
 }
 
 /** The optional table of raw log lines (StoredLine), filled only when the store is asked to keep lines. */
@@ -165,7 +165,7 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(received_at)
 ORDER BY (${table.orderBy.join(', ')})${ttlClause('toDateTime(received_at)', linesDays(retention))}
 SETTINGS ttl_only_drop_parts = 1
-COMMENT ${literal(table.comment)}`
+COMMENT ${sqlLiteral(table.comment)}`
 }
 
 /*

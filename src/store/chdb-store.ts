@@ -3,6 +3,7 @@ import { open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Session } from 'chdb'
+import { sqlLiteral } from '../../schemas/clickhouse/tables.js'
 import { jsonEachRow, jsonLines, parseJsonEachRow, STORE_SETTINGS, StoreError, tableIdentifier, type QueryParams, type Row, type Store } from './store.js'
 
 /** The result of a query in a chosen output format, with ClickHouse's read counters. */
@@ -27,11 +28,6 @@ function storeError(error: unknown): StoreError {
   const e = error as { message?: unknown; clickhouseCode?: unknown }
   const code = typeof e?.clickhouseCode === 'number' ? e.clickhouseCode : undefined
   return new StoreError(String(e?.message ?? error), code, { cause: error })
-}
-
-/** A string literal of a path this store made (never of user input). */
-function pathLiteral(path: string): string {
-  return `'${path.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
 }
 
 /**
@@ -85,7 +81,7 @@ export class ChdbStore implements Store {
    */
   private async insertFile(table: string, body: string | Buffer): Promise<void> {
     const path = join(tmpdir(), `banstream-chdb-insert-${randomUUID()}.jsonl`)
-    const statement = `INSERT INTO ${tableIdentifier(table)} FROM INFILE ${pathLiteral(path)} FORMAT JSONEachRow`
+    const statement = `INSERT INTO ${tableIdentifier(table)} FROM INFILE ${sqlLiteral(path)} FORMAT JSONEachRow`
     await writeWhole(path, typeof body === 'string' ? Buffer.from(body) : body)
     try {
       await this.command(statement)
