@@ -4,7 +4,7 @@ import { eventId } from '../schemas/events/event-id.js'
 import { parseAddress, type Address } from '../src/filters/address.js'
 import type { CompiledFilter } from '../src/filters/compiled-filter.js'
 import type { Failure } from '../src/filters/filter-matcher.js'
-import { StreamMatcher } from '../src/filters/stream-matcher.js'
+import { StreamMatcher, StreamPrefilter } from '../src/filters/stream-matcher.js'
 import type { LineBatch } from '../src/sources/source.js'
 import { MatchCounters, type JailMatchCounts } from './match-counters.js'
 import { globToRegExp } from '../src/sources/glob.js'
@@ -89,17 +89,24 @@ class JailRoutes {
   }
 }
 
-/** The filters of one (host, stream): one StreamMatcher, so a line costs one RE2.Set scan for every jail reading it. */
-interface StreamState {
-  matcher: StreamMatcher
-  /** Filter index in the matcher → the jails using that filter. */
+/** What the streams read by one set of jails share: their filters' prefilter, and which jails use which filter. */
+interface StreamPlan {
+  prefilter: StreamPrefilter
+  /** Filter index in the prefilter → the jails using that filter. */
   jailsOf: number[][]
   /** Every jail reading the stream. */
   jails: number[]
 }
 
+/** The filters of one (host, stream): one StreamMatcher, so a line costs one RE2.Set scan for every jail reading it. */
+interface StreamState extends StreamPlan {
+  matcher: StreamMatcher
+}
+
 class MatchStage {
   private readonly streams = new Map<string, StreamState | null>()
+  /** By the jails' indexes: a fleet's hosts send the same streams, read by the same jails. */
+  private readonly plans = new Map<string, StreamPlan>()
   private readonly counts: JailMatchCounts[]
 
   constructor(private readonly routes: JailRoutes, private readonly counters: MatchCounters, private readonly onHostName?: (failure: HostNameFailure) => void) {
@@ -142,10 +149,20 @@ class MatchStage {
     let state = this.streams.get(key)
     if (state === undefined) {
       const jails = this.routes.of(batch.stream)
-      state = jails.length === 0 ? null : streamState(this.routes.jails, jails)
+      state = jails.length === 0 ? null : this.stateFor(jails)
       this.streams.set(key, state)
     }
     return state
+  }
+
+  private stateFor(jails: number[]): StreamState {
+    const key = jails.join()
+    let plan = this.plans.get(key)
+    if (!plan) {
+      plan = streamPlan(this.routes.jails, jails)
+      this.plans.set(key, plan)
+    }
+    return { ...plan, matcher: new StreamMatcher(plan.prefilter) }
   }
 
   private toEvent(batch: LineBatch, position: string, index: number, nth: number, j: number, failure: Failure): FailureDetected | undefined {
@@ -196,7 +213,7 @@ class MatchStage {
   }
 }
 
-function streamState(all: readonly MatchJail[], jails: number[]): StreamState {
+function streamPlan(all: readonly MatchJail[], jails: number[]): StreamPlan {
   // Jails sharing one compiled filter share its matcher: the line is matched once and the failure fans out.
   const filters: CompiledFilter[] = []
   const jailsOf: number[][] = []
@@ -209,7 +226,7 @@ function streamState(all: readonly MatchJail[], jails: number[]): StreamState {
       jailsOf.push([j])
     }
   }
-  return { matcher: new StreamMatcher(filters), jailsOf, jails }
+  return { prefilter: new StreamPrefilter(filters), jailsOf, jails }
 }
 
 /**
