@@ -64,12 +64,30 @@ function byteAt(line: Uint8Array, i: number): number {
   return i >= 0 && i < line.length ? line[i]! : -1
 }
 
+type RE2Set = InstanceType<typeof RE2.Set>
+
+/**
+ * The Sets by their templates' sources, shared like the templates: each stream a filter reads has its
+ * own detector, and a Set's compiled program and DFA cost milliseconds and hundreds of KiB apiece.
+ */
+const candidateSets = new Map<string, RE2Set>()
+
+function candidateSet(sources: readonly string[]): RE2Set {
+  const key = sources.join('\u0000')
+  let set = candidateSets.get(key)
+  if (set === undefined) {
+    set = new RE2.Set(sources, 'u')
+    candidateSets.set(key, set)
+  }
+  return set
+}
+
 export class DateDetector {
   private readonly slots: Slot[]
   private readonly clock: DateClock
   private readonly now: () => number
   /** One scan tells which templates can match a line at all, so the search skips the others. */
-  private readonly candidates: InstanceType<typeof RE2.Set>
+  private readonly candidates: RE2Set
   private readonly candidateMark: Uint32Array
   private candidateRound = 0
   private lastTemplIdx = FAR
@@ -95,7 +113,7 @@ export class DateDetector {
     this.slots = templatesForDatepattern(opts.datepattern, year).map((t) => ({
       t, setIndex: t.re2 === null ? -1 : unanchored.push(t.re2Source) - 1, hits: 0, lastUsed: 0, distance: FAR, regexHits: 0,
     }))
-    this.candidates = new RE2.Set(unanchored, 'u')
+    this.candidates = candidateSet(unanchored)
     this.candidateMark = new Uint32Array(unanchored.length)
   }
 
