@@ -163,7 +163,8 @@ async function rolePart(logPath: string, what: 'throughput' | 'memory'): Promise
     for (const jail of BENCH_JAILS) windows += (await role.control.status(jail))?.filter.currently_failed ?? 0
     if (what === 'memory') {
       globalThis.gc?.()
-      console.log(`  memory, the role: ${counts.failures} failures of distinct addresses from a file in ${((caughtUp - t0) / 1000).toFixed(1)} s, ${windows} open windows; rss at caught-up ${(rss / 2 ** 20).toFixed(0)} MiB`)
+      console.log(`  memory, the role: ${counts.failures} failures of distinct addresses from a file in ${((caughtUp - t0) / 1000).toFixed(1)} s, ${windows} open windows; rss at caught-up ${(rss / 2 ** 20).toFixed(0)} MiB, ` +
+        `peak ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`)
       printMemory('    after gc: ')
     }
     await role.stop()
