@@ -103,8 +103,21 @@ interface StreamState extends StreamPlan {
   matcher: StreamMatcher
 }
 
+/**
+ * A (host, stream) unheard from this long, by the batches' read times, loses its filter state
+ * (multi-line buffers, last date, connection ids): a fleet's hosts come and go, and a detect worker
+ * that kept every host it ever saw would grow by some 65 KiB a host for as long as it runs. Longer
+ * than anything the state is for: fail2ban forgets connection ids after 5 minutes and a last date
+ * after 60 s.
+ */
+const IDLE_STREAM_MS = 3_600_000
+const SWEEP_EVERY_MS = 60_000
+
 class MatchStage {
-  private readonly streams = new Map<string, StreamState | null>()
+  private readonly streams = new Map<string, { state: StreamState | null; seen: number }>()
+  /** The latest read time of a batch so far; forgetting idle streams goes by it. */
+  private clock = -Infinity
+  private nextSweep = -Infinity
   /** By the jails' indexes: a fleet's hosts send the same streams, read by the same jails. */
   private readonly plans = new Map<string, StreamPlan>()
   private readonly counts: JailMatchCounts[]
@@ -146,13 +159,25 @@ class MatchStage {
   private stateOf(batch: LineBatch): StreamState | null {
     // Filters keep per-stream state (multi-line buffers, the last date): the same path on two hosts is two streams.
     const key = `${batch.host}\u0000${batch.stream}`
-    let state = this.streams.get(key)
-    if (state === undefined) {
+    this.forgetIdle(batch.received_at)
+    let stream = this.streams.get(key)
+    if (stream === undefined) {
       const jails = this.routes.of(batch.stream)
-      state = jails.length === 0 ? null : this.stateFor(jails)
-      this.streams.set(key, state)
+      stream = { state: jails.length === 0 ? null : this.stateFor(jails), seen: batch.received_at }
+      this.streams.set(key, stream)
+    } else {
+      stream.seen = Math.max(stream.seen, batch.received_at)
     }
-    return state
+    return stream.state
+  }
+
+  private forgetIdle(receivedAt: number): void {
+    this.clock = Math.max(this.clock, receivedAt)
+    if (this.clock < this.nextSweep) return
+    this.nextSweep = this.clock + SWEEP_EVERY_MS
+    for (const [key, stream] of this.streams) {
+      if (stream.seen < this.clock - IDLE_STREAM_MS) this.streams.delete(key)
+    }
   }
 
   private stateFor(jails: number[]): StreamState {

@@ -164,6 +164,24 @@ test('multi-line state is kept apart per source host', async () => {
   assert.deepEqual(events.map((e) => [e.host, e.matches]), [['b', [SSHD_FAIL]]])
 })
 
+test('a stream unheard from for an hour loses its filter state; one heard from keeps it', async () => {
+  const jails = [{ name: 'sshd', filter: filter('sshd'), logpath: ['/var/log/auth.log'] }]
+  const connection = 'Feb 25 14:34:09 belka sshd[31602]: Connection from 194.117.26.69'
+  const readAt = (host: string, line: string, minutes: number) =>
+    batch('/var/log/auth.log', [line], { host, received_at: 1_700_000_000_000 + minutes * 60_000 })
+  const events = await run(jails, [
+    readAt('idle', connection, 0),
+    readAt('busy', connection, 0),
+    readAt('busy', 'Feb 25 14:34:09 belka sshd[31777]: Connection from 192.0.2.7', 40),
+    readAt('busy', SSHD_FAIL, 80),
+    readAt('idle', SSHD_FAIL, 80),
+  ])
+  assert.deepEqual(events.map((e) => [e.host, e.matches]), [
+    ['busy', [connection, SSHD_FAIL]],
+    ['idle', [SSHD_FAIL]],
+  ])
+})
+
 test('two jails of the same name are refused', () => {
   const f = filter('sshd')
   assert.throws(() => match([{ name: 'sshd', filter: f }, { name: 'sshd', filter: f }]), /given twice/)
