@@ -33,11 +33,17 @@ export function decisionId(ban: BannedEntry): number {
 /** A decision with the time its ban ends, so that its remaining duration can be told at any later pull. */
 export interface TimedDecision {
   readonly decision: CrowdsecDecision
+  /** Infinity for a permanent ban. */
   readonly endsMs: number
 }
 
-export function endMs(ban: BannedEntry, nowMs: number): number {
-  return ban.expires_at === null ? nowMs + PERMANENT_MS : Date.parse(ban.expires_at)
+export function endMs(ban: BannedEntry): number {
+  return ban.expires_at === null ? Infinity : Date.parse(ban.expires_at)
+}
+
+/** What is left of a ban ending at `endsMs`, as bouncers are told it: a permanent one always has PERMANENT_MS left. */
+function remainingMs(endsMs: number, nowMs: number): number {
+  return Number.isFinite(endsMs) ? endsMs - nowMs : PERMANENT_MS
 }
 
 /**
@@ -48,7 +54,7 @@ export function endMs(ban: BannedEntry, nowMs: number): number {
 export function activeDecisions(bans: readonly BannedEntry[], nowMs: number): Map<string, TimedDecision> {
   const byValue = new Map<string, TimedDecision>()
   for (const ban of bans) {
-    const ends = endMs(ban, nowMs)
+    const ends = endMs(ban)
     if (ends <= nowMs) continue
     const held = byValue.get(ban.ip)
     if (held && held.endsMs >= ends) continue
@@ -57,7 +63,7 @@ export function activeDecisions(bans: readonly BannedEntry[], nowMs: number): Ma
       decision: {
         id: decisionId(ban), origin: 'banstream', type: 'ban',
         scope: ban.ip.includes('/') ? 'Range' : 'Ip', value: ban.ip,
-        duration: goDuration(ends - nowMs), scenario: `banstream/${ban.jail}`,
+        duration: goDuration(remainingMs(ends, nowMs)), scenario: `banstream/${ban.jail}`,
       },
     })
   }
@@ -66,5 +72,5 @@ export function activeDecisions(bans: readonly BannedEntry[], nowMs: number): Ma
 
 /** A decision with its duration as of now (negative once its ban has ended). */
 export function asOf(timed: TimedDecision, nowMs: number): CrowdsecDecision {
-  return { ...timed.decision, duration: goDuration(timed.endsMs - nowMs) }
+  return { ...timed.decision, duration: goDuration(remainingMs(timed.endsMs, nowMs)) }
 }

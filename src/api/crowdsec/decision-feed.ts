@@ -45,13 +45,19 @@ const MAX_CONSUMERS = 1024
  * restarted) gets the full list, which bouncers apply idempotently.
  */
 export class DecisionFeed {
-  private readonly sent = new Map<string, Map<string, TimedDecision>>()
+  private readonly sent = new Map<string, ReadonlyMap<string, TimedDecision>>()
 
+  /**
+   * What `consumer` is to be sent now that `active` is in force. The feed keeps `active` as what the
+   * consumer was sent, so it must not change afterwards (ActiveDecisions hands out such maps); the
+   * same map pulled again has nothing new.
+   */
   pull(consumer: string, active: ReadonlyMap<string, TimedDecision>, startup: boolean, nowMs: number): DecisionStream {
     const before = startup ? undefined : this.sent.get(consumer)
     this.sent.delete(consumer)
-    this.sent.set(consumer, new Map(active))
+    this.sent.set(consumer, active)
     if (this.sent.size > MAX_CONSUMERS) this.sent.delete(this.sent.keys().next().value!)
+    if (before === active) return { new: [], deleted: [] }
     const fresh: CrowdsecDecision[] = []
     const deleted: CrowdsecDecision[] = []
     for (const [value, timed] of active) {

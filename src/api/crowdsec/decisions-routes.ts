@@ -4,8 +4,9 @@ import { DecisionList, DecisionsQuery, DecisionStream, DecisionStreamQuery } fro
 import { overlaps, parseAddress, contains } from '../../../schemas/events/address.js'
 import type { ControlPort } from '../control/control-port.js'
 import { coerceQuery } from '../query-coercion.js'
-import { activeDecisions, asOf } from './crowdsec-decision.js'
-import { DecisionFeed, decisionFilter, passes } from './decision-feed.js'
+import { ActiveDecisions } from './active-decisions.js'
+import { asOf } from './crowdsec-decision.js'
+import { DecisionFeed, decisionFilter } from './decision-feed.js'
 
 /**
  * CrowdSec's bouncer API over banstream's active bans: GET /v1/decisions/stream
@@ -14,6 +15,7 @@ import { DecisionFeed, decisionFilter, passes } from './decision-feed.js'
  */
 export const decisionsRoutes: FastifyPluginAsync<{ control: ControlPort; now: () => number }> = async (app, { control, now }) => {
   const feed = new DecisionFeed()
+  const decisions = new ActiveDecisions()
   const config = { permission: 'actuate' as const, bouncerKey: true }
   const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse }
 
@@ -24,7 +26,7 @@ export const decisionsRoutes: FastifyPluginAsync<{ control: ControlPort; now: ()
   }, async (request): Promise<DecisionStream> => {
     const filter = decisionFilter(request.query)
     const nowMs = now()
-    const active = new Map([...activeDecisions(await control.banned(), nowMs)].filter(([, d]) => passes(filter, d.decision)))
+    const active = decisions.filtered(await control.banned(), nowMs, filter)
     const consumer = `${request.principal?.id ?? 'anonymous'}\u0000${JSON.stringify(filter)}`
     return feed.pull(consumer, active, request.query.startup === true, nowMs)
   })
@@ -39,7 +41,7 @@ export const decisionsRoutes: FastifyPluginAsync<{ control: ControlPort; now: ()
     const wanted = q.ip ?? q.range
     const target = wanted === undefined ? undefined : parseAddress(wanted)!
     const holding = q.contains ?? true
-    const matches = [...activeDecisions(await control.banned(), nowMs).values()].filter(({ decision: d }) => {
+    const matches = [...decisions.of(await control.banned(), nowMs).values()].filter(({ decision: d }) => {
       if (q.scope !== undefined && q.scope.toLowerCase() !== d.scope.toLowerCase()) return false
       if (q.value !== undefined && q.value !== d.value) return false
       if (q.type !== undefined && q.type !== d.type) return false

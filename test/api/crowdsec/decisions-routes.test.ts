@@ -57,6 +57,27 @@ describe('CrowdSec decision stream', () => {
     assert.deepEqual((await pull('', 'bouncer-key-1')).new, [])
   })
 
+  test('sends a ban that ran out as deleted at the next pull, with no unban made', async () => {
+    const { control, pull, advance } = setup()
+    await control.ban('sshd', ['192.0.2.1'], {})
+    await control.ban('recidive', ['192.0.2.9'], {})
+    const first = await pull('startup=true')
+    assert.deepEqual(first.new.map((d) => d.value), ['192.0.2.1', '192.0.2.9'])
+    assert.deepEqual(await pull(''), { new: [], deleted: [] })
+    advance(14_400_000)
+    const delta = await pull('')
+    assert.deepEqual(delta.new, [])
+    assert.deepEqual(delta.deleted.map((d) => [d.value, d.id]), [['192.0.2.1', first.new[0]!.id]])
+  })
+
+  test('tells a permanent ban as ten years left at every pull, however late', async () => {
+    const { control, pull, advance } = setup()
+    await control.ban('recidive', ['192.0.2.9'], {})
+    await pull('startup=true')
+    advance(86_400_000)
+    assert.deepEqual((await pull('startup=true')).new.map((d) => d.duration), ['87600h0m0s'])
+  })
+
   test('sends ranges only to bouncers asking for the range scope, as CrowdSec does', async () => {
     const { control, pull } = setup()
     await control.ban('sshd', ['192.0.2.1', '2001:db8::/64'], {})
