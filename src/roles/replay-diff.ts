@@ -62,13 +62,21 @@ export function diffDecisions(result: ReplayResult, decisions: Iterable<Decision
   return result.jails.map((jail): JailDiff => {
     const tolerance = options.toleranceSecs(jail.jail)
     const actual = (actualByJail.get(jail.jail) ?? []).map(actualOf).sort(byTimeThenIp)
+    // Each address's bans in time order: a week of a fleet's bans searched whole for every replayed ban took minutes.
+    const byIp = new Map<string, { index: number; ms: number }[]>()
+    actual.forEach((a, index) => {
+      const list = byIp.get(a.ip)
+      const entry = { index, ms: Date.parse(a.time) }
+      if (list) list.push(entry)
+      else byIp.set(a.ip, [entry])
+    })
     const paired = new Set<number>()
     const gained: ReplayBan[] = []
     const changed: ChangedBan[] = []
     let same = 0
     for (const ban of jail.bans.filter((b) => b.reason === 'threshold')) {
       const t = Date.parse(ban.time)
-      const at = actual.findIndex((a, i) => !paired.has(i) && a.ip === ban.ip && Math.abs(Date.parse(a.time) - t) <= tolerance * 1000)
+      const at = byIp.get(ban.ip)?.find((a) => !paired.has(a.index) && Math.abs(a.ms - t) <= tolerance * 1000)?.index ?? -1
       if (at < 0) {
         gained.push(ban)
         continue

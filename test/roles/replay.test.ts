@@ -89,6 +89,22 @@ test('a candidate jail (no failregex #1, maxretry 4) against the current decisio
   assert.equal(diff!.same, 2)
 })
 
+test('the diff pairs each replayed ban with the earliest unpaired production ban of its address within findtime', () => {
+  const at = (secs: number) => new Date((WEEK_START + secs) * 1000).toISOString()
+  const ip = '203.0.113.7'
+  const replayed = [50, 60, 70, 4990].map((secs) => ({ ip, time: at(secs), ban_time_secs: 600, reason: 'threshold' as const, failures: 5, matches: [], event_id: `r${secs}`, expires_at: null }))
+  const actual: Decision[] = [0, 100, 5000, 9000].map((secs) => ({
+    type: 'BanIssued', event_id: `a${secs}`, cause_event_id: 'c', jail: 'web', ip, failures: 5, ban_time_secs: secs === 100 ? 1200 : 600,
+    ban_count: 1, expires_at: null, occurred_at: at(secs), reason: 'threshold', matches: [],
+  }))
+  const result: ReplayResult = { first_failure_at: null, last_failure_at: null, lines: 0, unrouted_lines: 0, jails: [{ jail: 'web', lines: 0, failures: 0, failures_by_regex: [], bans: replayed, unbans: [] }] }
+  const [diff] = diffDecisions(result, actual, { from: WEEK_START, to: WEEK_START + 86400, toleranceSecs: () => 600 })
+  assert.deepEqual(diff!.changed.map((c) => [c.time, c.actual_time]), [[at(60), at(100)]])
+  assert.equal(diff!.same, 2)
+  assert.deepEqual(diff!.gained.map((b) => b.time), [at(70)])
+  assert.deepEqual(diff!.lost.map((b) => b.time), [at(9000)])
+})
+
 test('decisions NDJSON: ban and lift lines are read, other lines counted as skipped', () => {
   const ban = { type: 'BanIssued', event_id: 'b', cause_event_id: 'c', jail: 'web', ip: '203.0.113.10', failures: 5, ban_time_secs: 600, ban_count: 1, expires_at: '2026-11-10T01:10:41.000Z', occurred_at: '2026-11-10T01:00:41.000Z', reason: 'threshold', matches: [] }
   const lift = { type: 'BanLifted', event_id: 'l', ban_event_id: 'b', jail: 'web', ip: '203.0.113.10', occurred_at: '2026-11-10T01:10:41.000Z', reason: 'expired' }
