@@ -39,6 +39,15 @@ describe('SyslogFrameDecoder', () => {
     assert.equal(counters.bad_frames, 2)
   })
 
+  test('puts together frames of either kind trickled a byte at a time', () => {
+    const { decoder: d, counters } = decoder(8)
+    const out: Buffer[] = []
+    for (const byte of Buffer.from('<13>abc\n6 <13>de<13>toolongline\n<13>end')) out.push(...d.push(Buffer.from([byte])))
+    assert.deepEqual(text(out), ['<13>abc', '<13>de', '<13>tool'])
+    assert.equal(counters.oversized, 1)
+    assert.equal(d.end()?.toString(), '<13>end')
+  })
+
   test('hands on an unterminated newline-framed message when the connection ends', () => {
     const { decoder: d } = decoder()
     d.push(Buffer.from('<13>last words'))
