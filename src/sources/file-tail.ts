@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import { lineTranscoder, type LineTranscoder } from './encoding.js'
 import { expandGlob, globBase, hasMagic } from './glob.js'
 import { LineSplitter } from './line-splitter.js'
@@ -90,7 +91,14 @@ export class FileTail implements Source {
   private emit: ((batch: LineBatch) => Promise<void>) | undefined
   private timer: NodeJS.Timeout | undefined
   private scanning: Promise<void> | undefined
-  private rescan = false
+  /** A scan of everything is due: discovery, then every followed path. */
+  private fullScanDue = false
+  /**
+   * Followed paths whose content changed, as their directory's watcher said: only these are read.
+   * Reading every followed file on any change made one busy file among a log host's thousand cost
+   * 75 % of a core at 1.5 k lines/s.
+   */
+  private readonly changed = new Set<string>()
   private stopped = false
 
   constructor(private readonly config: FileTailConfig) {
@@ -132,32 +140,47 @@ export class FileTail implements Source {
     this.followed.clear()
   }
 
-  private scheduleScan(): void {
+  /** Schedules reading `path` alone, or (without one) a scan of everything. Scans run one at a time. */
+  private scheduleScan(path?: string): void {
     if (this.stopped) return
-    if (this.scanning) {
-      this.rescan = true
-      return
-    }
-    this.scanning = this.scanLoop().finally(() => {
+    if (path === undefined) this.fullScanDue = true
+    else this.changed.add(path)
+    this.scanning ??= this.scanLoop().finally(() => {
       this.scanning = undefined
     })
   }
 
   private async scanLoop(): Promise<void> {
-    do {
-      this.rescan = false
-      try {
-        await this.discover()
-      } catch (error) {
-        this.count.scan_errors++
-        this.log('error', `file tail: ${(error as Error).message}`)
+    while (!this.stopped && (this.fullScanDue || this.changed.size > 0)) {
+      const full = this.fullScanDue
+      const changed = [...this.changed]
+      this.fullScanDue = false
+      this.changed.clear()
+      if (full) {
+        try {
+          await this.discover()
+        } catch (error) {
+          this.count.scan_errors++
+          this.log('error', `file tail: ${(error as Error).message}`)
+        }
+        this.watchDirectories()
       }
-      this.watchDirectories()
-      for (const followed of [...this.followed.values()]) {
+      const due = full ? [...this.followed.values()] : changed.flatMap((path) => this.followed.get(path) ?? [])
+      for (const followed of due) {
         if (this.stopped) return
         await this.guarded(followed, () => this.follow(followed))
       }
-    } while (this.rescan && !this.stopped)
+    }
+  }
+
+  /**
+   * A watched directory changed. A change to the content of a followed file needs only that file
+   * read; anything else (a file created, renamed, removed; a name the watcher did not give) may
+   * start or rotate a followed file, and is scanned for in full.
+   */
+  private onDirectoryChange(dir: string, event: string, name: string | Buffer | null): void {
+    const path = name === null ? undefined : join(dir, name.toString())
+    this.scheduleScan(event === 'change' && path !== undefined && this.followed.has(path) ? path : undefined)
   }
 
   private async guarded(followed: Followed, step: () => Promise<void>): Promise<void> {
@@ -198,7 +221,7 @@ export class FileTail implements Source {
       const dir = globBase(pattern)
       if (this.watchers.has(dir)) continue
       try {
-        const watcher = watch(dir, { persistent: false }, () => this.scheduleScan())
+        const watcher = watch(dir, { persistent: false }, (event, name) => this.onDirectoryChange(dir, event, name))
         watcher.on('error', () => {
           watcher.close()
           this.watchers.delete(dir)

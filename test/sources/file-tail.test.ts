@@ -73,6 +73,21 @@ describe('FileTail', () => {
     assert.equal(tail.counters().rotations, 1)
   })
 
+  test('with polling far off, the directory watcher alone brings appends to each of many files and a rotation', async () => {
+    const sub = join(dir, 'watched')
+    await mkdir(sub)
+    const paths = Array.from({ length: 20 }, (_, i) => join(sub, `host${i}.log`))
+    for (const path of paths) await writeFile(path, '')
+    const { tail, sink } = await startTail({ paths: [{ pattern: join(sub, '*.log'), start_at: 'head' }], poll_interval_ms: 600_000 })
+    for (const [i, path] of paths.entries()) await appendFile(path, `line ${i}\n`)
+    await waitFor(() => sink.lines().length === 20, 'a line from every file')
+    await rename(paths[3]!, `${paths[3]}.1`)
+    await writeFile(paths[3]!, 'after rotation\n')
+    await waitFor(() => sink.lines().length === 21, 'the rotated file')
+    assert.deepEqual(sink.lines().sort(), [...paths.map((_, i) => `line ${i}`), 'after rotation'].sort())
+    assert.equal(tail.counters().rotations, 1)
+  })
+
   test('a partial last line waits for its newline', async () => {
     const path = join(dir, 'partial.log')
     await writeFile(path, 'whole\npart')
