@@ -86,24 +86,22 @@ export class RunControl implements ControlPort {
   }
 
   async unban(jail: string | undefined, ips: string[] | 'all'): Promise<number> {
+    const named = ips === 'all' ? undefined : new Set(ips)
     const targets = this.parts.book.bans().filter((b) =>
-      (jail === undefined || b.jail === jail) && (ips === 'all' || ips.includes(b.ip)))
+      (jail === undefined || b.jail === jail) && (named === undefined || named.has(b.ip)))
     const pairs = new Map(targets.map((b) => [`${b.jail}\u0000${b.ip}`, { jail: b.jail, ip: b.ip }]))
     // An address inside a banned IPv6 network names that network's ban: the decide stage finds it.
     if (ips !== 'all') {
       const jails = jail === undefined ? this.parts.jails().map((j) => j.config.name) : [jail]
       for (const ip of ips) for (const j of jails) if (!pairs.has(`${j}\u0000${ip}`)) pairs.set(`${j}\u0000${ip}`, { jail: j, ip })
     }
-    let lifted = 0
-    for (const { jail: j, ip } of pairs.values()) {
-      const command = liftCommand(j, ip, this.parts.now())
-      for (const output of await this.command(command)) {
-        if (output.type !== 'BanLifted') continue
-        await this.parts.book.folded(output.event_id)
-        lifted++
-      }
-    }
-    return lifted
+    // One append for all: a command at a time took ~0.8 ms each, 80 s for `unban --all` of 100 k bans.
+    const lifted = await this.commands([...pairs.values()].map(({ jail: j, ip }) => liftCommand(j, ip, this.parts.now())), async (outputs) => {
+      const lifts = outputs.filter((output) => output.type === 'BanLifted')
+      await Promise.all(lifts.map((lift) => this.parts.book.folded(lift.event_id)))
+      return lifts.length
+    })
+    return lifted.reduce((sum, n) => sum + n, 0)
   }
 
   reload(): Promise<void> {
@@ -111,8 +109,20 @@ export class RunControl implements ControlPort {
   }
 
   private async command(command: BanAddress | LiftBan): Promise<readonly DecideOutput[]> {
-    const answered = new Promise<readonly DecideOutput[]>((resolve) => this.waiting.set(command.event_id, resolve))
-    await this.parts.log.append(Topics.commands.name, [{ key: Buffer.from(partitionKey(command.ip)), value: Buffer.from(JSON.stringify(command)) }])
-    return answered
+    const [outputs] = await this.commands([command], async (answer) => answer)
+    return outputs!
+  }
+
+  /**
+   * Appends the commands at once and hands each answer of the decide stage to `then` as it comes:
+   * the decisions of the first answers can be in the ban book before the last answer is, so a wait
+   * for them (BanBook.folded) must begin at their answer, not after all of them.
+   */
+  private async commands<T>(commands: readonly (BanAddress | LiftBan)[], then: (outputs: readonly DecideOutput[]) => Promise<T>): Promise<T[]> {
+    const answered = commands.map((command) => new Promise<readonly DecideOutput[]>((resolve) => this.waiting.set(command.event_id, resolve)).then(then))
+    if (commands.length > 0) {
+      await this.parts.log.append(Topics.commands.name, commands.map((command) => ({ key: Buffer.from(partitionKey(command.ip)), value: Buffer.from(JSON.stringify(command)) })))
+    }
+    return Promise.all(answered)
   }
 }

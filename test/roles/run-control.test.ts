@@ -114,6 +114,15 @@ test('manual ban and unban through the control API go through the decide stage a
   assert.deepEqual(await role.control.banned(), [])
 })
 
+test('unbanning every ban answers once all are lifted, more of them than the decide stage steps in one batch', async (t) => {
+  const { url, role } = await startRole(t)
+  const ips = Array.from({ length: 1200 }, (_, i) => `198.51.${100 + (i >> 8)}.${i & 255}`)
+  assert.equal((await api(url, 'POST', '/v1/jails/sshd/bans', { ips })).status, 200)
+  assert.equal((await role.control.banned()).length, ips.length)
+  assert.deepEqual((await api(url, 'DELETE', '/v1/bans')).body, { unbanned: ips.length })
+  assert.deepEqual(await role.control.banned(), [])
+})
+
 test('the API\'s /metrics counts the actuations', async (t) => {
   const { url } = await startRole(t)
   assert.equal((await api(url, 'POST', '/v1/jails/sshd/bans', { ips: ['198.51.100.9'] })).status, 200)
