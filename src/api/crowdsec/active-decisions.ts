@@ -1,5 +1,5 @@
 import type { BannedEntry } from '../control/control-port.js'
-import { activeDecisions, endMs, type TimedDecision } from './crowdsec-decision.js'
+import { activeDecisions, type TimedDecision } from './crowdsec-decision.js'
 import { passes, type DecisionFilter } from './decision-feed.js'
 
 /** Filters kept a view each; bouncers choose their filters, so the views are bounded. */
@@ -17,7 +17,7 @@ export class ActiveDecisions {
   /** The listing the decisions were built from. */
   private built: readonly BannedEntry[] = []
   private active: ReadonlyMap<string, TimedDecision> = new Map()
-  /** When the first of those bans ends: the decisions change then without any ban changing. */
+  /** When the first of the decisions ends: they change then without any ban changing. */
   private rebuildAtMs = -Infinity
   /** Each filter's view of `active`, by the filter's JSON. */
   private readonly views = new Map<string, { of: ReadonlyMap<string, TimedDecision>; view: ReadonlyMap<string, TimedDecision> }>()
@@ -27,11 +27,9 @@ export class ActiveDecisions {
     if (nowMs < this.rebuildAtMs && this.builtFrom(bans)) return this.active
     this.active = activeDecisions(bans, nowMs)
     this.built = bans
+    // A ban outlasted by another of the same address ending changes no decision: only the decisions' ends count.
     let first = Infinity
-    for (const ban of bans) {
-      const ends = endMs(ban)
-      if (ends > nowMs && ends < first) first = ends
-    }
+    for (const { endsMs } of this.active.values()) first = Math.min(first, endsMs)
     this.rebuildAtMs = first
     this.views.clear()
     return this.active

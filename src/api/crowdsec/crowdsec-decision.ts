@@ -37,7 +37,7 @@ export interface TimedDecision {
   readonly endsMs: number
 }
 
-export function endMs(ban: BannedEntry): number {
+function endMs(ban: BannedEntry): number {
   return ban.expires_at === null ? Infinity : Date.parse(ban.expires_at)
 }
 
