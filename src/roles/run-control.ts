@@ -95,7 +95,7 @@ export class RunControl implements ControlPort {
       const jails = jail === undefined ? this.parts.jails().map((j) => j.config.name) : [jail]
       for (const ip of ips) for (const j of jails) if (!pairs.has(`${j}\u0000${ip}`)) pairs.set(`${j}\u0000${ip}`, { jail: j, ip })
     }
-    // One append for all: a command at a time took ~0.8 ms each, 80 s for `unban --all` of 100 k bans.
+    // One append for all: a command at a time took ~0.8 ms each (2.7-4.1 s for 5 k bans, 0.4 s this way).
     const lifted = await this.commands([...pairs.values()].map(({ jail: j, ip }) => liftCommand(j, ip, this.parts.now())), async (outputs) => {
       const lifts = outputs.filter((output) => output.type === 'BanLifted')
       await Promise.all(lifts.map((lift) => this.parts.book.folded(lift.event_id)))
