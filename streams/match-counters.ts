@@ -25,6 +25,8 @@ export class MatchCounters {
   unrouted_lines = 0
   /** Lines the filter engine failed on: counted and skipped, so one bad line never stops the stage. */
   line_errors = 0
+  /** (host, stream) filter states dropped to make room for a new stream (MatchOptions.maxStreams). */
+  streams_forgotten = 0
   private readonly perJail = new Map<string, JailMatchCounts>()
 
   jail(name: string): JailMatchCounts {
@@ -38,7 +40,9 @@ export class MatchCounters {
 
   /** Every counter by a flat name: `unrouted_lines`, `jail.<name>.<counter>`. */
   snapshot(): Record<string, number> {
-    const out: Record<string, number> = { unrouted_lines: this.unrouted_lines, line_errors: this.line_errors }
+    const out: Record<string, number> = {
+      unrouted_lines: this.unrouted_lines, line_errors: this.line_errors, streams_forgotten: this.streams_forgotten,
+    }
     for (const [name, counts] of this.perJail) {
       for (const [key, value] of Object.entries(counts)) out[`jail.${name}.${key}`] = value
     }

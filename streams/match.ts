@@ -35,6 +35,11 @@ export interface MatchOptions {
    * as `unparseable_host` and dropped.
    */
   readonly onHostName?: (failure: HostNameFailure) => void
+  /**
+   * At most this many (host, stream) filter states are kept; a new stream beyond it takes the place of
+   * the one heard from least recently. Default MAX_STREAMS.
+   */
+  readonly maxStreams?: number
 }
 
 /** A failure whose host is a name still to be resolved: a FailureDetected without its address. */
@@ -50,7 +55,7 @@ export function match(jails: readonly MatchJail[], options: MatchOptions = {}): 
   const routes = new JailRoutes(jails)
   const counters = options.counters ?? new MatchCounters()
   return (batches) => new Observable<FailureDetected>((subscriber) => {
-    const stage = new MatchStage(routes, counters, options.onHostName)
+    const stage = new MatchStage(routes, counters, options.onHostName, options.maxStreams ?? MAX_STREAMS)
     return batches.subscribe({
       next: (batch) => { for (const event of stage.process(batch)) subscriber.next(event) },
       error: (error: unknown) => subscriber.error(error),
@@ -112,8 +117,16 @@ interface StreamState extends StreamPlan {
  */
 const IDLE_STREAM_MS = 3_600_000
 const SWEEP_EVERY_MS = 60_000
+/**
+ * A syslog message names its own host, so whoever can send one can make streams without end, each
+ * some 65 KiB of filter state: without a bound, an hour of messages with made-up host names would
+ * fill the memory before the idle sweep frees any. 10 000 streams is a fleet of thousands of hosts,
+ * and at most ~650 MiB. A stream pushed out only loses what the filters remember of it.
+ */
+export const MAX_STREAMS = 10_000
 
 class MatchStage {
+  /** In the order they were last heard from, least recent first. */
   private readonly streams = new Map<string, { state: StreamState | null; seen: number }>()
   /** The latest read time of a batch so far; forgetting idle streams goes by it. */
   private clock = -Infinity
@@ -122,7 +135,10 @@ class MatchStage {
   private readonly plans = new Map<string, StreamPlan>()
   private readonly counts: JailMatchCounts[]
 
-  constructor(private readonly routes: JailRoutes, private readonly counters: MatchCounters, private readonly onHostName?: (failure: HostNameFailure) => void) {
+  constructor(
+    private readonly routes: JailRoutes, private readonly counters: MatchCounters,
+    private readonly onHostName: ((failure: HostNameFailure) => void) | undefined, private readonly maxStreams: number,
+  ) {
     this.counts = routes.jails.map((j) => counters.jail(j.name))
   }
 
@@ -162,12 +178,14 @@ class MatchStage {
     this.forgetIdle(batch.received_at)
     let stream = this.streams.get(key)
     if (stream === undefined) {
+      if (this.streams.size >= this.maxStreams) this.forgetLeastRecent()
       const jails = this.routes.of(batch.stream)
       stream = { state: jails.length === 0 ? null : this.stateFor(jails), seen: batch.received_at }
-      this.streams.set(key, stream)
     } else {
       stream.seen = Math.max(stream.seen, batch.received_at)
+      this.streams.delete(key)
     }
+    this.streams.set(key, stream)
     return stream.state
   }
 
@@ -177,6 +195,14 @@ class MatchStage {
     this.nextSweep = this.clock + SWEEP_EVERY_MS
     for (const [key, stream] of this.streams) {
       if (stream.seen < this.clock - IDLE_STREAM_MS) this.streams.delete(key)
+    }
+  }
+
+  private forgetLeastRecent(): void {
+    for (const key of this.streams.keys()) {
+      this.streams.delete(key)
+      this.counters.streams_forgotten++
+      return
     }
   }
 

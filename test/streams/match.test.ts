@@ -182,6 +182,26 @@ test('a stream unheard from for an hour loses its filter state; one heard from k
   ])
 })
 
+test('beyond maxStreams, a new stream takes the place of the one heard from least recently, and is counted', async () => {
+  const jails = [{ name: 'sshd', filter: filter('sshd'), logpath: ['/var/log/auth.log'] }]
+  const connection = 'Feb 25 14:34:09 belka sshd[31602]: Connection from 194.117.26.69'
+  const heard = (host: string, line: string) => batch('/var/log/auth.log', [line], { host })
+  const counters = new MatchCounters()
+  const events = await lastValueFrom(from([
+    heard('a', connection),
+    heard('b', connection),
+    heard('a', 'Feb 25 14:34:09 belka sshd[31777]: Connection from 192.0.2.7'),
+    heard('c', connection),
+    heard('a', SSHD_FAIL),
+    heard('b', SSHD_FAIL),
+  ]).pipe(match(jails, { counters, maxStreams: 2 }), toArray()))
+  assert.deepEqual(events.map((e) => [e.host, e.matches]), [
+    ['a', [connection, SSHD_FAIL]],
+    ['b', [SSHD_FAIL]],
+  ])
+  assert.equal(counters.streams_forgotten, 2)
+})
+
 test('two jails of the same name are refused', () => {
   const f = filter('sshd')
   assert.throws(() => match([{ name: 'sshd', filter: f }, { name: 'sshd', filter: f }]), /given twice/)
