@@ -6,6 +6,7 @@
  * percentiles and memory. Then the match stage over the same log sent by a fleet's hosts (syslog
  * forwarders): each host's stream has its own filter state, and all share the compiled prefilters.
  *
+ * Then one line from each of many made-up hosts, as a sender forging syslog host names makes them.
  * Each fleet case runs in its own process, so its memory is its own.
  *
  *   npx tsx bench/matcher.ts [lines, default 200000] [passes, default 3]
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { Subject } from 'rxjs'
 import { StreamMatcher } from '../src/filters/stream-matcher.js'
 import type { LineBatch } from '../src/sources/source.js'
-import { match } from '../streams/match.js'
+import { match, MatchCounters } from '../streams/match.js'
 import { builtinFileFilters } from './builtin-filters.js'
 import { generateMailLog } from './mail-log.js'
 import { percentile, printMemory } from './report.js'
@@ -60,14 +61,32 @@ function fleet(hosts: number): void {
     `process rss at the end ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (${failures} failures)`)
 }
 
+/**
+ * Syslog messages name their own host: one line from each of `hosts` made-up hosts, each a new
+ * stream, as a sender forging host names would make them. The stage keeps at most MAX_STREAMS.
+ */
+function forgedHosts(hosts: number): void {
+  const input = new Subject<LineBatch>()
+  const counters = new MatchCounters()
+  input.pipe(match(filters.map((f) => ({ name: f.name, filter: f, logpath: ['/var/log/mail.log'] })), { counters })).subscribe()
+  const line = Buffer.from('Nov  1 00:00:00 mx1 sshd[20195]: Failed password for root from 198.51.100.7 port 33899 ssh2')
+  const t0 = process.hrtime.bigint()
+  for (let i = 0; i < hosts; i++) input.next({ stream: '/var/log/mail.log', host: `forged-${i}`, lines: [line], received_at: 0 })
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9
+  console.log(`  match stage, one line from each of ${hosts} made-up hosts: ${(hosts / secs / 1e3).toFixed(1)} k new streams/s, ` +
+    `process rss at the end ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (${counters.streams_forgotten} stream states forgotten)`)
+}
+
 const FLEET_LINES = 100_000
 const filters = builtinFileFilters(() => Date.UTC(2026, 11, 1) / 1000)
 if (process.argv[2] === 'fleet') {
   fleet(Number(process.argv[3]))
+} else if (process.argv[2] === 'forged') {
+  forgedHosts(Number(process.argv[3]))
 } else {
   shares(Number(process.argv[2] ?? 200_000), Number(process.argv[3] ?? 3))
-  for (const hosts of [1, 1000]) {
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'fleet', String(hosts)], { stdio: 'inherit' })
+  for (const args of [['fleet', '1'], ['fleet', '1000'], ['forged', '50000']]) {
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { stdio: 'inherit' })
     if (r.status !== 0) process.exitCode = 1
   }
 }

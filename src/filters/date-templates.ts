@@ -98,8 +98,20 @@ const RE_DATE_PREMATCH = /(?<!\\)\{DATE\}/gi
  * `{NONE}` (no date), `EPOCH`/`LEPOCH`/`TAI64N` (optionally `{^LN-BEG}`-prefixed),
  * a pattern with `{EPOCH}`/`{LEPOCH}`, or a %-code / named-group regex pattern.
  */
-export function templatesForDatepattern(datepattern: string | undefined, year: number): DateTemplate[] {
-  if (datepattern === undefined) return defaultTemplates(year)
+export function templatesForDatepattern(datepattern: string | undefined, year: number): readonly DateTemplate[] {
+  // Every (filter, stream) has its own detector, made from the same few lists.
+  const key = `${year}\u0000${datepattern ?? '\u0000'}`
+  let list = lists.get(key)
+  if (list === undefined) {
+    list = datepattern === undefined ? defaultTemplates(year) : patternTemplates(datepattern, year)
+    lists.set(key, list)
+  }
+  return list
+}
+
+const lists = new Map<string, readonly DateTemplate[]>()
+
+function patternTemplates(datepattern: string, year: number): DateTemplate[] {
   const list: DateTemplate[] = []
   const names = new Set<string>()
   const append = (t: DateTemplate, ignoreDup: boolean) => {

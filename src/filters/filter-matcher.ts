@@ -71,7 +71,7 @@ const MLFID_CACHE_SECS = 5 * 60
  * instance per (filter, stream).
  */
 export class FilterMatcher {
-  readonly dates: DateDetector
+  private detector?: DateDetector
   private readonly checkAllRegex: boolean
   private readonly exactOutcomes: boolean
   private lineBuffer: TupleLine[] = []
@@ -80,10 +80,18 @@ export class FilterMatcher {
   private readonly mlfidCache: ExpiringCache<MlfidEntry>
 
   constructor(readonly filter: CompiledFilter, opts: MatchOptions = {}) {
-    this.dates = new DateDetector(filter.dateOptions)
     this.checkAllRegex = opts.checkAllRegex ?? false
     this.exactOutcomes = opts.exactOutcomes ?? false
     this.mlfidCache = new ExpiringCache(MLFID_CACHE_COUNT, MLFID_CACHE_SECS, filter.dateOptions.now)
+  }
+
+  /**
+   * The filter's date detector, made on the first line that needs a date: behind a stream prefilter
+   * most filters of a stream never see a line, and a detector costs tens of microseconds and
+   * kilobytes, which a fleet's thousands of (host, stream) states would pay for every filter.
+   */
+  get dates(): DateDetector {
+    return this.detector ??= new DateDetector(this.filter.dateOptions)
   }
 
   /**

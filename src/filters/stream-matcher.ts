@@ -46,12 +46,16 @@ export class StreamPrefilter {
  * date is cut out. The filters' per-stream state (multi-line buffers, last date) is this object's.
  */
 export class StreamMatcher {
-  readonly matchers: FilterMatcher[]
+  /**
+   * Each filter's matcher, made on the first line that reaches it: behind the prefilter most filters
+   * of a stream never see a line, and a fleet's thousands of streams would each pay for all of them.
+   */
+  private readonly matchers: (FilterMatcher | undefined)[]
   private readonly prefilter: StreamPrefilter
 
-  constructor(filters: readonly CompiledFilter[] | StreamPrefilter, opts: MatchOptions = {}) {
+  constructor(filters: readonly CompiledFilter[] | StreamPrefilter, private readonly opts: MatchOptions = {}) {
     this.prefilter = filters instanceof StreamPrefilter ? filters : new StreamPrefilter(filters)
-    this.matchers = this.prefilter.filters.map((f) => new FilterMatcher(f, opts))
+    this.matchers = new Array<FilterMatcher | undefined>(this.prefilter.filters.length)
   }
 
   /** The filters' results for one line, only for filters that matched or ignored it. */
@@ -71,11 +75,15 @@ export class StreamMatcher {
         if (list) list.push(regex)
         else candidates.set(filter, [regex])
       }
-      for (const [i, regexes] of candidates) this.collect(out, i, this.matchers[i]!.processLine(line, time, regexes))
+      for (const [i, regexes] of candidates) this.collect(out, i, this.matcher(i).processLine(line, time, regexes))
     }
-    if (!rawHolds) for (const i of wordStart) this.collect(out, i, this.matchers[i]!.processLine(line, time))
-    for (const i of always) this.collect(out, i, this.matchers[i]!.processLine(line, time))
+    if (!rawHolds) for (const i of wordStart) this.collect(out, i, this.matcher(i).processLine(line, time))
+    for (const i of always) this.collect(out, i, this.matcher(i).processLine(line, time))
     return out
+  }
+
+  private matcher(i: number): FilterMatcher {
+    return this.matchers[i] ??= new FilterMatcher(this.prefilter.filters[i]!, this.opts)
   }
 
   private collect(out: StreamMatch[], filter: number, result: LineResult): void {
