@@ -2,6 +2,7 @@ import RE2 from 're2'
 import type { ResolvedFilter } from '../config/filter-config.js'
 import { DateDetector } from './date-detector.js'
 import { FailRegex, type FailRegexOptions } from './failregex.js'
+import { PrefregexCut } from './prefregex-cut.js'
 import { UnsupportedConstructError } from './unsupported-construct-error.js'
 
 type RE2Set = InstanceType<typeof RE2.Set>
@@ -42,6 +43,8 @@ export interface CompiledFilter {
    * that name an address (`connect from unknown[...]`) pass some failregex's prefilter and stop here.
    */
   readonly prefregexPrefilter?: RE2
+  /** The prefregex's groups found without a submatch search, for prefregexes of fail2ban's usual shape. */
+  readonly prefregexCut?: PrefregexCut
   /**
    * When the prefilter may run on the raw line, before the date is looked for — which needs the text a
    * failregex sees to be a substring of the raw line, so the date must be cut from the line's start:
@@ -70,6 +73,7 @@ export function compileFilter(def: ResolvedFilter, opts: CompileOptions): Compil
   const failregex = def.failregex.map((p) => compile('failregex', p))
   const ignoreregex = def.ignoreregex.map((p) => compile('ignoreregex', p))
   const prefregex = def.prefregex ? compile('prefregex', def.prefregex) : undefined
+  const prefregexCut = def.prefregex ? PrefregexCut.of(def.prefregex, regexOpts) : undefined
   const dateOptions = { datepattern: def.datepattern, timezone: opts.timezone ?? def.options['logtimezone'], localZone: opts.localZone, now: opts.now }
   // Validates the datepattern now, so a bad one fails at load time rather than on the first line.
   new DateDetector(dateOptions)
@@ -81,6 +85,7 @@ export function compileFilter(def: ResolvedFilter, opts: CompileOptions): Compil
     name: def.name, file: def.file, prefregex, failregex, ignoreregex, maxlines: Math.max(1, def.maxlines),
     useDns, dateOptions, prefilter, rawPrefilter, options: def.options,
     ...(prefregex && prefilter ? { prefregexPrefilter: new RE2(prefregex.prefilterSource, 'u') } : {}),
+    ...(prefregexCut ? { prefregexCut } : {}),
   }
 }
 

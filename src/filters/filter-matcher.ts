@@ -192,13 +192,22 @@ export class FilterMatcher {
 
     let preGroups: Record<string, string> | undefined
     if (f.prefregex) {
-      // The DFA test rules a line out far cheaper than the submatch search exec() starts with.
-      const m = f.prefregex.test(buf) ? f.prefregex.exec(buf) : null
-      if (!m) return result
-      const content = m.fields['content']
-      preGroups = content === undefined ? m.fields : omit(m.fields, 'content')
+      const cut = f.prefregexCut?.cut(buf)
+      if (cut === null) return result
+      let content: Buffer | undefined
+      if (cut !== undefined) {
+        preGroups = cut.mlfid === undefined ? {} : { mlfid: cut.mlfid }
+        content = cut.content
+      } else {
+        // The DFA test rules a line out far cheaper than the submatch search exec() starts with.
+        const m = f.prefregex.test(buf) ? f.prefregex.exec(buf) : null
+        if (!m) return result
+        const text = m.fields['content']
+        preGroups = text === undefined ? m.fields : omit(m.fields, 'content')
+        if (text) content = Buffer.from(text)
+      }
       if (content) {
-        this.lineBuffer = [{ raw: tuple.raw, text: Buffer.from(content) }]
+        this.lineBuffer = [{ raw: tuple.raw, text: content }]
         buf = linesBuffer(this.lineBuffer, multiline)
       }
     }

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { test } from 'node:test'
+import { loadFilter } from '../../src/config/filter-config.js'
+import { FailRegex } from '../../src/filters/failregex.js'
+import { PrefregexCut } from '../../src/filters/prefregex-cut.js'
+
+const FILTERS = join(process.cwd(), 'config/filter.d')
+const LOGS = resolve(process.cwd(), '../shared/conformance/logs')
+const CUT_FILTERS = ['asterisk', 'exim', 'exim-spam', 'freeswitch', 'pam-generic', 'roundcube-auth', 'sendmail-auth', 'sshd']
+
+/** What the full prefregex gives: its mlfid and content, or null. */
+function fullRegex(regex: FailRegex, text: Buffer): { mlfid?: string; content: string } | null {
+  const m = regex.exec(text)
+  if (m === null) return null
+  const { mlfid, content } = m.fields
+  return { ...(mlfid !== undefined && { mlfid }), content: content! }
+}
+
+/** Each line, and each text after one of its first spaces: the line as the prefregex sees it with its date cut out. */
+function texts(line: string): string[] {
+  const out = [line]
+  for (let i = line.indexOf(' '); i >= 0 && i < 40; i = line.indexOf(' ', i + 1)) out.push(line.slice(i + 1), line.slice(i))
+  return out
+}
+
+const HOSTILE = [
+  'mx1 sshd[1]: ',
+  'mx1 sshd[1]:  ',
+  'mx1 sshd[1]: error: ',
+  'mx1 sshd[1]: error: x',
+  'mx1 sshd[1]: Failed password for x\nfrom 192.0.2.9 port 1 ssh2',
+  'mx1 sshd[1]: Failed password for invalid user sshd[2]: from 192.0.2.9 port 1 ssh2',
+  'mx1 sshd[1]: sshd[2]: error: Received disconnect from 192.0.2.9 port 1:11: bye',
+  'mx1 kernel: [ 12.5]: sshd[3]: fatal: PAM: x',
+  '\u00e9\u00e9 sshd[1]: Accepted publickey for \u00fc from 192.0.2.1 port 2 ssh2',
+  'sshd[1]: x',
+  '',
+]
+
+for (const name of CUT_FILTERS) {
+  test(`${name}: the cut gives the mlfid and content the full prefregex gives, on every sample line`, () => {
+    const def = loadFilter(FILTERS, name)
+    const cut = PrefregexCut.of(def.prefregex!, {})
+    assert.ok(cut, `${name}'s prefregex is of the shape that is cut`)
+    const full = FailRegex.compile(def.prefregex!)
+    const sample = join(LOGS, name)
+    const lines = existsSync(sample) ? readFileSync(sample, 'utf8').split('\n').filter((l) => !l.startsWith('#') && l !== '') : []
+    let decided = 0
+    for (const text of [...lines, ...HOSTILE].flatMap(texts)) {
+      const buf = Buffer.from(text)
+      const got = cut.cut(buf)
+      if (got === undefined) continue
+      decided++
+      const want = fullRegex(full, buf)
+      assert.deepEqual(got && { ...(got.mlfid !== undefined && { mlfid: got.mlfid }), content: got.content.toString('utf8') }, want, JSON.stringify(text))
+    }
+    assert.ok(decided > 0)
+  })
+}
+
+test('prefregexes of other shapes are left to the full regex', () => {
+  for (const name of ['postfix', 'courier-smtp', 'dovecot', 'sendmail-reject']) {
+    assert.equal(PrefregexCut.of(loadFilter(FILTERS, name).prefregex!, {}), undefined, name)
+  }
+  const shapes = [
+    String.raw`^<F-MLFID>\S+</F-MLFID>\b<F-CONTENT>.+</F-CONTENT>$`,
+    String.raw`^<F-MLFID>\S+</F-MLFID> x <F-CONTENT>.+</F-CONTENT>$`,
+    String.raw`^(?i)\S+ <F-CONTENT>.+</F-CONTENT>$`,
+    String.raw`^\S+ <HOST> <F-CONTENT>.+</F-CONTENT>$`,
+    String.raw`^\S+ <F-CONTENT>.+?</F-CONTENT>$`,
+    String.raw`^\S+ <F-CONTENT>.+</F-CONTENT>`,
+  ]
+  for (const pattern of shapes) assert.equal(PrefregexCut.of(pattern, {}), undefined, pattern)
+  assert.equal(PrefregexCut.of(String.raw`^\S+ <F-CONTENT>.+</F-CONTENT>$`, { multiline: true }), undefined)
+})
+
+test('a text whose content would be empty or hold a newline is left to the full regex; one the head misses is no match', () => {
+  const cut = PrefregexCut.of(loadFilter(FILTERS, 'sshd').prefregex!, {})!
+  assert.equal(cut.cut(Buffer.from('mx1 sshd[1]: ')), undefined)
+  assert.equal(cut.cut(Buffer.from('mx1 sshd[1]: Failed\npassword')), undefined)
+  assert.deepEqual(cut.cut(Buffer.from('mx1 sshd[1]: error: Failed password')), { mlfid: 'mx1 sshd[1]: ', content: Buffer.from('Failed password') })
+  const strict = PrefregexCut.of(String.raw`^<F-MLFID>\S+ sshd\[\d+\]: </F-MLFID><F-CONTENT>.+</F-CONTENT>$`, {})!
+  assert.equal(strict.cut(Buffer.from('mx1 cron[1]: Failed password')), null)
+})
