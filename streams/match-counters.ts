@@ -38,6 +38,11 @@ export class MatchCounters {
     return counts
   }
 
+  /** Each jail's counts, by jail name. */
+  jails(): IterableIterator<[string, Readonly<JailMatchCounts>]> {
+    return this.perJail.entries()
+  }
+
   /** Every counter by a flat name: `unrouted_lines`, `jail.<name>.<counter>`. */
   snapshot(): Record<string, number> {
     const out: Record<string, number> = {

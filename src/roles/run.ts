@@ -27,6 +27,7 @@ import { ActuateWorker, reconcileFirewalls } from './actuate-worker.js'
 import { prepareJailActions, type JailActions, type JailActionsOptions } from './jail-actions.js'
 import { jailSources, streamPositionKey } from './jail-sources.js'
 import { LinesPositionStore } from './lines-position-store.js'
+import { registerMatchMetrics } from './match-metrics.js'
 import { MatchWorker } from './match-worker.js'
 import { RunControl } from './run-control.js'
 import { loadRunJails, type RunJail } from './run-jails.js'
@@ -97,7 +98,7 @@ export class RunRole {
   private api: FastifyInstance | undefined
   private reloading: Promise<void> = Promise.resolve()
   private history: { store: Store; sink: ClickHouseSink } | undefined
-  /** What the API's /metrics serves: its own request counters and the actuations'. */
+  /** What the API's /metrics serves: its own request counters, the match stage's and the actuations'. */
   private readonly metrics = new Registry()
 
   private constructor(
@@ -142,6 +143,7 @@ export class RunRole {
       onOutputs: (input, outputs, ignored) => role!.decided(input, outputs, ignored),
     })
     parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), successesFor: resettingJails(jails), resolver: new HostResolver(), warn: (message) => note('warn', message), report })
+    registerMatchMetrics(role.metrics, parts.match.counters)
     parts.actuate = ActuateWorker.start({ log, host: role.host, everyTarget: true, fail2banLog, actions: () => role!.actions, now, report, metrics: new ActuationMetrics(role.metrics) })
     await role.reconcile()
     role.reconcileTimer = setInterval(() => void role!.reconcile(), options.reconcileIntervalMs ?? 60_000)

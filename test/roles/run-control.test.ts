@@ -123,7 +123,7 @@ test('unbanning every ban answers once all are lifted, more of them than the dec
   assert.deepEqual(await role.control.banned(), [])
 })
 
-test('the API\'s /metrics counts the actuations', async (t) => {
+test('the API\'s /metrics counts the actuations and what the match stage saw', async (t) => {
   const { url } = await startRole(t)
   assert.equal((await api(url, 'POST', '/v1/jails/sshd/bans', { ips: ['198.51.100.9'] })).status, 200)
   const counted = /^banstream_actuations_total\{backend="dry-run",outcome="dry-run"\} 1$/m
@@ -132,6 +132,7 @@ test('the API\'s /metrics counts the actuations', async (t) => {
     return counted.test(body) ? body : undefined
   }, 'the dry-run actuation counted in /metrics')
   assert.match(text, /^# TYPE banstream_actuator_set_full_total counter$/m)
+  assert.match(text, /^banstream_match_streams_forgotten_total 0$/m)
   assert.match(text, /^banstream_api_requests_total\{/m)
 })
 
