@@ -70,19 +70,20 @@ export class RunControl implements ControlPort {
   }
 
   async ban(jail: string, ips: string[], opts: { force?: boolean }): Promise<{ ip: string; result: BanOutcome }[]> {
-    const results: { ip: string; result: BanOutcome }[] = []
-    for (const ip of ips) {
-      const command = banCommand(jail, ip, this.parts.now(), opts.force)
-      const outputs = await this.command(command)
+    // One append for all, as unban: the decide stage answers them in order, so an address given twice is
+    // banned, then already banned.
+    const outcomes = await this.commands(ips.map((ip) => banCommand(jail, ip, this.parts.now(), opts.force)), async (outputs) => {
       const ban = outputs.find((o) => o.type === 'BanIssued')
       if (ban) await this.parts.book.folded(ban.event_id)
       const notice = outputs.find((o) => o.type === 'DecideNotice')
-      if (ban && ban.type === 'BanIssued' && ban.reason !== 'prolonged') results.push({ ip, result: 'banned' })
-      else if (notice?.type === 'DecideNotice' && notice.kind === 'ignored') results.push({ ip, result: 'ignored' })
-      else if (notice?.type === 'DecideNotice' && notice.kind !== 'already-banned') throw new Error(notice.detail)
-      else results.push({ ip, result: 'already banned' })
-    }
-    return results
+      if (ban && ban.type === 'BanIssued' && ban.reason !== 'prolonged') return 'banned'
+      if (notice?.type === 'DecideNotice' && notice.kind === 'ignored') return 'ignored'
+      if (notice?.type === 'DecideNotice' && notice.kind !== 'already-banned') return new Error(notice.detail)
+      return 'already banned'
+    })
+    const refused = outcomes.find((o) => o instanceof Error)
+    if (refused) throw refused
+    return ips.map((ip, i) => ({ ip, result: outcomes[i] as BanOutcome }))
   }
 
   async unban(jail: string | undefined, ips: string[] | 'all'): Promise<number> {

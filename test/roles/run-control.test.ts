@@ -114,10 +114,15 @@ test('manual ban and unban through the control API go through the decide stage a
   assert.deepEqual(await role.control.banned(), [])
 })
 
-test('unbanning every ban answers once all are lifted, more of them than the decide stage steps in one batch', async (t) => {
+test('banning and then unbanning many addresses answers once all are applied, more of them than the decide stage steps in one batch', async (t) => {
   const { url, role } = await startRole(t)
   const ips = Array.from({ length: 1200 }, (_, i) => `198.51.${100 + (i >> 8)}.${i & 255}`)
-  assert.equal((await api(url, 'POST', '/v1/jails/sshd/bans', { ips })).status, 200)
+  const banned = await api(url, 'POST', '/v1/jails/sshd/bans', { ips: [...ips, ips[0]] })
+  assert.equal(banned.status, 200)
+  const results = (banned.body as { results: { ip: string; result: string }[] }).results
+  assert.deepEqual(results.map((r) => r.ip), [...ips, ips[0]])
+  assert.deepEqual(new Set(results.slice(0, -1).map((r) => r.result)), new Set(['banned']))
+  assert.equal(results.at(-1)!.result, 'already banned')
   assert.equal((await role.control.banned()).length, ips.length)
   assert.deepEqual((await api(url, 'DELETE', '/v1/bans')).body, { unbanned: ips.length })
   assert.deepEqual(await role.control.banned(), [])
