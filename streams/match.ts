@@ -241,26 +241,31 @@ class MatchStage {
     }
     const jail = this.routes.jails[j]!.name
     const user = failure.fields['user']
-    const event = {
-      type: 'FailureDetected' as const,
+    // Fields added one by one, in the schema's order: spreading an object into a literal with more
+    // keys takes V8's slow path, a few microseconds on every failure.
+    const event: Partial<FailureDetected & { host_name: string }> = {
+      type: 'FailureDetected',
       event_id: eventId('FailureDetected', batch.host, batch.stream, position, index, nth, jail),
       jail,
       host: batch.host,
-      ...(user !== undefined && { user }),
-      matches: failure.matches,
-      occurred_at: occurredAt,
-      source: batch.stream,
-      regex_index: failure.regex,
-      ...(gained && { success: true }),
-      ...(batch.backlog && { backlog: true }),
     }
+    if (user !== undefined) event.user = user
+    event.matches = failure.matches
+    event.occurred_at = occurredAt
+    event.source = batch.stream
+    event.regex_index = failure.regex
+    if (gained) event.success = true
+    if (batch.backlog) event.backlog = true
     if (!who) {
       counts.host_names++
-      this.onHostName!({ ...event, host_name: failure.host })
+      event.host_name = failure.host
+      this.onHostName!(event as HostNameFailure)
       return undefined
     }
     counts.matched++
-    return { ...event, ip: who.ip, ...(who.fid !== undefined && { fid: who.fid }) }
+    event.ip = who.ip
+    if (who.fid !== undefined) event.fid = who.fid
+    return event as FailureDetected
   }
 }
 
