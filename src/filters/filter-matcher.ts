@@ -196,7 +196,7 @@ export class FilterMatcher {
       if (cut === null) return result
       let content: Buffer | undefined
       if (cut !== undefined) {
-        preGroups = cut.mlfid === undefined ? {} : { mlfid: cut.mlfid }
+        if (cut.mlfid !== undefined) preGroups = { mlfid: cut.mlfid }
         content = cut.content
       } else {
         // The DFA test rules a line out far cheaper than the submatch search exec() starts with.
