@@ -2,7 +2,9 @@ import type { FailureDetected } from '../../schemas/events/failure-detected.js'
 import { HostResolver } from '../ignore/host-resolver.js'
 import { ignoreCommandsOf, ignoredByCommand } from '../ignore/ignore-command.js'
 import { resolveJailPolicies } from '../ignore/resolve-policies.js'
+import type { Registry } from 'prom-client'
 import type { Log, LogProblem } from '../log/log.js'
+import { registerMatchMetrics } from './match-metrics.js'
 import { MatchWorker } from './match-worker.js'
 import { PartitionDecideWorker } from './partition-decide-worker.js'
 import { loadRunJails } from './run-jails.js'
@@ -22,6 +24,8 @@ export interface DetectOptions {
   readonly commandsPollMs?: number
   /** Wall clock in milliseconds (default Date.now). */
   readonly now?: () => number
+  /** Where the match stage's counters are registered (`banstream detect --metrics`). */
+  readonly metrics?: Registry
   readonly note: (level: 'info' | 'warn' | 'error', message: string) => void
 }
 
@@ -58,6 +62,7 @@ export async function startDetect(options: DetectOptions): Promise<Detect> {
     ...(options.commandsPollMs !== undefined ? { commandsPollMs: options.commandsPollMs } : {}),
   })
   const match = MatchWorker.start({ log, jails: jails.map((j) => j.match), resolver, warn, report })
+  if (options.metrics) registerMatchMetrics(options.metrics, match.counters)
   return {
     decidePartitions: () => decide.partitions(),
     async stop() {

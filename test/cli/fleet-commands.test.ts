@@ -4,9 +4,9 @@ import { appendFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/prom
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test, type TestContext } from 'node:test'
 import { KafkaLog } from '../../src/log/kafka/kafka-log.js'
-import { lineBatchOf } from '../../src/log/line-batch-record.js'
+import { lineBatchOf, lineBatchRecord } from '../../src/log/line-batch-record.js'
 import { packageRoot } from '../../src/package-root.js'
 import { startMockCluster, type MockCluster } from '../kafka/mock-cluster.js'
 import { cliCommand, stopChild } from './cli-path.js'
@@ -100,15 +100,19 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
     assert.deepEqual(lines.map((l) => l.slice(0, 15)), ['Nov 22 03:00:01', 'Nov 22 03:00:02'])
   })
 
-  test('actuate applies the decisions that target this host, reports each on actuations and counts them on --metrics', async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'banstream-actuate-'))
+  /**
+   * `banstream <role>` on the mock cluster with `--metrics`, for the rest of the test: its config holds
+   * the built-in filters and `jailConf`; `args` may name files in its temporary directory.
+   */
+  async function fleetRole(t: TestContext, role: 'detect' | 'actuate', jailConf: (dir: string) => string, args: (dir: string) => string[] = () => []):
+    Promise<{ port: number; log: KafkaLog }> {
+    const dir = await mkdtemp(join(tmpdir(), `banstream-${role}-`))
     const config = join(dir, 'config')
     await mkdir(config)
     await symlink(resolve(packageRoot(), 'config', 'filter.d'), join(config, 'filter.d'))
-    await writeFile(join(config, 'jail.conf'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${dir}/auth.log\naction = nftables[port=ssh]\n`)
+    await writeFile(join(config, 'jail.conf'), jailConf(dir))
     const port = await freePort()
-    const child = spawn(process.execPath, [...cliCommand(), 'actuate', '--kafka', brokers, '--config', config, '--host', 'mx1', '--dry-run', '--log-file', join(dir, 'actuate.log'),
-      '--metrics', `127.0.0.1:${port}`],
+    const child = spawn(process.execPath, [...cliCommand(), role, '--kafka', brokers, '--config', config, ...args(dir), '--metrics', `127.0.0.1:${port}`],
       { stdio: 'ignore', env: { ...process.env, BANSTREAM_KAFKA_IDEMPOTENT: '0' } })
     const log = new KafkaLog({ brokers: cluster.brokers, idempotent: false, clientLogLevel: 'nothing' })
     t.after(async () => {
@@ -116,6 +120,32 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
       await log.close()
       await rm(dir, { recursive: true, force: true })
     })
+    return { port, log }
+  }
+
+  test('detect counts on --metrics the lines and failures its jails matched', async (t) => {
+    const { port, log } = await fleetRole(t, 'detect', () => `[sshd]\nenabled = true\nfilter = sshd\nlogpath = /var/log/auth.log\n`)
+    // Now as syslog writes it, in local time: detect runs live and counts lines of about now.
+    const stamp = new Date().toString().slice(4, 24).replace(/ (\d{4}) /, ' ')
+    await log.append('lines', [lineBatchRecord({
+      stream: '/var/log/auth.log', host: 'mx9', received_at: Date.now(), position: { offset: 0 },
+      lines: [`${stamp} mx9 sshd[7]: Failed password for root from 192.0.2.70 port 22 ssh2`, `${stamp} mx9 cron[8]: (root) CMD (true)`].map((l) => Buffer.from(l)),
+    })])
+    const counted = /^banstream_match_lines_total\{jail="sshd"\} 2$/m
+    let metrics = ''
+    const deadline = Date.now() + 60_000
+    while (!counted.test(metrics) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200))
+      metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '')
+    }
+    assert.match(metrics, counted)
+    assert.match(metrics, /^banstream_match_failures_total\{jail="sshd"\} 1$/m)
+    assert.match(metrics, /^banstream_match_streams_forgotten_total 0$/m)
+  })
+
+  test('actuate applies the decisions that target this host, reports each on actuations and counts them on --metrics', async (t) => {
+    const { port, log } = await fleetRole(t, 'actuate', (dir) => `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${dir}/auth.log\naction = nftables[port=ssh]\n`,
+      (dir) => ['--host', 'mx1', '--dry-run', '--log-file', join(dir, 'actuate.log')])
     const now = Date.now()
     const ban = (ip: string, targets?: string[]) => ({
       type: 'BanIssued', event_id: `ban-${ip}`, cause_event_id: `f-${ip}`, jail: 'sshd', ip, failures: 3, ban_time_secs: 600, ban_count: 1,
