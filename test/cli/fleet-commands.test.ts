@@ -123,6 +123,14 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
     return { port, log }
   }
 
+  test('detect and actuate refuse a --metrics that is no listen address, before they start', async () => {
+    for (const role of ['detect', 'actuate']) {
+      const r = await cli([role, '--kafka', brokers, '--metrics', '127.0.0.1'])
+      assert.equal(r.code, 2, role)
+      assert.match(r.stderr, /^banstream: --metrics 127\.0\.0\.1: use host:port/m, role)
+    }
+  })
+
   test('detect counts on --metrics the lines and failures its jails matched', async (t) => {
     const { port, log } = await fleetRole(t, 'detect', () => `[sshd]\nenabled = true\nfilter = sshd\nlogpath = /var/log/auth.log\n`)
     // Now as syslog writes it, in local time: detect runs live and counts lines of about now.
