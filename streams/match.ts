@@ -7,6 +7,7 @@ import type { Failure } from '../src/filters/filter-matcher.js'
 import { StreamMatcher, StreamPrefilter } from '../src/filters/stream-matcher.js'
 import type { LineBatch } from '../src/sources/source.js'
 import { MatchCounters, type JailMatchCounts } from './match-counters.js'
+import { MAX_STREAMS } from './match-limits.js'
 import { globToRegExp } from '../src/sources/glob.js'
 
 export { MatchCounters, type JailMatchCounts } from './match-counters.js'
@@ -117,14 +118,6 @@ interface StreamState extends StreamPlan {
  */
 const IDLE_STREAM_MS = 3_600_000
 const SWEEP_EVERY_MS = 60_000
-/**
- * A syslog message names its own host, so whoever can send one can make streams without end: without
- * a bound, an hour of messages with made-up host names would fill the memory before the idle sweep
- * frees any. A stream's filter state is made as lines reach its filters: ~20 KiB for one filter, up to
- * ~130 KiB for all 26 built-in ones. 10 000 streams is a fleet of thousands of hosts, and at most
- * ~1.3 GiB. A stream pushed out only loses what the filters remember of it.
- */
-export const MAX_STREAMS = 10_000
 
 class MatchStage {
   /** In the order they were last heard from, least recent first. */

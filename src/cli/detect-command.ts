@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { Command } from 'commander'
 import { builtinConfigDir } from '../package-root.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
+import { maxStreamsOf, maxStreamsOption } from './max-streams-option.js'
 import { metricsAddress, serveMetrics, withMetrics } from './metrics-option.js'
 import { configDirOf } from './run-command.js'
 
@@ -10,9 +11,11 @@ export function detectCommand(): Command {
   return withMetrics(withKafka(new Command('detect'))
     .description('match lines to failures and decide bans for the fleet; run several, up to the partitions of failures')
     .option('--config <dir>', 'configuration directory (jails, filters); default ./config, else the shipped one')
-    .option('--fail2ban <dir>', "read an existing fail2ban tree (filters RE2 cannot run are replaced by banstream's)"))
-    .action(async (flags: { kafka?: string; config?: string; fail2ban?: string; metrics?: string }) => {
+    .option('--fail2ban <dir>', "read an existing fail2ban tree (filters RE2 cannot run are replaced by banstream's)")
+    .addOption(maxStreamsOption()))
+    .action(async (flags: { kafka?: string; config?: string; fail2ban?: string; metrics?: string; maxStreams?: string }) => {
       const metricsAt = await metricsAddress(flags.metrics)
+      const maxStreams = maxStreamsOf(flags.maxStreams)
       const stopRequested = new Promise<void>((done) => {
         process.once('SIGINT', done)
         process.once('SIGTERM', done)
@@ -28,6 +31,7 @@ export function detectCommand(): Command {
         configDir: configDirOf(flags),
         ...(flags.fail2ban !== undefined ? { fallbackFilterDir: join(builtinConfigDir(), 'filter.d') } : {}),
         metrics: registry,
+        ...(maxStreams !== undefined ? { maxStreams } : {}),
         note,
       })
       const metrics = await serveMetrics(registry, metricsAt)

@@ -6,6 +6,7 @@ import type { FsyncPolicy } from '../log/embedded-log.js'
 import { builtinConfigDir } from '../package-root.js'
 import { TOKEN_ENV } from './client-command.js'
 import { historyLinesDaysOf, historyLinesOption } from './history-lines-option.js'
+import { maxStreamsOf, maxStreamsOption } from './max-streams-option.js'
 import { UsageError } from './usage-error.js'
 
 interface RunFlags {
@@ -20,6 +21,7 @@ interface RunFlags {
   dryRun?: boolean
   history: string
   historyLines?: string | boolean
+  maxStreams?: string
   readToken: string[]
   bouncerKey: string[]
   replayDir: string[]
@@ -46,6 +48,7 @@ export function runCommand(): Command {
     .option('--dry-run', "log what each jail action would do instead of doing it (the firewall is left alone)")
     .option('--history <where>', "where the event history is kept: 'embedded' (chDB in the data dir), a ClickHouse URL, or 'none'", process.env['BANSTREAM_HISTORY'] ?? 'embedded')
     .addOption(historyLinesOption())
+    .addOption(maxStreamsOption())
     .action(async (flags: RunFlags) => {
       // Listening before the start: a SIGTERM while starting stops banstream once it is up, not half way.
       const stopRequested = new Promise<void>((resolve) => {
@@ -53,6 +56,7 @@ export function runCommand(): Command {
         process.once('SIGTERM', resolve)
       })
       const linesDays = historyLinesDaysOf(flags.historyLines)
+      const maxStreams = maxStreamsOf(flags.maxStreams)
       const { RunRole } = await import('../roles/run.js')
       const role = await RunRole.start({
         configDir: configDirOf(flags),
@@ -71,6 +75,7 @@ export function runCommand(): Command {
         ...historyOf(flags.history),
         ...(linesDays !== undefined ? { historyLinesDays: linesDays } : {}),
         replayDirs: flags.replayDir.map((dir) => resolve(dir)),
+        ...(maxStreams !== undefined ? { maxStreams } : {}),
       })
       process.stderr.write(`banstream: running; control API on ${role.controlUrl ?? 'an unknown address'}\n`)
       const reload = () => {

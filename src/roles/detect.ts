@@ -24,6 +24,8 @@ export interface DetectOptions {
   readonly commandsPollMs?: number
   /** Wall clock in milliseconds (default Date.now). */
   readonly now?: () => number
+  /** See MatchOptions.maxStreams. */
+  readonly maxStreams?: number
   /** Where the match stage's counters are registered (`banstream detect --metrics`). */
   readonly metrics?: Registry
   readonly note: (level: 'info' | 'warn' | 'error', message: string) => void
@@ -61,7 +63,7 @@ export async function startDetect(options: DetectOptions): Promise<Detect> {
     ...(options.lateness_secs !== undefined ? { lateness_secs: options.lateness_secs } : {}),
     ...(options.commandsPollMs !== undefined ? { commandsPollMs: options.commandsPollMs } : {}),
   })
-  const match = MatchWorker.start({ log, jails: jails.map((j) => j.match), resolver, warn, report })
+  const match = MatchWorker.start({ log, jails: jails.map((j) => j.match), resolver, warn, report, ...(options.maxStreams !== undefined ? { maxStreams: options.maxStreams } : {}) })
   if (options.metrics) registerMatchMetrics(options.metrics, match.counters)
   return {
     decidePartitions: () => decide.partitions(),

@@ -22,6 +22,8 @@ export interface MatchWorkerOptions {
   /** Told what DNS said for `usedns = warn` jails, and of names that did not resolve (fail2ban's warnings). */
   readonly warn?: (message: string) => void
   readonly report: (problem: LogProblem) => void
+  /** See MatchOptions.maxStreams. */
+  readonly maxStreams?: number
 }
 
 const GROUP = 'match'
@@ -70,7 +72,9 @@ export class MatchWorker {
   private wire(jails: readonly MatchJail[]): void {
     this.useDns = new Map(jails.map((j) => [j.name, j.filter.useDns]))
     const onHostName = this.options.resolver ? (failure: HostNameFailure) => { this.named.push(failure) } : undefined
-    this.input.pipe(match(jails, { counters: this.counters, ...(onHostName && { onHostName }) })).subscribe((failure) => this.found.push(failure))
+    const { maxStreams } = this.options
+    this.input.pipe(match(jails, { counters: this.counters, ...(onHostName && { onHostName }), ...(maxStreams !== undefined && { maxStreams }) }))
+      .subscribe((failure) => this.found.push(failure))
   }
 
   private async process(records: readonly LogRecord[]): Promise<void> {

@@ -72,6 +72,8 @@ export interface RunOptions {
   readonly history?: 'embedded' | ClickHouseStoreOptions
   /** Also keep the raw log lines in the history for this many days, so replay can read them back; absent: lines are not kept. */
   readonly historyLinesDays?: number
+  /** See MatchOptions.maxStreams. */
+  readonly maxStreams?: number
   /** Directories POST /v1/replay may read log files from; the embedded log's lines are always replayable. */
   readonly replayDirs?: readonly string[]
   /** Wall clock in milliseconds (default Date.now). */
@@ -142,7 +144,10 @@ export class RunRole {
       ignored: (failure) => ignoredByCommand(ignoreCommands, failure),
       onOutputs: (input, outputs, ignored) => role!.decided(input, outputs, ignored),
     })
-    parts.match = MatchWorker.start({ log, jails: jails.map((j) => j.match), successesFor: resettingJails(jails), resolver: new HostResolver(), warn: (message) => note('warn', message), report })
+    parts.match = MatchWorker.start({
+      log, jails: jails.map((j) => j.match), successesFor: resettingJails(jails), resolver: new HostResolver(), warn: (message) => note('warn', message), report,
+      ...(options.maxStreams !== undefined ? { maxStreams: options.maxStreams } : {}),
+    })
     registerMatchMetrics(role.metrics, parts.match.counters)
     parts.actuate = ActuateWorker.start({ log, host: role.host, everyTarget: true, fail2banLog, actions: () => role!.actions, now, report, metrics: new ActuationMetrics(role.metrics) })
     await role.reconcile()

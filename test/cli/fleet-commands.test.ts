@@ -131,6 +131,12 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
     }
   })
 
+  test('detect refuses a --max-streams that is no count of 1 or more', async () => {
+    const r = await cli(['detect', '--kafka', brokers, '--max-streams', '0'])
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /^banstream: --max-streams 0: a whole number, 1 or more$/m)
+  })
+
   test('detect counts on --metrics the lines and failures its jails matched', async (t) => {
     const { port, log } = await fleetRole(t, 'detect', () => `[sshd]\nenabled = true\nfilter = sshd\nlogpath = /var/log/auth.log\n`)
     // Now as syslog writes it, in local time: detect runs live and counts lines of about now.

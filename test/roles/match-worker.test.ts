@@ -95,3 +95,16 @@ test('a lines record that is not a line batch is reported and the next one is ma
   assert.equal(problems.length, 1)
   assert.match(problems[0]!.reason, /missing stream/)
 })
+
+test('maxStreams bounds the (host, stream) filter states the worker keeps, counting those it drops', async (t) => {
+  const { log, problems } = await setup(t)
+  const worker = MatchWorker.start({ log, jails: [{ name: 'sshd', filter: sshd('no'), logpath: ['/var/log/auth.log'] }], maxStreams: 1, report: (p) => problems.push(p) })
+  closeAfter(t, () => worker.stop())
+  await log.append('lines', ['mx1', 'mx2', 'mx3'].map((host) => lineBatchRecord({
+    stream: '/var/log/auth.log', host, received_at: NOW * 1000, position: { path: '/var/log/auth.log', dev: '1', ino: '2', offset: 100 },
+    lines: [Buffer.from(`Nov 22 11:59:58 ${host} sshd[1]: Failed password for root from 192.0.2.7 port 22 ssh2`)],
+  })))
+  assert.equal((await failuresWhen(log, 3)).length, 3)
+  assert.equal(worker.counters.streams_forgotten, 2)
+  assert.deepEqual(problems, [])
+})
