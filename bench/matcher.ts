@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { Subject } from 'rxjs'
 import { StreamMatcher } from '../src/filters/stream-matcher.js'
 import type { LineBatch } from '../src/sources/source.js'
-import { match, MatchCounters } from '../streams/match.js'
+import { match, MatchCounters, type MatchJail } from '../streams/match.js'
 import { builtinFileFilters } from './builtin-filters.js'
 import { generateMailLog } from './mail-log.js'
 import { percentile, printMemory } from './report.js'
@@ -51,14 +51,14 @@ function fleet(hosts: number): void {
   const log = generateMailLog(FLEET_LINES, { failureShare: 0.05 }).split('\n').filter((l) => l.length > 0).map((l) => Buffer.from(l))
   const input = new Subject<LineBatch>()
   let failures = 0
-  input.pipe(match(filters.map((f) => ({ name: f.name, filter: f, logpath: ['/var/log/mail.log'] })))).subscribe(() => failures++)
+  input.pipe(match(mailJails())).subscribe(() => failures++)
   const t0 = process.hrtime.bigint()
   for (let i = 0; i < log.length; i += 10) {
     input.next({ stream: '/var/log/mail.log', host: `mx${(i / 10) % hosts}`, lines: log.slice(i, i + 10), position: { offset: i }, received_at: 0 })
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9
   console.log(`  match stage, ${FLEET_LINES} lines in batches of 10 from ${hosts} host${hosts > 1 ? 's' : ''}: ${(FLEET_LINES / secs / 1e3).toFixed(0)} k lines/s, ` +
-    `process rss at the end ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (${failures} failures)`)
+    `${rssAtEnd()} (${failures} failures)`)
 }
 
 /**
@@ -68,13 +68,22 @@ function fleet(hosts: number): void {
 function forgedHosts(hosts: number): void {
   const input = new Subject<LineBatch>()
   const counters = new MatchCounters()
-  input.pipe(match(filters.map((f) => ({ name: f.name, filter: f, logpath: ['/var/log/mail.log'] })), { counters })).subscribe()
+  input.pipe(match(mailJails(), { counters })).subscribe()
   const line = Buffer.from('Nov  1 00:00:00 mx1 sshd[20195]: Failed password for root from 198.51.100.7 port 33899 ssh2')
   const t0 = process.hrtime.bigint()
   for (let i = 0; i < hosts; i++) input.next({ stream: '/var/log/mail.log', host: `forged-${i}`, lines: [line], received_at: 0 })
   const secs = Number(process.hrtime.bigint() - t0) / 1e9
   console.log(`  match stage, one line from each of ${hosts} made-up hosts: ${(hosts / secs / 1e3).toFixed(1)} k new streams/s, ` +
-    `process rss at the end ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (${counters.streams_forgotten} stream states forgotten)`)
+    `${rssAtEnd()} (${counters.streams_forgotten} stream states forgotten)`)
+}
+
+/** Every built-in filter as a jail reading the mail log. */
+function mailJails(): MatchJail[] {
+  return filters.map((f) => ({ name: f.name, filter: f, logpath: ['/var/log/mail.log'] }))
+}
+
+function rssAtEnd(): string {
+  return `process rss at the end ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`
 }
 
 const FLEET_LINES = 100_000

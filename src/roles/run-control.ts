@@ -109,11 +109,6 @@ export class RunControl implements ControlPort {
     return this.parts.reload()
   }
 
-  private async command(command: BanAddress | LiftBan): Promise<readonly DecideOutput[]> {
-    const [outputs] = await this.commands([command], async (answer) => answer)
-    return outputs!
-  }
-
   /**
    * Appends the commands at once and hands each answer of the decide stage to `then` as it comes:
    * the decisions of the first answers can be in the ban book before the last answer is, so a wait
