@@ -17,12 +17,13 @@ export interface DecideSnapshot {
 }
 
 /** Characters of JSON a piece of snapshotJson() gathers before it is handed on. */
-const JSON_PIECE_CHARS = 1 << 20
+const JSON_PIECE_CHARS = 1 << 14
 
 /**
- * The state's DecideSnapshot as JSON text, in pieces of about a megabyte: a million windows make
- * some 200 MB of JSON, which as one string doubled the process's memory while it was saved. The
- * state must not change until the last piece is taken.
+ * The state's DecideSnapshot as JSON text, in pieces of some kilobytes: a million windows make
+ * some 200 MB of JSON, which as one string doubled the process's memory while it was saved, and as
+ * pieces of a megabyte still went to V8's large-object space, kept until the next full collection.
+ * The state must not change until the last piece is taken.
  */
 export function* snapshotJson(state: DecideState): Generator<string> {
   yield `{"version":1,"watermark":${JSON.stringify(Number.isFinite(state.watermark) ? state.watermark : null)},"jails":{`

@@ -60,7 +60,7 @@ export function parseAddress(text: string): Address | null {
     parsed = { family: 6, bytes, prefix: parsed.prefix + 96 }
   }
   const full = addressBits(parsed.family)
-  const address: Address = { ip: formatAddress({ ...parsed, prefix: full }), family: parsed.family }
+  const address: Address = { ip: formatAddress({ family: parsed.family, bytes: parsed.bytes, prefix: full }), family: parsed.family }
   if (parsed.prefix < full) address.prefix = parsed.prefix
   return address
 }

@@ -125,3 +125,14 @@ test('writes land in the order they were made', async () => {
   assert.deepEqual(written, ips)
   await rm(dir, { recursive: true })
 })
+
+test('a flood of lines made while a write is in flight is written whole and in order, multi-byte text included', async () => {
+  const { dir, path } = await tempLog()
+  const log = new Fail2banLog({ path, pid: 1, time_zone: 'UTC', now: () => AT })
+  const messages = Array.from({ length: 5000 }, (_, i) => `[sshd] Ignore 192.0.2.${i % 256} by command — user «jürgen-${i}» 𝔘`)
+  await Promise.all(messages.map((m) => log.log('fail2ban.filter', 'INFO', m)))
+  await log.close()
+  const written = (await readFile(path, 'utf8')).trimEnd().split('\n').map((l) => l.slice(l.indexOf('[sshd]')))
+  assert.deepEqual(written, messages)
+  await rm(dir, { recursive: true })
+})
