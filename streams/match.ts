@@ -155,6 +155,7 @@ class MatchStage {
         return
       }
       for (const { filter, result } of results) {
+        if (result.helpers > 0) for (const j of state.jailsOf[filter]!) this.counts[j]!.helpers += result.helpers
         result.failures.forEach((failure, nth) => {
           for (const j of state.jailsOf[filter]!) {
             const event = this.toEvent(batch, position, index, nth, j, failure)
@@ -206,7 +207,8 @@ class MatchStage {
       plan = streamPlan(this.routes.jails, jails)
       this.plans.set(key, plan)
     }
-    return { ...plan, matcher: new StreamMatcher(plan.prefilter) }
+    // Helpers are dropped here (toEvent), so those that would change nothing are only counted.
+    return { ...plan, matcher: new StreamMatcher(plan.prefilter, { countHelpers: true }) }
   }
 
   private toEvent(batch: LineBatch, position: string, index: number, nth: number, j: number, failure: Failure): FailureDetected | undefined {

@@ -2,6 +2,7 @@ import { isAscii } from 'node:buffer'
 import RE2 from 're2'
 import { splitAlternatives } from './regex-alternatives.js'
 import { openTail } from './regex-open-tail.js'
+import { parseRegexTree, requiredCaptures } from './regex-tree.js'
 import { translateRegex, type RegexGroup, type Translation } from './regex-translate.js'
 import { UnsupportedConstructError } from './unsupported-construct-error.js'
 
@@ -147,6 +148,25 @@ export class FailRegex {
     const form = (source: string, asciiText: boolean, compiled?: RE2) =>
       new Extractor(flags, source, this.groups, this.pattern, { singleLine, asciiText, ...(compiled ? { compiled } : {}) })
     return this.extraction = { unicode: form(captureSource, false), ascii: form(asciiSource, true, this.ascii) }
+  }
+
+  private forgets?: boolean
+
+  /**
+   * Whether every match of this regex is an `<F-NOFAIL>` helper that forgets its connection
+   * (`<F-MLFFORGET>`): both groups take part in every match, and it has no `<F-MLFGAINED>` (a success)
+   * and no `<F-MLFID>` of its own (the connection is the prefregex's). Such a match changes nothing
+   * when nothing is cached for its connection, so its groups need not be extracted (see
+   * MatchOptions.countHelpers). sshd's `Received disconnect` is one.
+   */
+  get forgettingHelper(): boolean {
+    if (this.forgets !== undefined) return this.forgets
+    const names = new Set(this.groups.map((g) => g.name))
+    const tree = parseRegexTree(this.forms.captureSource)
+    if (tree === undefined || names.has('mlfgained') || names.has('mlfid')) return this.forgets = false
+    const nameOf = new Map(this.groups.map((g) => [g.re2Name, g.name]))
+    const required = requiredCaptures(tree, (re2Name) => nameOf.get(re2Name) ?? re2Name)
+    return this.forgets = required.has('nofail') && required.has('mlfforget')
   }
 
   /** Field names this regex can produce (fail2ban's groupindex), e.g. to check it names a host. */

@@ -36,6 +36,8 @@ export interface LineResult {
   matchedRegexes: number[]
   /** ignoreregex indexes that matched this line. */
   ignoredBy: number[]
+  /** Helper matches counted instead of extracted (MatchOptions.countHelpers); they are not in `failures`. */
+  helpers: number
   date: DateMatch | null
 }
 
@@ -51,6 +53,13 @@ export interface MatchOptions {
    * full processing of such lines; off on the hot path, where only failures matter.
    */
   exactOutcomes?: boolean
+  /**
+   * Counts a match of a forgetting helper (FailRegex.forgettingHelper) in LineResult.helpers instead
+   * of making its nofail failure, when nothing is cached for its connection: such a failure only ever
+   * feeds multi-line state, and there is none to feed, while extracting its groups is most of its
+   * line's cost. For the match stage, which drops helpers; single-line filters only.
+   */
+  countHelpers?: boolean
 }
 
 /** fail2ban's "tupleLine", as far as matching needs it: the whole line, and the line with its date cut out. */
@@ -74,6 +83,7 @@ export class FilterMatcher {
   private detector?: DateDetector
   private readonly checkAllRegex: boolean
   private readonly exactOutcomes: boolean
+  private readonly countHelpers: boolean
   private lineBuffer: TupleLine[] = []
   private lastDate: number | undefined
   /** fail2ban keeps at most 100 connections, 5 minutes each: attackers choose these ids, so the cache is bounded. */
@@ -82,6 +92,7 @@ export class FilterMatcher {
   constructor(readonly filter: CompiledFilter, opts: MatchOptions = {}) {
     this.checkAllRegex = opts.checkAllRegex ?? false
     this.exactOutcomes = opts.exactOutcomes ?? false
+    this.countHelpers = opts.countHelpers ?? false
     this.mlfidCache = new ExpiringCache(MLFID_CACHE_COUNT, MLFID_CACHE_SECS, filter.dateOptions.now)
   }
 
@@ -174,7 +185,7 @@ export class FilterMatcher {
 
   private findFailures(tuple: TupleLine, date: number | undefined, dateMatch: DateMatch | null, candidates: number[] | undefined): LineResult {
     const f = this.filter
-    const result: LineResult = { outcome: 'missed', failures: [], matchedRegexes: [], ignoredBy: [], date: dateMatch }
+    const result: LineResult = { outcome: 'missed', failures: [], matchedRegexes: [], ignoredBy: [], helpers: 0, date: dateMatch }
     const multiline = f.maxlines > 1
     const orgBuffer = this.lineBuffer = multiline ? [...this.lineBuffer, tuple].slice(-f.maxlines) : [tuple]
     let buf: Buffer | undefined = linesBuffer(orgBuffer, multiline)
@@ -217,9 +228,12 @@ export class FilterMatcher {
       const failRegex = f.failregex[i]!
       buf ??= linesBuffer(this.lineBuffer, multiline)
       // A DFA test is an order of magnitude cheaper than extracting groups; most candidates fail it.
-      const m = failRegex.test(buf) ? failRegex.exec(buf) : null
-      if (!m) continue
-      const span = matchedSpan(buf, m.start, m.end, m.fields, orgBuffer, multiline)
+      if (!failRegex.test(buf)) continue
+      const counted = this.countHelpers && !multiline && !this.checkAllRegex && failRegex.forgettingHelper &&
+        preGroups?.['mlfid'] !== undefined && this.mlfidCache.get(preGroups['mlfid']) === undefined
+      const m = counted ? undefined : failRegex.exec(buf)
+      if (m === null) continue
+      const span = m ? matchedSpan(buf, m.start, m.end, m.fields, orgBuffer, multiline) : { matched: orgBuffer, unmatched: [] }
       result.matchedRegexes.push(i)
       result.outcome = 'matched'
       const ignoreBuf = multiline ? linesBuffer(span.matched, multiline) : buf
@@ -234,8 +248,11 @@ export class FilterMatcher {
         this.lineBuffer = span.unmatched
         buf = undefined
       }
-      const failure = this.toFailure(i, m.fields, preGroups, span.matched, date)
-      if (failure) result.failures.push(failure)
+      if (m === undefined) result.helpers++
+      else {
+        const failure = this.toFailure(i, m.fields, preGroups, span.matched, date)
+        if (failure) result.failures.push(failure)
+      }
       if (!this.checkAllRegex) break
     }
     return result
@@ -379,7 +396,7 @@ function omit(fields: Record<string, string>, ...keys: string[]): Record<string,
 }
 
 function missed(date: DateMatch | null): LineResult {
-  return { outcome: 'missed', failures: [], matchedRegexes: [], ignoredBy: [], date }
+  return { outcome: 'missed', failures: [], matchedRegexes: [], ignoredBy: [], helpers: 0, date }
 }
 
 /** fail2ban's _tupleLinesBuf: the date-less texts joined by newlines (with a final one when multi-line). */

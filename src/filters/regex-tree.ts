@@ -77,6 +77,33 @@ export function captureNames(items: readonly RegexNode[]): string[] {
   return names
 }
 
+/**
+ * The names of the capturing groups that take part in every match of `node`, each as `field` names
+ * it (groups renamed apart for RE2 may stand for one field).
+ */
+export function requiredCaptures(node: RegexNode, field: (name: string) => string = (name) => name): Set<string> {
+  switch (node.kind) {
+    case 'group': {
+      const names = requiredCaptures(node.body, field)
+      if (node.name !== undefined) names.add(field(node.name))
+      return names
+    }
+    case 'seq': {
+      const names = new Set<string>()
+      for (const item of node.items) for (const name of requiredCaptures(item, field)) names.add(name)
+      return names
+    }
+    case 'alt': {
+      const [first, ...rest] = node.branches.map((b) => requiredCaptures(sequence(b), field))
+      return new Set([...first ?? []].filter((name) => rest.every((names) => names.has(name))))
+    }
+    case 'repeat':
+      return node.min >= 1 ? requiredCaptures(node.item, field) : new Set()
+    default:
+      return new Set()
+  }
+}
+
 const MAX_CODE_POINT = 0x10ffff
 const NON_ASCII: readonly [number, number] = [0x80, MAX_CODE_POINT]
 /** Supersets, exact on ASCII, of the Unicode properties the translator writes. */
