@@ -2,9 +2,12 @@
 export interface JailMatchCounts {
   /** Lines of the streams the jail reads. */
   lines: number
-  /** Failures emitted (successes included). */
+  /** Failures emitted (successes included, for a jail told of them). */
   matched: number
-  /** Matches of helper regexes (`<F-NOFAIL>`): they only feed multi-line state, never an event. */
+  /**
+   * Matches of helper regexes (`<F-NOFAIL>`), and successes of a jail not told of them: they only
+   * feed multi-line state, never an event.
+   */
   helpers: number
   /** Failures whose host was a name or other text, not an IP address: never emitted, since only an address may reach a firewall. */
   unparseable_host: number

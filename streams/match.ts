@@ -3,7 +3,7 @@ import type { FailureDetected } from '../schemas/events/failure-detected.js'
 import { eventId } from '../schemas/events/event-id.js'
 import { parseAddress, type Address } from '../src/filters/address.js'
 import type { CompiledFilter } from '../src/filters/compiled-filter.js'
-import type { Failure } from '../src/filters/filter-matcher.js'
+import type { Failure, MatchOptions as FilterMatchOptions } from '../src/filters/filter-matcher.js'
 import { StreamMatcher, StreamPrefilter } from '../src/filters/stream-matcher.js'
 import type { LineBatch } from '../src/sources/source.js'
 import { MatchCounters, type JailMatchCounts } from './match-counters.js'
@@ -25,6 +25,11 @@ export interface MatchJail {
    * `journalmatch` is applied by the journald source), 'syslog' or a configured name for a syslog listener.
    */
   readonly streams?: readonly string[]
+  /**
+   * Whether the jail is told of successes (a login that worked, `<F-MLFGAINED>`): decide resets a
+   * count on them under `resetonsuccess`. Default false: a success is then only a helper.
+   */
+  readonly successes?: boolean
 }
 
 export interface MatchOptions {
@@ -100,6 +105,8 @@ interface StreamPlan {
   prefilter: StreamPrefilter
   /** Filter index in the prefilter → the jails using that filter. */
   jailsOf: number[][]
+  /** Filter index in the prefilter → how it matches: helpers, and successes no jail of it is told of, are only counted. */
+  options: FilterMatchOptions[]
   /** Every jail reading the stream. */
   jails: number[]
 }
@@ -207,14 +214,13 @@ class MatchStage {
       plan = streamPlan(this.routes.jails, jails)
       this.plans.set(key, plan)
     }
-    // Helpers are dropped here (toEvent), so those that would change nothing are only counted.
-    return { ...plan, matcher: new StreamMatcher(plan.prefilter, { countHelpers: true }) }
+    return { ...plan, matcher: new StreamMatcher(plan.prefilter, (filter) => plan.options[filter]!) }
   }
 
   private toEvent(batch: LineBatch, position: string, index: number, nth: number, j: number, failure: Failure): FailureDetected | undefined {
     const counts = this.counts[j]!
     const gained = failure.fields['mlfgained'] !== undefined
-    if (failure.nofail && !gained) {
+    if (gained ? this.routes.jails[j]!.successes !== true : failure.nofail) {
       counts.helpers++
       return undefined
     }
@@ -277,7 +283,9 @@ function streamPlan(all: readonly MatchJail[], jails: number[]): StreamPlan {
       jailsOf.push([j])
     }
   }
-  return { prefilter: new StreamPrefilter(filters), jailsOf, jails }
+  // Helpers are dropped here (toEvent), so those that would change nothing are only counted.
+  const options = jailsOf.map((js) => ({ countHelpers: true, successesAreHelpers: js.every((j) => all[j]!.successes !== true) }))
+  return { prefilter: new StreamPrefilter(filters), jailsOf, options, jails }
 }
 
 /**

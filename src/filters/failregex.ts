@@ -150,23 +150,25 @@ export class FailRegex {
     return this.extraction = { unicode: form(captureSource, false), ascii: form(asciiSource, true, this.ascii) }
   }
 
-  private forgets?: boolean
+  private forgetting?: 'helper' | 'success' | null
 
   /**
-   * Whether every match of this regex is an `<F-NOFAIL>` helper that forgets its connection
-   * (`<F-MLFFORGET>`): both groups take part in every match, and it has no `<F-MLFGAINED>` (a success)
-   * and no `<F-MLFID>` of its own (the connection is the prefregex's). Such a match changes nothing
-   * when nothing is cached for its connection, so its groups need not be extracted (see
-   * MatchOptions.countHelpers). sshd's `Received disconnect` is one.
+   * What every match of this regex is when it also forgets its connection (`<F-MLFFORGET>` takes
+   * part in every match, and the connection is the prefregex's: no `<F-MLFID>` of its own): an
+   * `<F-NOFAIL>` helper ('helper', sshd's `Received disconnect`), or an `<F-MLFGAINED>` success
+   * ('success', sshd's `Accepted`); null otherwise. Such a match changes nothing when nothing is
+   * cached for its connection, so its groups need not be extracted (see MatchOptions.countHelpers).
    */
-  get forgettingHelper(): boolean {
-    if (this.forgets !== undefined) return this.forgets
+  get forgets(): 'helper' | 'success' | null {
+    if (this.forgetting !== undefined) return this.forgetting
     const names = new Set(this.groups.map((g) => g.name))
     const tree = parseRegexTree(this.forms.captureSource)
-    if (tree === undefined || names.has('mlfgained') || names.has('mlfid')) return this.forgets = false
+    if (tree === undefined || names.has('mlfid')) return this.forgetting = null
     const nameOf = new Map(this.groups.map((g) => [g.re2Name, g.name]))
     const required = requiredCaptures(tree, (re2Name) => nameOf.get(re2Name) ?? re2Name)
-    return this.forgets = required.has('nofail') && required.has('mlfforget')
+    if (!required.has('mlfforget')) return this.forgetting = null
+    if (required.has('mlfgained')) return this.forgetting = 'success'
+    return this.forgetting = required.has('nofail') && !names.has('mlfgained') ? 'helper' : null
   }
 
   /** Field names this regex can produce (fail2ban's groupindex), e.g. to check it names a host. */

@@ -3,6 +3,7 @@ import { parseAddress, type Address } from './address.js'
 import { startsWithWordChar, type CompiledFilter } from './compiled-filter.js'
 import { DateDetector, type DateMatch } from './date-detector.js'
 import { ExpiringCache } from './expiring-cache.js'
+import type { FailRegex } from './failregex.js'
 
 /** One failure a line (or a multi-line buffer) produced: fail2ban's `[failRegexIndex, fid, date, fail]`. */
 export interface Failure {
@@ -54,12 +55,14 @@ export interface MatchOptions {
    */
   exactOutcomes?: boolean
   /**
-   * Counts a match of a forgetting helper (FailRegex.forgettingHelper) in LineResult.helpers instead
-   * of making its nofail failure, when nothing is cached for its connection: such a failure only ever
+   * Counts a match of a forgetting helper (FailRegex.forgets) in LineResult.helpers instead of
+   * making its nofail failure, when nothing is cached for its connection: such a failure only ever
    * feeds multi-line state, and there is none to feed, while extracting its groups is most of its
    * line's cost. For the match stage, which drops helpers; single-line filters only.
    */
   countHelpers?: boolean
+  /** With countHelpers, a forgetting success counts as a helper too: for jails that are not told of successes. */
+  successesAreHelpers?: boolean
 }
 
 /** fail2ban's "tupleLine", as far as matching needs it: the whole line, and the line with its date cut out. */
@@ -84,6 +87,7 @@ export class FilterMatcher {
   private readonly checkAllRegex: boolean
   private readonly exactOutcomes: boolean
   private readonly countHelpers: boolean
+  private readonly successesAreHelpers: boolean
   private lineBuffer: TupleLine[] = []
   private lastDate: number | undefined
   /** fail2ban keeps at most 100 connections, 5 minutes each: attackers choose these ids, so the cache is bounded. */
@@ -93,6 +97,7 @@ export class FilterMatcher {
     this.checkAllRegex = opts.checkAllRegex ?? false
     this.exactOutcomes = opts.exactOutcomes ?? false
     this.countHelpers = opts.countHelpers ?? false
+    this.successesAreHelpers = opts.successesAreHelpers ?? false
     this.mlfidCache = new ExpiringCache(MLFID_CACHE_COUNT, MLFID_CACHE_SECS, filter.dateOptions.now)
   }
 
@@ -229,7 +234,7 @@ export class FilterMatcher {
       buf ??= linesBuffer(this.lineBuffer, multiline)
       // A DFA test is an order of magnitude cheaper than extracting groups; most candidates fail it.
       if (!failRegex.test(buf)) continue
-      const counted = this.countHelpers && !multiline && !this.checkAllRegex && failRegex.forgettingHelper &&
+      const counted = this.countHelpers && !multiline && !this.checkAllRegex && this.helperOnly(failRegex.forgets) &&
         preGroups?.['mlfid'] !== undefined && this.mlfidCache.get(preGroups['mlfid']) === undefined
       const m = counted ? undefined : failRegex.exec(buf)
       if (m === null) continue
@@ -256,6 +261,10 @@ export class FilterMatcher {
       if (!this.checkAllRegex) break
     }
     return result
+  }
+
+  private helperOnly(forgets: FailRegex['forgets']): boolean {
+    return forgets === 'helper' || (forgets === 'success' && this.successesAreHelpers)
   }
 
   /** Runs the ignoreregexes; records which matched. */

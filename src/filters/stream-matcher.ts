@@ -52,10 +52,13 @@ export class StreamMatcher {
    */
   private readonly matchers: (FilterMatcher | undefined)[]
   private readonly prefilter: StreamPrefilter
+  private readonly optionsOf: (filter: number) => MatchOptions
 
-  constructor(filters: readonly CompiledFilter[] | StreamPrefilter, private readonly opts: MatchOptions = {}) {
+  /** `opts`: the same for every filter, or each filter's by its index. */
+  constructor(filters: readonly CompiledFilter[] | StreamPrefilter, opts: MatchOptions | ((filter: number) => MatchOptions) = {}) {
     this.prefilter = filters instanceof StreamPrefilter ? filters : new StreamPrefilter(filters)
     this.matchers = new Array<FilterMatcher | undefined>(this.prefilter.filters.length)
+    this.optionsOf = typeof opts === 'function' ? opts : () => opts
   }
 
   /** The filters' results for one line, only for filters that matched or ignored it. */
@@ -83,7 +86,7 @@ export class StreamMatcher {
   }
 
   private matcher(i: number): FilterMatcher {
-    return this.matchers[i] ??= new FilterMatcher(this.prefilter.filters[i]!, this.opts)
+    return this.matchers[i] ??= new FilterMatcher(this.prefilter.filters[i]!, this.optionsOf(i))
   }
 
   private collect(out: StreamMatch[], filter: number, result: LineResult): void {

@@ -12,11 +12,6 @@ export interface MatchWorkerOptions {
   readonly log: Log
   readonly jails: readonly MatchJail[]
   readonly counters?: MatchCounters
-  /**
-   * Jails whose success lines (a login that worked) matter downstream: those with resetonsuccess.
-   * The others' successes are dropped here, which on a mail log is most of what a filter matches.
-   */
-  readonly successesFor?: ReadonlySet<string>
   /** Resolves the host names that jails with `usedns = yes|warn` capture; without it such failures are dropped. */
   readonly resolver?: HostResolver
   /** Told what DNS said for `usedns = warn` jails, and of names that did not resolve (fail2ban's warnings). */
@@ -39,12 +34,10 @@ export class MatchWorker {
   private found: FailureDetected[] = []
   private named: HostNameFailure[] = []
   private useDns = new Map<string, string>()
-  private successesFor: ReadonlySet<string>
   private subscription: Subscription | undefined
 
   private constructor(private readonly options: MatchWorkerOptions) {
     this.counters = options.counters ?? new MatchCounters()
-    this.successesFor = options.successesFor ?? new Set()
     this.wire(options.jails)
   }
 
@@ -57,8 +50,7 @@ export class MatchWorker {
   }
 
   /** New jails (a reload): filters start afresh, so a multi-line buffer of the old filter is not carried over. */
-  reconfigure(jails: readonly MatchJail[], successesFor: ReadonlySet<string> = new Set()): void {
-    this.successesFor = successesFor
+  reconfigure(jails: readonly MatchJail[]): void {
     this.input.complete()
     this.input = new Subject<LineBatch>()
     this.wire(jails)
@@ -93,9 +85,8 @@ export class MatchWorker {
       this.input.next(batch.position === undefined ? { ...batch, position: { lines: [record.partition, record.offset] } } : batch)
     }
     for (const failure of this.named) this.found.push(...(await this.resolved(failure)))
-    const kept = this.found.filter((f) => !f.success || this.successesFor.has(f.jail))
-    if (kept.length === 0) return
-    await this.options.log.append(Topics.failures.name, kept.map((failure) => ({
+    if (this.found.length === 0) return
+    await this.options.log.append(Topics.failures.name, this.found.map((failure) => ({
       key: Buffer.from(partitionKey(failure.ip)),
       value: Buffer.from(JSON.stringify(failure)),
     })))

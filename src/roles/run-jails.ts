@@ -90,7 +90,7 @@ function runJail(configDir: string, config: JailConfig, now: () => number, filte
     const journalmatch = definition.journalmatch?.trim()
     return {
       config, configDir, policy, files: [], encoding, actions,
-      match: { name: config.name, filter, streams: [stream] },
+      match: { name: config.name, filter, streams: [stream], successes: policy.reset_on_success },
       journal: { stream, ...(journalmatch ? { journalmatch } : {}) },
     }
   }
@@ -99,7 +99,7 @@ function runJail(configDir: string, config: JailConfig, now: () => number, filte
   }
   const files = config.logpath.flatMap((line) => parseLogPaths(line))
   if (files.length === 0) throw new RunJailError(config.name, 'has no logpath')
-  return { config, configDir, policy, files, encoding, actions, match: { name: config.name, filter, logpath: files.map((f) => f.pattern) } }
+  return { config, configDir, policy, files, encoding, actions, match: { name: config.name, filter, logpath: files.map((f) => f.pattern), successes: policy.reset_on_success } }
 }
 
 function referenceText(ref: { name: string; args: Record<string, string> }): string {

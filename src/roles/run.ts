@@ -145,7 +145,7 @@ export class RunRole {
       onOutputs: (input, outputs, ignored) => role!.decided(input, outputs, ignored),
     })
     parts.match = MatchWorker.start({
-      log, jails: jails.map((j) => j.match), successesFor: resettingJails(jails), resolver: new HostResolver(), warn: (message) => note('warn', message), report,
+      log, jails: jails.map((j) => j.match), resolver: new HostResolver(), warn: (message) => note('warn', message), report,
       ...(options.maxStreams !== undefined ? { maxStreams: options.maxStreams } : {}),
     })
     registerMatchMetrics(role.metrics, parts.match.counters)
@@ -180,7 +180,7 @@ export class RunRole {
       this.jails = jails
       this.actions = await this.prepareActions(jails)
       await this.reconcile()
-      this.parts.match!.reconfigure(jails.map((j) => j.match), resettingJails(jails))
+      this.parts.match!.reconfigure(jails.map((j) => j.match))
       await this.parts.decide!.reconfigure(decideOptions)
       await this.startSources()
       await this.fail2banLog.log('fail2ban.server', 'INFO', 'Reload finished.')
@@ -313,7 +313,3 @@ export class RunRole {
   }
 }
 
-/** Jails whose count a success line resets (resetonsuccess): the only ones whose successes travel. */
-function resettingJails(jails: readonly RunJail[]): Set<string> {
-  return new Set(jails.filter((j) => j.policy.reset_on_success).map((j) => j.config.name))
-}

@@ -31,32 +31,35 @@ function sshd(mode: string, opts: MatchOptions): FilterMatcher {
   return new FilterMatcher(compileFilter(def, { useDns: 'raw', timezone: 'UTC', now: () => SAMPLE_NOW }), opts)
 }
 
-test('sshd\'s disconnect and connection-closed helpers are forgetting helpers; failures and successes are not', () => {
+test('sshd\'s disconnect and connection-closed helpers and its accepted login forget their connection; its failures do not', () => {
   const def = loadFilter(FILTERS, 'sshd', { mode: 'aggressive' })
-  const helpers = def.failregex.filter((r) => FailRegex.compile(r).forgettingHelper)
-  assert.deepEqual(helpers.map((r) => r.slice(0, 44)), [
-    '^<F-NOFAIL>Received <F-MLFFORGET>disconnect<',
-    '^<F-NOFAIL><F-MLFFORGET>(?:Connection (?:clo',
+  const forgetting = def.failregex.map((r) => [FailRegex.compile(r).forgets, r.slice(0, 44)]).filter(([forgets]) => forgets !== null)
+  assert.deepEqual(forgetting, [
+    ['helper', '^<F-NOFAIL>Received <F-MLFFORGET>disconnect<'],
+    ['helper', '^<F-NOFAIL><F-MLFFORGET>(?:Connection (?:clo'],
+    ['success', '^<F-MLFFORGET><F-MLFGAINED>Accepted \\S+</F-M'],
   ])
 })
 
-test('a helper group that may not take part, or a success, makes no forgetting helper', () => {
-  const helper = (pattern: string) => FailRegex.compile(pattern).forgettingHelper
-  assert.equal(helper('^<F-NOFAIL><F-MLFFORGET>Bye</F-MLFFORGET></F-NOFAIL> from <HOST>$'), true)
-  assert.equal(helper('^(?:<F-NOFAIL><F-MLFFORGET>Bye</F-MLFFORGET></F-NOFAIL> )?from <HOST>$'), false)
-  assert.equal(helper('^(?:<F-NOFAIL><F-MLFFORGET>Bye</F-MLFFORGET></F-NOFAIL>|Failed) from <HOST>$'), false)
-  assert.equal(helper('^(?:<F-NOFAIL><F-MLFFORGET>Bye</F-MLFFORGET></F-NOFAIL>|<F-MLFFORGET><F-NOFAIL>Ciao</F-NOFAIL></F-MLFFORGET>) from <HOST>$'), true)
-  assert.equal(helper('^<F-NOFAIL>Bye</F-NOFAIL> from <HOST>$'), false, 'a helper that keeps its connection feeds its state')
-  assert.equal(helper('^<F-MLFFORGET><F-MLFGAINED>Accepted</F-MLFGAINED></F-MLFFORGET> from <HOST>$'), false)
-  assert.equal(helper('^<F-MLFID>\\S+</F-MLFID> <F-NOFAIL><F-MLFFORGET>Bye</F-MLFFORGET></F-NOFAIL> from <HOST>$'), false)
+test('a forgetting regex is one whose groups take part in every match, with the connection the prefregex\'s', () => {
+  const forgets = (pattern: string) => FailRegex.compile(pattern).forgets
+  assert.equal(forgets('^<F-NOFAIL><F-MLFFORGET>Bye</F-MLFFORGET></F-NOFAIL> from <HOST>$'), 'helper')
+  assert.equal(forgets('^(?:<F-NOFAIL><F-MLFFORGET>Bye</F-MLFFORGET></F-NOFAIL> )?from <HOST>$'), null)
+  assert.equal(forgets('^(?:<F-NOFAIL><F-MLFFORGET>Bye</F-MLFFORGET></F-NOFAIL>|Failed) from <HOST>$'), null)
+  assert.equal(forgets('^(?:<F-NOFAIL><F-MLFFORGET>Bye</F-MLFFORGET></F-NOFAIL>|<F-MLFFORGET><F-NOFAIL>Ciao</F-NOFAIL></F-MLFFORGET>) from <HOST>$'), 'helper')
+  assert.equal(forgets('^<F-NOFAIL>Bye</F-NOFAIL> from <HOST>$'), null, 'a helper that keeps its connection feeds its state')
+  assert.equal(forgets('^<F-MLFFORGET><F-MLFGAINED>Accepted</F-MLFGAINED></F-MLFFORGET> from <HOST>$'), 'success')
+  assert.equal(forgets('^<F-MLFFORGET><F-NOFAIL>Accepted</F-NOFAIL></F-MLFFORGET>(?: <F-MLFGAINED>now</F-MLFGAINED>)? from <HOST>$'), null, 'a success only sometimes')
+  assert.equal(forgets('^<F-MLFID>\\S+</F-MLFID> <F-NOFAIL><F-MLFFORGET>Bye</F-MLFFORGET></F-NOFAIL> from <HOST>$'), null)
 })
 
-for (const mode of ['normal', 'ddos', 'extra', 'aggressive']) {
-  test(`sshd mode=${mode}: counting helpers instead of extracting them changes nothing but where they are counted`, () => {
+for (const [mode, successesAreHelpers] of [['normal', false], ['ddos', false], ['extra', false], ['aggressive', false], ['normal', true], ['aggressive', true]] as const) {
+  const what = successesAreHelpers ? 'helpers and successes' : 'helpers'
+  test(`sshd mode=${mode}: counting ${what} instead of extracting them changes nothing but where they are counted`, () => {
     const lines = SAMPLE_LOGS.filter((p) => existsSync(p))
       .flatMap((p) => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#')))
     const extracting = sshd(mode, {})
-    const counting = sshd(mode, { countHelpers: true })
+    const counting = sshd(mode, { countHelpers: true, successesAreHelpers })
     let counted = 0
     for (const text of [...lines, ...SESSIONS]) {
       const line = Buffer.from(text)
@@ -72,7 +75,7 @@ for (const mode of ['normal', 'ddos', 'extra', 'aggressive']) {
       counted += got.helpers
       assert.deepEqual(got.failures, [], text)
       assert.equal(want.failures.length, got.helpers, text)
-      assert.ok(want.failures.every((f) => f.nofail && f.fields['mlfgained'] === undefined), text)
+      assert.ok(want.failures.every((f) => f.nofail && (successesAreHelpers || f.fields['mlfgained'] === undefined)), text)
     }
     if (mode !== 'ddos') assert.ok(counted > 0, 'some helpers were counted')
   })

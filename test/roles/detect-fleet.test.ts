@@ -1,6 +1,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -184,6 +185,33 @@ function memberProcess(t: TestContext, cluster: MockCluster) {
 async function append(log: Log, rounds: ProducedRecord[][]): Promise<void> {
   for (const round of rounds) await log.append(Topics.lines.name, round)
 }
+
+test('a detect worker tells a jail with resetonsuccess of successes: a login that worked resets its count', TEST, async () => {
+  const here = join(dir, 'reset-on-success')
+  const config = writeTestConfig(join(here, 'config'), LOG_PATH, [{ name: 'sshd', maxRetry: 3, findTimeSecs: 600, banTimeSecs: 300 }])
+  writeFileSync(join(config, 'jail.local'), '[sshd]\nresetonsuccess = true\n')
+  const log = await EmbeddedLog.open({ dataDir: join(here, 'data'), fsync: 'never', report: () => undefined })
+  try {
+    for (const topic of TOPICS) await log.createTopic(topic, 1)
+    const detect = await startDetect({ log, configDir: config, live: false, note: () => undefined })
+    try {
+      const at = (s: number) => START + s * 1000
+      const lines = [
+        sshdFailure(at(0), '198.51.100.9', 1), sshdFailure(at(1), '198.51.100.9', 2),
+        `${new Date(at(2)).toISOString().replace('Z', '+00:00')} srv sshd[3]: Accepted password for alice from 198.51.100.9 port 22 ssh2`,
+        sshdFailure(at(3), '198.51.100.9', 4), sshdFailure(at(4), '198.51.100.9', 5),
+        sshdFailure(at(5), '203.0.113.5', 6), sshdFailure(at(6), '203.0.113.5', 7), sshdFailure(at(7), '203.0.113.5', 8),
+      ]
+      await log.append(Topics.lines.name, [lineBatchRecord({ stream: LOG_PATH, host: 'mx1', lines: lines.map((l) => Buffer.from(l)), received_at: START })])
+      await drained(log)
+    } finally {
+      await detect.stop()
+    }
+    assert.deepEqual((await decisionsIn(log)).map((d) => [d.type, d.ip]), [['BanIssued', '203.0.113.5']])
+  } finally {
+    await log.close()
+  }
+})
 
 describe('detect workers on librdkafka\'s mock cluster', () => {
   test('one worker decides what the embedded run decides', TEST, async (t) => {

@@ -37,7 +37,7 @@ const lines = (text: string[]) => lineBatchRecord({
 
 test('lines in, failures (and, for a jail that resets on success, successes, marked) out', async (t) => {
   const { log, problems } = await setup(t)
-  const worker = MatchWorker.start({ log, jails: [{ name: 'sshd', filter: sshd('no'), logpath: ['/var/log/auth.log'] }], successesFor: new Set(['sshd']), report: (p) => problems.push(p) })
+  const worker = MatchWorker.start({ log, jails: [{ name: 'sshd', filter: sshd('no'), logpath: ['/var/log/auth.log'], successes: true }], report: (p) => problems.push(p) })
   closeAfter(t, () => worker.stop())
   await log.append('lines', [lines([
     'Nov 22 11:59:58 mx1 sshd[1]: Failed password for root from 192.0.2.7 port 22 ssh2',

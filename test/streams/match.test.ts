@@ -124,16 +124,32 @@ test('a host name is counted as unparseable and never emitted as an ip', async (
   assert.equal(counters.jail('sshd').matched, 0)
 })
 
-test('helper lines emit nothing and an accepted login is emitted as a success', async () => {
+test('helper lines emit nothing and an accepted login is emitted as a success to a jail told of successes', async () => {
   const counters = new MatchCounters()
-  const jails = [{ name: 'sshd', filter: filter('sshd'), logpath: ['/var/log/auth.log'] }]
+  const sshd = filter('sshd')
+  const jails = [
+    { name: 'sshd', filter: sshd, logpath: ['/var/log/auth.log'], successes: true },
+    { name: 'sshd-quiet', filter: sshd, logpath: ['/var/log/auth.log'] },
+  ]
   const events = await run(jails, [batch('/var/log/auth.log', [
     'Nov 28 09:16:03 srv sshd[32307]: Accepted publickey for git from 192.0.2.1 port 57904 ssh2: DSA 36:48:xx:xx:xx:xx:xx:xx:xx:xx:xx:xx:xx:xx:xx:xx',
     'Nov 28 09:16:03 srv sshd[32307]: Connection closed by 192.0.2.1',
   ])], counters)
-  assert.deepEqual(events.map((e) => [e.ip, e.user, e.success]), [['192.0.2.1', 'git', true]])
-  assert.equal(counters.jail('sshd').helpers, 1)
-  assert.equal(counters.jail('sshd').matched, 1)
+  assert.deepEqual(events.map((e) => [e.jail, e.ip, e.user, e.success]), [['sshd', '192.0.2.1', 'git', true]])
+  assert.deepEqual([counters.jail('sshd').helpers, counters.jail('sshd').matched], [1, 1])
+  // A jail not told of successes (no resetonsuccess) takes the login for a helper.
+  assert.deepEqual([counters.jail('sshd-quiet').helpers, counters.jail('sshd-quiet').matched], [2, 0])
+})
+
+test('a success no jail is told of is only counted, and a later failure of its connection is not merged with it', async () => {
+  const counters = new MatchCounters()
+  const jails = [{ name: 'sshd', filter: filter('sshd'), logpath: ['/var/log/auth.log'] }]
+  const events = await run(jails, [batch('/var/log/auth.log', [
+    'Nov 28 09:16:03 srv sshd[32307]: Accepted publickey for git from 192.0.2.1 port 57904 ssh2: DSA 36:48:xx:xx:xx:xx:xx:xx:xx:xx:xx:xx:xx:xx:xx:xx',
+    'Nov 28 09:16:04 srv sshd[32307]: Failed password for root from 192.0.2.1 port 57904 ssh2',
+  ])], counters)
+  assert.deepEqual(events.map((e) => [e.ip, e.user, e.success]), [['192.0.2.1', 'root', undefined]])
+  assert.deepEqual([counters.jail('sshd').helpers, counters.jail('sshd').matched], [1, 1])
 })
 
 test('journal batches take each line\'s time from the journal, not from the text', async () => {
