@@ -37,7 +37,7 @@ export interface LineResult {
   matchedRegexes: number[]
   /** ignoreregex indexes that matched this line. */
   ignoredBy: number[]
-  /** Helper matches counted instead of extracted (MatchOptions.countHelpers); they are not in `failures`. */
+  /** Matches counted as helpers instead of extracted (MatchOptions.countHelpers); they are not in `failures`. */
   helpers: number
   date: DateMatch | null
 }
