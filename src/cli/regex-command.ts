@@ -36,7 +36,8 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
   const args = parseOpts(opts.opt ?? [])
   const def = resolveFilterArgument(filterArg, join(builtinConfigDir(), 'filter.d'), args)
   const filter = compileFilter(def, { now: () => now, timezone: opts.timezone, useDns: 'raw' })
-  const matcher = new FilterMatcher(filter, { exactOutcomes: true })
+  // A helper or success that changes nothing is only counted: the summary calls its line ignored either way, and --json leaves it out.
+  const matcher = new FilterMatcher(filter, { exactOutcomes: true, countHelpers: true, successesAreHelpers: true })
   const journal = filter.options['logtype'] === 'journal'
   if (log !== '-') checkReadable(log)
 

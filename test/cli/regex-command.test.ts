@@ -50,6 +50,23 @@ test('the default output summarises lines, hits per failregex and date templates
   assert.match(r.stdout, /Date template hits:\n\|- \[# of hits\] date format\n\| {2}\[3\] /)
 })
 
+test('helper and success lines count as ignored and print nothing with --json, as fail2ban-regex counts them', async () => {
+  const sessions = join(dir, 'sessions.log')
+  writeFileSync(sessions, [
+    'Aug 14 11:50:01 mx1 sshd[300]: Failed password for root from 192.0.2.10 port 5000 ssh2',
+    'Aug 14 11:50:02 mx1 sshd[300]: Received disconnect from 192.0.2.10 port 5000:11: Bye Bye [preauth]',
+    'Aug 14 11:50:03 mx1 sshd[301]: Accepted publickey for deploy from 198.51.100.4 port 5002 ssh2: RSA SHA256:abc',
+    'Aug 14 11:50:04 mx1 sshd[302]: Connection closed by 198.51.100.5 port 5004 [preauth]',
+    'Aug 14 11:50:05 mx1 CRON[200]: (root) CMD (true)',
+    '',
+  ].join('\n'))
+  const summary = await banstream(['regex', '--now', NOW, sessions, 'sshd'])
+  assert.equal(summary.code, 0, summary.stderr)
+  assert.match(summary.stdout, /Lines: 5 lines, 3 ignored, 1 matched, 1 missed/)
+  const json = await banstream(['regex', '--json', '--now', NOW, sessions, 'sshd'])
+  assert.deepEqual(json.stdout.trim().split('\n').map((l) => JSON.parse(l).lineno), [1])
+})
+
 test('a fail2ban filter file is read with its includes resolved beside it', async () => {
   const vsftpd = join(dir, 'vsftpd.log')
   writeFileSync(vsftpd, 'Aug 14 11:51:00 ftp vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=joe rhost=192.0.2.77\n')
