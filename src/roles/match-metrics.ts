@@ -15,7 +15,7 @@ export function registerMatchMetrics(registry: Registry, counters: MatchCounters
     },
   })
   perJail('banstream_match_lines_total', 'Lines of the streams each jail reads.', (c) => c.lines)
-  perJail('banstream_match_failures_total', "Failures (and successes) each jail's filter found and handed on.", (c) => c.matched)
+  perJail('banstream_match_failures_total', "Failures (and, for a jail with resetonsuccess, successes) each jail's filter found and handed on.", (c) => c.matched)
   new Counter({
     name: 'banstream_match_dropped_failures_total',
     help: 'Failures not handed on, by reason: a host that is no IP address (usedns), or a time a date cannot hold.',
