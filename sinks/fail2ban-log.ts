@@ -2,6 +2,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises'
 import type { BanIssued } from '../schemas/events/ban-issued.js'
 import type { BanLifted } from '../schemas/events/ban-lifted.js'
 import type { FailureDetected } from '../schemas/events/failure-detected.js'
+import { utf8BytesAtMost } from '../src/files/utf8-bound.js'
 
 /**
  * banstream's own log in fail2ban.log's format, so that what reads fail2ban's
@@ -217,7 +218,7 @@ class LineBytes {
   private used = 0
 
   push(line: string): void {
-    const most = (line.length + 1) * MAX_UTF8_PER_UNIT
+    const most = utf8BytesAtMost(line) + 1
     if (this.used + most > this.buffer.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + most))
       this.buffer.copy(grown, 0, 0, this.used)
@@ -233,8 +234,6 @@ class LineBytes {
 }
 
 const LINE_BYTES_START = 16 * 1024
-/** UTF-8 bytes one UTF-16 code unit can take. */
-const MAX_UTF8_PER_UNIT = 3
 const NEWLINE = 0x0a
 
 async function identityOf(path: string): Promise<string | undefined> {

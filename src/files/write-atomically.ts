@@ -1,10 +1,9 @@
 import { mkdir, open, rename, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { utf8BytesAtMost } from './utf8-bound.js'
 
 /** Bytes of pieces gathered before one write. */
 const WRITE_BUFFER_BYTES = 1 << 20
-/** UTF-8 bytes one UTF-16 code unit can take. */
-const MAX_UTF8_PER_UNIT = 3
 
 /**
  * Replaces a file whole by writing a temporary file beside it, syncing it and
@@ -34,11 +33,12 @@ async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promis
   const buffer = Buffer.allocUnsafeSlow(WRITE_BUFFER_BYTES)
   let used = 0
   for (const piece of pieces) {
-    if (used + piece.length * MAX_UTF8_PER_UNIT > buffer.length && used > 0) {
+    const most = utf8BytesAtMost(piece)
+    if (used + most > buffer.length && used > 0) {
       await writeAll(handle, buffer.subarray(0, used))
       used = 0
     }
-    if (piece.length * MAX_UTF8_PER_UNIT > buffer.length) await handle.write(piece)
+    if (most > buffer.length) await writeAll(handle, Buffer.from(piece))
     else used += buffer.write(piece, used)
   }
   if (used > 0) await writeAll(handle, buffer.subarray(0, used))
