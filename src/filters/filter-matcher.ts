@@ -49,9 +49,11 @@ export interface MatchOptions {
    */
   checkAllRegex?: boolean
   /**
-   * Classify every line as fail2ban-regex does, so a line no failregex can match is still reported as
-   * 'ignored' when an ignoreregex matches it (fail2ban checks some ignoreregexes up front). Costs the
-   * full processing of such lines; off on the hot path, where only failures matter.
+   * Process every line as fail2ban-regex does, also those no failregex can match: its date is found
+   * (fail2ban-regex's date template hits count every dated line, and an undated line may take the
+   * last date), and it is reported as 'ignored' when an ignoreregex matches it (fail2ban checks some
+   * ignoreregexes up front). Costs the full processing of such lines; off on the hot path, where only
+   * failures matter.
    */
   exactOutcomes?: boolean
   /**
@@ -172,9 +174,9 @@ export class FilterMatcher {
     return this.findFailures(tuple, date, dateMatch, candidates)
   }
 
-  /** A line no failregex can match still needs processing when its ignored/missed outcome is wanted. */
+  /** A line no failregex can match still needs processing when fail2ban-regex's view of it is wanted. */
   private mustClassify(): boolean {
-    return this.exactOutcomes && this.ignoresUpFront()
+    return this.exactOutcomes
   }
 
   /** fail2ban checks ignoreregex on the whole line first only when there are clearly fewer of them than failregexes. */

@@ -67,6 +67,21 @@ test('helper and success lines count as ignored and print nothing with --json, a
   assert.deepEqual(json.stdout.trim().split('\n').map((l) => JSON.parse(l).lineno), [1])
 })
 
+test('date template hits count every dated line, also those no failregex could match, as fail2ban-regex counts them', async () => {
+  const mail = join(dir, 'mail.log')
+  writeFileSync(mail, [
+    'Aug 14 11:50:01 mx1 dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<bob>, method=PLAIN, rip=192.0.2.10, lip=192.0.2.1, TLS',
+    'Aug 14 11:50:02 mx1 postfix/smtpd[22]: connect from unknown[198.51.100.4]',
+    'Aug 14 11:50:03 mx1 CRON[200]: (root) CMD (true)',
+    'no date on this line',
+    '',
+  ].join('\n'))
+  const r = await banstream(['regex', '--now', NOW, mail, 'dovecot'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /Date template hits:\n\|- \[# of hits\] date format\n\| {2}\[3\] /)
+  assert.match(r.stdout, /Lines: 4 lines, 0 ignored, 1 matched, 3 missed/)
+})
+
 test('a fail2ban filter file is read with its includes resolved beside it', async () => {
   const vsftpd = join(dir, 'vsftpd.log')
   writeFileSync(vsftpd, 'Aug 14 11:51:00 ftp vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=joe rhost=192.0.2.77\n')
