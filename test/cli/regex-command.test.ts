@@ -50,16 +50,21 @@ test('the default output summarises lines, hits per failregex and date templates
   assert.match(r.stdout, /Date template hits:\n\|- \[# of hits\] date format\n\| {2}\[3\] /)
 })
 
+/** A log file of these lines in the test's directory. */
+function logOf(name: string, lines: string[]): string {
+  const path = join(dir, name)
+  writeFileSync(path, [...lines, ''].join('\n'))
+  return path
+}
+
 test('helper and success lines count as ignored and print nothing with --json, as fail2ban-regex counts them', async () => {
-  const sessions = join(dir, 'sessions.log')
-  writeFileSync(sessions, [
+  const sessions = logOf('sessions.log', [
     'Aug 14 11:50:01 mx1 sshd[300]: Failed password for root from 192.0.2.10 port 5000 ssh2',
     'Aug 14 11:50:02 mx1 sshd[300]: Received disconnect from 192.0.2.10 port 5000:11: Bye Bye [preauth]',
     'Aug 14 11:50:03 mx1 sshd[301]: Accepted publickey for deploy from 198.51.100.4 port 5002 ssh2: RSA SHA256:abc',
     'Aug 14 11:50:04 mx1 sshd[302]: Connection closed by 198.51.100.5 port 5004 [preauth]',
     'Aug 14 11:50:05 mx1 CRON[200]: (root) CMD (true)',
-    '',
-  ].join('\n'))
+  ])
   const summary = await banstream(['regex', '--now', NOW, sessions, 'sshd'])
   assert.equal(summary.code, 0, summary.stderr)
   assert.match(summary.stdout, /Lines: 5 lines, 3 ignored, 1 matched, 1 missed/)
@@ -68,14 +73,12 @@ test('helper and success lines count as ignored and print nothing with --json, a
 })
 
 test('date template hits count every dated line, also those no failregex could match, as fail2ban-regex counts them', async () => {
-  const mail = join(dir, 'mail.log')
-  writeFileSync(mail, [
+  const mail = logOf('mail.log', [
     'Aug 14 11:50:01 mx1 dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<bob>, method=PLAIN, rip=192.0.2.10, lip=192.0.2.1, TLS',
     'Aug 14 11:50:02 mx1 postfix/smtpd[22]: connect from unknown[198.51.100.4]',
     'Aug 14 11:50:03 mx1 CRON[200]: (root) CMD (true)',
     'no date on this line',
-    '',
-  ].join('\n'))
+  ])
   const r = await banstream(['regex', '--now', NOW, mail, 'dovecot'])
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /Date template hits:\n\|- \[# of hits\] date format\n\| {2}\[3\] /)
