@@ -25,7 +25,8 @@ export async function writeAtomically(path: string, text: string | Iterable<stri
 }
 
 /**
- * Copies small pieces into one buffer and writes it when full. Handing each piece to write() makes
+ * Copies small pieces into one buffer and writes it when full (writeFile on a handle writes on from
+ * where the last write ended, short writes included). Handing each piece to write() makes
  * V8 flatten it into a string that lives until the write is done; a save of a million windows then
  * left hundreds of megabytes of such strings to the next full collection, and the heap grew by as much.
  */
@@ -35,15 +36,11 @@ async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promis
   for (const piece of pieces) {
     const most = utf8BytesAtMost(piece)
     if (used + most > buffer.length && used > 0) {
-      await writeAll(handle, buffer.subarray(0, used))
+      await handle.writeFile(buffer.subarray(0, used))
       used = 0
     }
-    if (most > buffer.length) await writeAll(handle, Buffer.from(piece))
+    if (most > buffer.length) await handle.writeFile(piece)
     else used += buffer.write(piece, used)
   }
-  if (used > 0) await writeAll(handle, buffer.subarray(0, used))
-}
-
-async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += (await handle.write(bytes, at)).bytesWritten
+  if (used > 0) await handle.writeFile(buffer.subarray(0, used))
 }
