@@ -1,8 +1,8 @@
 /**
  * The history store's write speed (issue 5): generated failures (see generated-failures.ts) into chDB,
- * - store.insert: rows built from events, then ChdbStore.insert per batch (the store's own rate);
- * - sink: the failures already in the embedded log, read by ClickHouseSink (decode, validate, rows spliced
- *   from the events' JSON, insertJson, commit) until its committed offsets reach the end: what
+ * - store.insertEvents: the events' JSON, then ChdbStore.insertEvents per batch (the store's own rate);
+ * - sink: the failures already in the embedded log, read by ClickHouseSink (decode, validate, the
+ *   events' own JSON to insertEvents, commit) until its committed offsets reach the end: what
  *   `banstream run` keeps up with.
  * Each case runs in its own process on a fresh migrated store, so that none inherits another's heap
  * (the insert cases leave hundreds of MiB) or chDB's background merges.
@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { eventRow } from '../schemas/clickhouse/rows.js'
+import { storableEventJson } from '../schemas/clickhouse/rows.js'
 import { eventTable } from '../schemas/clickhouse/tables.js'
 import { partitionKey, Topics } from '../schemas/topics.js'
 import { ClickHouseSink } from '../sinks/clickhouse/clickhouse-sink.js'
@@ -57,14 +57,14 @@ async function storeInsert(batch: number): Promise<void> {
       const events = generatedFailures(n, Math.min(CHUNK, TOTAL - n), r)
       for (let i = 0; i < events.length; i += batch) {
         const b0 = performance.now()
-        const rows = events.slice(i, i + batch).map((f) => eventRow(f, columns))
+        const json = events.slice(i, i + batch).map((f) => storableEventJson(Buffer.from(JSON.stringify(f)), f, columns))
         const i0 = performance.now()
-        await store.insert('failures', rows)
+        await store.insertEvents('failures', json)
         insertMs += performance.now() - i0
         buildMs += i0 - b0
       }
     }
-    console.log(`  store.insert, ${batch} rows per insert: ${rate(TOTAL, insertMs)} in insert, ${rate(TOTAL, insertMs + buildMs)} with eventRow`)
+    console.log(`  store.insertEvents, ${batch} events per insert: ${rate(TOTAL, insertMs)} in insert, ${rate(TOTAL, insertMs + buildMs)} with their JSON`)
     printMemory('    ')
   })
 }

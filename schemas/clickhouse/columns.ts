@@ -32,6 +32,15 @@ export const IP_PREFIX_COLUMN: Column = {
 }
 
 /**
+ * How a column's value comes from its event's field: `ip` from the address or network text (the
+ * column and `ip_prefix`), a time from its RFC 3339 text, any other column as the field is.
+ */
+export function columnKind(column: Column): 'ip' | 'time' | 'copy' {
+  if (column.name === 'ip') return 'ip'
+  return column.type === TIME_TYPE || column.type === `Nullable(${TIME_TYPE})` ? 'time' : 'copy'
+}
+
+/**
  * The ClickHouse type of a field that is always present. The map is explicit
  * so that a schema change that needs a new column type fails here, loudly,
  * instead of storing text:

@@ -1,7 +1,6 @@
 import { isUtf8 } from 'node:buffer'
-import { parseAddress } from '../events/address.js'
-import type { Column } from './columns.js'
-import { IP_PREFIX_COLUMN, TIME_TYPE } from './columns.js'
+import { canonicalAddress, isCanonicalIpv4, parseAddress } from '../events/address.js'
+import { columnKind, IP_PREFIX_COLUMN, type Column } from './columns.js'
 
 /** A row as inserted (JSONEachRow): column name to JSON value. */
 export type Row = Record<string, unknown>
@@ -69,27 +68,34 @@ function ipv6Text(bytes: Uint8Array): string {
 
 export type StoredAddress = Readonly<{ ip: string; ip_prefix: number }>
 
+/** An address or network as events write it (formatAddress) and as the table keeps it. */
+interface KnownAddress { readonly canonical: string; readonly stored: StoredAddress }
+
 /**
- * The stored forms of the addresses seen last: attackers recur (a few hundred
- * make most failures), and parsing and printing an address costs as much as
- * the rest of a row. Emptied when full, which keeps it bounded (about 20 MiB)
+ * The forms of the addresses seen last: attackers recur (a few hundred make
+ * most failures), and parsing and printing an address costs as much as the
+ * rest of a row. Emptied when full, which keeps it bounded (about 30 MiB)
  * and cheap.
  */
-const recentAddresses = new Map<string, StoredAddress>()
+const recentAddresses = new Map<string, KnownAddress>()
 const RECENT_ADDRESSES_MAX = 131_072
+
+function knownAddress(ip: string): KnownAddress {
+  const known = recentAddresses.get(ip)
+  if (known) return known
+  const { bytes, prefix } = stored16(ip)
+  const address = { canonical: canonicalAddress(ip)!, stored: Object.freeze({ ip: ipv6Text(bytes), ip_prefix: prefix }) }
+  if (recentAddresses.size >= RECENT_ADDRESSES_MAX) recentAddresses.clear()
+  recentAddresses.set(ip, address)
+  return address
+}
 
 /**
  * An address or network as the table keeps it: IPv6 text (IPv4 mapped to
  * ::ffff:a.b.c.d) and the prefix length in IPv6 terms.
  */
 export function storedAddress(ip: string): StoredAddress {
-  const known = recentAddresses.get(ip)
-  if (known) return known
-  const { bytes, prefix } = stored16(ip)
-  const stored = Object.freeze({ ip: ipv6Text(bytes), ip_prefix: prefix })
-  if (recentAddresses.size >= RECENT_ADDRESSES_MAX) recentAddresses.clear()
-  recentAddresses.set(ip, stored)
-  return stored
+  return knownAddress(ip).stored
 }
 
 /**
@@ -119,7 +125,7 @@ export const IP_TEXT_SQL = "if(ip_prefix >= 96 AND startsWith(toString(ip), '::f
  */
 export function eventRow(event: Readonly<Record<string, unknown>>, columns: readonly Column[]): Row {
   const row: Row = {}
-  for (const { name, kind } of rowPlan(columns)) {
+  for (const { name, kind } of rowPlan(columns).all) {
     const value = event[name]
     if (value === undefined || value === null) continue
     if (kind === 'ip') {
@@ -134,91 +140,59 @@ export function eventRow(event: Readonly<Record<string, unknown>>, columns: read
 }
 
 /**
- * The row of an event as JSON, spliced from the event's own JSON text (`json`,
- * which decoded to `event`, validated against the table's schema) rather than
- * built and serialized anew: every field is copied as its bytes, and only `ip`
- * (then followed by `ip_prefix`) and the times are replaced by their stored
- * forms. Serializing a row costs as much as decoding the event (the matched
- * log lines are most of it), so the sink saves that. Null when the text is not
- * in the compact form JSON.stringify writes (a replaced field not found once
- * as `"name":value`), or holds a line break or bytes that are not UTF-8;
- * eventRow serves those.
+ * The event's JSON as eventInsertSql reads it: `json` itself (which decoded to
+ * `event`) when its address and times are in their canonical forms, it is
+ * UTF-8 and on one line, as every event our stages write is; otherwise the
+ * event written anew with them canonical. Either way ClickHouse stores the
+ * row eventRow gives. Throws UnstorableEventError when `ip` is no address or a
+ * time no time.
+ *
+ * The bytes are not checked for a key given twice, which JSON.parse reads (the
+ * last one wins) and ClickHouse refuses: a writer whose insert is refused
+ * writes each event anew (JSON.stringify of its JSON.parse) and tries again.
  */
-export function eventRowJson(json: Buffer, event: Readonly<Record<string, unknown>>, columns: readonly Column[]): Buffer | null {
-  if (json.includes(NEWLINE) || !isUtf8(json)) return null
-  const edits: Edit[] = []
-  let length = json.length
-  for (const { name, kind, key } of rowPlan(columns)) {
+export function storableEventJson(json: Buffer, event: Readonly<Record<string, unknown>>, columns: readonly Column[]): Buffer {
+  let canonical: Record<string, unknown> | undefined
+  for (const { name, kind } of rowPlan(columns).converted) {
     const value = event[name]
-    if (kind === 'copy' || value === undefined || value === null) continue
-    if (typeof value !== 'string') return null
-    const at = json.indexOf(key)
-    if (at < 0 || json.indexOf(key, at + key.length) >= 0) return null
-    const end = stringEnd(json, at + key.length, value)
-    if (end < 0) return null
-    let text: string
-    if (kind === 'ip') {
-      const stored = storedAddress(value)
-      text = `"ip":"${stored.ip}","${IP_PREFIX_COLUMN.name}":${stored.ip_prefix}`
-    } else {
-      text = `"${name}":"${clickHouseTime(value)}"`
-    }
-    length += text.length - (end - at)
-    edits.push({ at, end, text })
+    if (value === undefined || value === null) continue
+    const text = kind === 'ip' ? canonicalIp(String(value)) : canonicalTime(String(value))
+    if (text !== value) (canonical ??= { ...event })[name] = text
   }
-  if (edits.length > 1) edits.sort((a, b) => a.at - b.at)
-  const row = Buffer.allocUnsafe(length)
-  let from = 0
-  let to = 0
-  for (const { at, end, text } of edits) {
-    to += json.copy(row, to, from, at)
-    to += row.write(text, to, 'latin1')
-    from = end
-  }
-  json.copy(row, to, from)
-  return row
+  if (canonical === undefined && json.indexOf(NEWLINE) < 0 && isUtf8(json)) return json
+  return Buffer.from(JSON.stringify(canonical ?? event))
 }
 
-/** A replaced field: the bytes `at`..`end` of the event's JSON give way to `text` (ASCII). */
-interface Edit { at: number; end: number; text: string }
-
-/**
- * Where the JSON string `value` ends in `json` when it is written there from
- * `at` as JSON.stringify writes it, or -1. Only a value of printable ASCII
- * without quote or backslash is compared (its JSON is itself in quotes, byte
- * for byte), which every address and time is; any other declines the splice.
- */
-function stringEnd(json: Buffer, at: number, value: string): number {
-  if (json[at] !== QUOTE || json[at + value.length + 1] !== QUOTE) return -1
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH || json[at + 1 + i] !== c) return -1
-  }
-  return at + value.length + 2
+function canonicalIp(ip: string): string {
+  return isCanonicalIpv4(ip) ? ip : knownAddress(ip).canonical
 }
 
-const QUOTE = 0x22
-const BACKSLASH = 0x5c
+/** A time as toISOString writes it, on a day of the calendar (clickHouseTime's reading of it). */
+function canonicalTime(rfc3339: string): string {
+  // Every month has the days up to the 28th.
+  if (CANONICAL_UTC.test(rfc3339) && (Number(rfc3339.slice(8, 10)) <= 28 || isCalendarDay(rfc3339.slice(0, 10)))) return rfc3339
+  const text = `${clickHouseTime(rfc3339).replace(' ', 'T')}Z`
+  if (!CANONICAL_UTC.test(text)) throw new UnstorableEventError(`not a time ClickHouse keeps: ${JSON.stringify(rfc3339)}`)
+  return text
+}
+
 const NEWLINE = 0x0a
 
-interface PlannedColumn {
-  readonly name: string
-  readonly kind: 'ip' | 'time' | 'copy'
-  /** `"name":` as JSON.stringify writes the key, for eventRowJson to find. */
-  readonly key: Buffer
-}
+/** A column's event field and how its value is stored. */
+interface PlannedColumn { readonly name: string; readonly kind: ReturnType<typeof columnKind> }
 
-/** How eventRow fills each column of a table, worked out once per column list rather than per row. */
-const plans = new WeakMap<readonly Column[], readonly PlannedColumn[]>()
+/**
+ * How a table's columns come from an event's fields (`all`, for eventRow) and those whose stored
+ * form differs from the field's (`converted`: ip and times, all storableEventJson looks at),
+ * worked out once per column list rather than per row.
+ */
+const plans = new WeakMap<readonly Column[], { all: readonly PlannedColumn[]; converted: readonly PlannedColumn[] }>()
 
-function rowPlan(columns: readonly Column[]): readonly PlannedColumn[] {
+function rowPlan(columns: readonly Column[]): { all: readonly PlannedColumn[]; converted: readonly PlannedColumn[] } {
   let plan = plans.get(columns)
   if (!plan) {
-    plan = columns.filter((c) => c.name !== IP_PREFIX_COLUMN.name).map((c) => ({
-      name: c.name,
-      kind: c.name === 'ip' ? 'ip' : c.type === TIME_TYPE || c.type === `Nullable(${TIME_TYPE})` ? 'time' : 'copy',
-      key: Buffer.from(`${JSON.stringify(c.name)}:`),
-    }))
+    const all = columns.filter((c) => c.name !== IP_PREFIX_COLUMN.name).map((c) => ({ name: c.name, kind: columnKind(c) }))
+    plan = { all, converted: all.filter((c) => c.kind !== 'copy') }
     plans.set(columns, plan)
   }
   return plan

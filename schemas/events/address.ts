@@ -149,6 +149,33 @@ export function overlaps(a: Address, b: Address): boolean {
   return contains(a, b) || contains(b, a)
 }
 
+/**
+ * Whether `text` is an IPv4 address in its canonical text (four decimal octets without a leading
+ * zero), told without parsing it: most addresses events carry are, and a writer checking every
+ * event's address (the store sink) need parse only the others.
+ */
+export function isCanonicalIpv4(text: string): boolean {
+  let octets = 0
+  let value = 0
+  let digits = 0
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : DOT
+    if (c === DOT) {
+      if (digits === 0 || value > 255 || ++octets > 4) return false
+      value = 0
+      digits = 0
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3 && !(digits > 0 && value === 0)) {
+      value = value * 10 + (c - 0x30)
+      digits++
+    } else {
+      return false
+    }
+  }
+  return octets === 4
+}
+
+const DOT = 0x2e
+
 /** The canonical text of an address or network, or null when the text is neither. */
 export function canonicalAddress(text: string): string | null {
   const parsed = parseAddress(text)

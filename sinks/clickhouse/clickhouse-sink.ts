@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox'
-import { eventRow, eventRowJson, UnstorableEventError, type Row } from '../../schemas/clickhouse/rows.js'
+import { storableEventJson, UnstorableEventError, type Row } from '../../schemas/clickhouse/rows.js'
 import { eventTable, LINES_TABLE, type EventTableName } from '../../schemas/clickhouse/tables.js'
 import { Actuation } from '../../schemas/events/actuation.js'
 import { Decision } from '../../schemas/events/decision.js'
@@ -25,8 +25,9 @@ export interface SinkLog {
   commit(group: string, topic: string, partition: number, nextOffset: number): Promise<void>
 }
 
-/** What the sink needs of the store (src/store's Store): rows go as JSON, one object per element. */
+/** What the sink needs of the store (src/store's Store): events and rows go as JSON, one object per element. */
 export interface SinkStore {
+  insertEvents(table: EventTableName, events: readonly Uint8Array[]): Promise<void>
   insertJson(table: string, rows: readonly Uint8Array[]): Promise<void>
 }
 
@@ -80,7 +81,10 @@ export interface SinkStats {
   readonly retries: number
 }
 
-/** A topic the sink reads, the table it writes, and the rows of one record as JSON (none: skipped, reported). */
+/**
+ * A topic the sink reads, the table it writes, and what one record gives as JSON (none: skipped,
+ * reported): events for insertEvents, or rows for insertJson (the lines table).
+ */
 interface Source {
   readonly topic: string
   readonly table: SinkTableName
@@ -97,6 +101,10 @@ interface Pending {
 
 function rowJson(row: Row): Buffer {
   return Buffer.from(JSON.stringify(row))
+}
+
+function rewritten(json: Uint8Array): Buffer {
+  return Buffer.from(JSON.stringify(JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8'))))
 }
 
 function emptyPending(): Pending {
@@ -241,7 +249,7 @@ export class ClickHouseSink {
     }
     const event = decoded.value as Record<string, unknown>
     const columns = eventTable(table).columns
-    return this.guarded(record, () => [eventRowJson(record.value, event, columns) ?? rowJson(eventRow(event, columns))], UnstorableEventError)
+    return this.guarded(record, () => [storableEventJson(record.value, event, columns)], UnstorableEventError)
   }
 
   /** The rows `make` gives, or none when it throws (`only` that error class, when given): the record is reported and skipped. */
@@ -264,11 +272,28 @@ export class ClickHouseSink {
     if (this.abandoned) throw new Closed('an earlier batch was not stored')
     for (const [table, rows] of batch.rows) {
       if (rows.length === 0) continue
-      await this.retrying('insert-failed', () => this.options.store.insertJson(table, rows))
+      await this.retrying('insert-failed', table === LINES_TABLE.name ? () => this.options.store.insertJson(table, rows) : this.eventInsert(table, rows))
       this.inserted[table] = (this.inserted[table] ?? 0) + rows.length
     }
     for (const { topic, partition, next } of batch.offsets.values()) {
       await this.retrying('commit-failed', () => this.options.log.commit(this.groupOf(topic), topic, partition, next), { topic, partition })
+    }
+  }
+
+  /**
+   * Inserts events as their records hold them; once an insert fails, the tries after it send each
+   * event written anew (JSON.stringify of its JSON.parse). ClickHouse refuses what JSON.parse
+   * takes, a key given twice, and the events were validated as JSON.parse reads them.
+   */
+  private eventInsert(table: EventTableName, events: Uint8Array[]): () => Promise<void> {
+    let sent = events
+    return async () => {
+      try {
+        await this.options.store.insertEvents(table, sent)
+      } catch (error) {
+        sent = events.map(rewritten)
+        throw error
+      }
     }
   }
 

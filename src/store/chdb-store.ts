@@ -3,7 +3,8 @@ import { open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Session } from 'chdb'
-import { sqlLiteral } from '../../schemas/clickhouse/tables.js'
+import { eventInsertFromFile } from '../../schemas/clickhouse/event-insert.js'
+import { sqlLiteral, type EventTableName } from '../../schemas/clickhouse/tables.js'
 import { jsonEachRow, jsonLines, parseJsonEachRow, STORE_SETTINGS, StoreError, tableIdentifier, type QueryParams, type Row, type Store } from './store.js'
 
 /** The result of a query in a chosen output format, with ClickHouse's read counters. */
@@ -71,20 +72,26 @@ export class ChdbStore implements Store {
     if (rows.length > 0) await this.insertFile(table, jsonLines(rows))
   }
 
-  /**
-   * The rows go through a file: `INSERT ... FROM INFILE` reads it with
-   * ClickHouse's own (parallel) reader, while data inline in the statement
-   * (chdb's insert) costs a third more time outside the engine than the
-   * insert itself (chDB 3.4, 100k failures per insert: 150 vs 250 k rows/s).
-   * The file's name is random and made by this write alone ('wx'), as the
-   * temp dir may be shared.
-   */
+  async insertEvents(table: EventTableName, events: readonly Uint8Array[]): Promise<void> {
+    if (events.length > 0) await this.throughFile(jsonLines(events), (path) => eventInsertFromFile(table, path))
+  }
+
   private async insertFile(table: string, body: string | Buffer): Promise<void> {
+    await this.throughFile(body, (path) => `INSERT INTO ${tableIdentifier(table)} FROM INFILE ${sqlLiteral(path)} FORMAT JSONEachRow`)
+  }
+
+  /**
+   * Inserts data through a file: ClickHouse reads it with its own (parallel)
+   * reader, while data inline in the statement (chdb's insert) costs a third
+   * more time outside the engine than the insert itself (chDB 3.4, 100k
+   * failures per insert: 150 vs 250 k rows/s). The file's name is random and
+   * made by this write alone ('wx'), as the temp dir may be shared.
+   */
+  private async throughFile(body: string | Buffer, statement: (path: string) => string): Promise<void> {
     const path = join(tmpdir(), `banstream-chdb-insert-${randomUUID()}.jsonl`)
-    const statement = `INSERT INTO ${tableIdentifier(table)} FROM INFILE ${sqlLiteral(path)} FORMAT JSONEachRow`
     await writeWhole(path, typeof body === 'string' ? Buffer.from(body) : body)
     try {
-      await this.command(statement)
+      await this.command(statement(path))
     } finally {
       await rm(path, { force: true })
     }

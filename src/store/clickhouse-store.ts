@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import { eventInsertFromInput } from '../../schemas/clickhouse/event-insert.js'
+import type { EventTableName } from '../../schemas/clickhouse/tables.js'
 import { jsonLines, STORE_SETTINGS, StoreError, tableIdentifier, type QueryParams, type Row, type Store } from './store.js'
 
 export interface ClickHouseStoreOptions {
@@ -46,13 +48,17 @@ export class ClickHouseStore implements Store {
   }
 
   async insertJson(table: string, rows: readonly Uint8Array[]): Promise<void> {
-    if (rows.length === 0) return
+    if (rows.length > 0) await this.send(`INSERT INTO ${tableIdentifier(table)} FORMAT JSONEachRow`, rows)
+  }
+
+  async insertEvents(table: EventTableName, events: readonly Uint8Array[]): Promise<void> {
+    if (events.length > 0) await this.send(eventInsertFromInput(table), events)
+  }
+
+  /** Runs an INSERT whose data is the rows, one per line: client.insert takes JSONEachRow only as objects; exec sends the bytes as they are. */
+  private async send(query: string, rows: readonly Uint8Array[]): Promise<void> {
     try {
-      // client.insert takes JSONEachRow only as objects; exec sends the bytes as they are.
-      const result = await this.client.exec({
-        query: `INSERT INTO ${tableIdentifier(table)} FORMAT JSONEachRow`,
-        values: Readable.from([jsonLines(rows)], { objectMode: false }),
-      })
+      const result = await this.client.exec({ query, values: Readable.from([jsonLines(rows)], { objectMode: false }) })
       result.stream.resume()
       await finished(result.stream)
     } catch (error) {

@@ -1,6 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { gunzipSync, gzipSync, inflateSync } from 'node:zlib'
+import { sqlLiteral } from '../../schemas/clickhouse/tables.js'
 import type { ChdbStore, InsertFormat } from '../../src/store/chdb-store.js'
 import { StoreError, type QueryParam, type QueryParams } from '../../src/store/store.js'
 
@@ -12,7 +16,9 @@ import { StoreError, type QueryParam, type QueryParams } from '../../src/store/s
  *
  * Served: GET /ping; GET and POST / with the query in the `query` URL
  * parameter and/or the body (a body after an INSERT ... FORMAT query is its
- * data, otherwise the body is appended to the query, as ClickHouse does);
+ * data, as is the body of an INSERT ... SELECT ... FROM input('structure')
+ * FORMAT ..., read by the SELECT; otherwise the body is appended to the query,
+ * as ClickHouse does);
  * `database`; `default_format` (TabSeparated when absent) or a FORMAT clause;
  * `param_<name>` query parameters, bound by chDB as their `{name:Type}`
  * placeholder declares (scalars, and arrays of scalars); any other URL
@@ -35,8 +41,20 @@ const PROTOCOL_PARAMS = new Set(['query', 'database', 'default_format', 'query_i
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 const INSERT_WITH_DATA = /^\s*INSERT\s+INTO\s+([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\s*(?:\(([A-Za-z0-9_,\s]*)\))?\s*FORMAT\s+([A-Za-z]+)\s*$/i
+/** INSERT ... SELECT ... FROM input('structure') FORMAT name: the SELECT reads the body as input(). */
+const INSERT_FROM_INPUT = /^(\s*INSERT\s+INTO\s[\s\S]*\sFROM\s+)input\(\s*('(?:[^'\\]|\\.)*')\s*\)\s*FORMAT\s+([A-Za-z]+)\s*$/i
 const INSERT_FORMATS = new Set<string>(['JSONEachRow', 'JSONCompactEachRow', 'CSV', 'CSVWithNames', 'TSV', 'TabSeparated', 'TSVWithNames', 'TabSeparatedWithNames'])
 const PLACEHOLDER = /\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([^{}]+?)\s*\}/g
+
+async function withBodyFile(body: Buffer, use: (path: string) => Promise<void>): Promise<void> {
+  const path = join(tmpdir(), `banstream-http-front-${crypto.randomUUID()}.data`)
+  await writeFile(path, body, { flag: 'wx', mode: 0o600 })
+  try {
+    await use(path)
+  } finally {
+    await rm(path, { force: true })
+  }
+}
 
 /** ClickHouse's HTTP status for an exception code: 400 bad query, 404 unknown object, 500 otherwise. */
 function httpStatus(code: number | undefined): number {
@@ -184,6 +202,12 @@ export async function startClickHouseHttpFront(store: ChdbStore): Promise<ClickH
             const summary = { read_rows: '0', read_bytes: '0', written_rows: String(written.rowsWritten), written_bytes: String(written.bytesWritten),
               total_rows_to_read: '0', result_rows: String(written.rowsWritten), result_bytes: String(written.bytesWritten) }
             return { body: Buffer.alloc(0), summary, format }
+          }
+          const fromInput = urlQuery !== null && body.length > 0 ? INSERT_FROM_INPUT.exec(urlQuery) : null
+          if (fromInput && INSERT_FORMATS.has(fromInput[3]!)) {
+            // chDB has no request body for input() to read: the same SELECT reads the body from a file.
+            await withBodyFile(body, (path) => store.command(`${fromInput[1]}file(${sqlLiteral(path)}, ${sqlLiteral(fromInput[3]!)}, ${fromInput[2]})`))
+            return { body: Buffer.alloc(0), summary: { read_rows: '0', read_bytes: '0', written_rows: '0', written_bytes: '0', total_rows_to_read: '0' }, format }
           }
           const sql = urlQuery === null ? body.toString('utf8') : body.length > 0 ? `${urlQuery}\n${body.toString('utf8')}` : urlQuery
           const result = await store.execute(sql, boundParams(sql, raw), format)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { eventRow, IP_TEXT_SQL, storedRange } from '../../schemas/clickhouse/rows.js'
+import { eventRow, IP_TEXT_SQL, storableEventJson, storedRange } from '../../schemas/clickhouse/rows.js'
 import { DEFAULT_RETENTION, eventTable } from '../../schemas/clickhouse/tables.js'
 import type { Actuation } from '../../schemas/events/actuation.js'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
@@ -141,6 +141,47 @@ export function storeContract(driver: string, open: () => Promise<Store>, close:
       await assert.rejects(store.insertJson('failures', [json(62), Buffer.from('{"event_id":"not-a-uuid"}')]), StoreError)
       const rows = await store.query<{ user: string }>("SELECT user FROM failures WHERE ip = toIPv6('198.51.100.60') ORDER BY occurred_at")
       assert.deepEqual(rows, [{ user: HOSTILE[60 % HOSTILE.length] }, { user: HOSTILE[61 % HOSTILE.length] }])
+    })
+
+    it('stores events given as their JSON in the rows insert stores for them, whatever form their address and times take', async () => {
+      const decisionsTable = eventTable('decisions')
+      const ban: BanIssued = {
+        type: 'BanIssued', event_id: eventId('events-ban', 1), cause_event_id: failure(1).event_id, jail: 'sshd', ip: '192.0.2.0/24',
+        failures: 5, ban_time_secs: 600, ban_count: 1, expires_at: '2026-11-22T10:10:00+01:00', occurred_at: '2026-11-22T09:00:00.000Z',
+        reason: 'threshold', matches: ['a'],
+      }
+      const events: { table: 'failures' | 'decisions'; event: Record<string, unknown> }[] = [
+        ...[
+          failure(70, { ip: '198.51.100.70', user: HOSTILE[0]! }),
+          failure(71, { ip: '3fff:71::/48', user: HOSTILE[4]! }),
+          failure(72, { ip: '::ffff:198.51.100.72', occurred_at: '2026-11-22T10:00:00.5+01:00' }),
+          failure(73, { ip: '198.51.100.0/24', occurred_at: '2026-11-31t09:00:00z' }),
+          failure(74, { ip: '3FFF:0:0:74::1', fid: 'x' }),
+        ].map((event) => ({ table: 'failures' as const, event: { ...event, success: true } })),
+        { table: 'decisions', event: { ...ban } },
+        { table: 'decisions', event: { ...ban, event_id: eventId('events-ban', 2), ip: '3fff:72::/64', expires_at: null, ban_time_secs: -1 } },
+      ]
+      const columns = { failures: failuresTable.columns, decisions: decisionsTable.columns }
+      // Each copy its own event id: rows of one sorting key would be merged into one.
+      for (const [n, { table, event }] of events.entries()) {
+        await store.insert(table, [eventRow({ ...event, jail: 'by-insert' }, columns[table])])
+        const json = Buffer.from(JSON.stringify({ ...event, jail: 'by-events', event_id: eventId('by-events', n) }))
+        await store.insertEvents(table, [storableEventJson(json, JSON.parse(json.toString('utf8')) as Record<string, unknown>, columns[table])])
+      }
+      for (const table of ['failures', 'decisions'] as const) {
+        const stored = async (jail: string) => store.query(`SELECT * EXCEPT (jail, event_id) FROM ${table} WHERE jail = {jail:String} ORDER BY occurred_at, ip`, { jail })
+        const byEvents = await stored('by-events')
+        assert.equal(byEvents.length, events.filter((e) => e.table === table).length)
+        assert.deepEqual(byEvents, await stored('by-insert'))
+      }
+    })
+
+    it('refuses the whole call when one event gives a key twice, which ClickHouse does not read as JSON.parse does', async () => {
+      const json = (n: number) => Buffer.from(JSON.stringify(failure(n, { ip: '198.51.100.80' })))
+      const twice = Buffer.from(JSON.stringify(failure(82, { ip: '198.51.100.80' })).replace('{', '{"ip":"198.51.100.81",'))
+      await assert.rejects(store.insertEvents('failures', [json(80), twice]), StoreError)
+      const [stored] = await store.query<{ n: number }>("SELECT count() AS n FROM failures WHERE ip IN (toIPv6('198.51.100.80'), toIPv6('198.51.100.81'))")
+      assert.equal(stored!.n, 0)
     })
 
     it('binds arrays, nulls, numbers and booleans', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { clickHouseTime, eventRow, eventRowJson, UnstorableEventError } from '../../../schemas/clickhouse/rows.js'
+import { clickHouseTime, storableEventJson, UnstorableEventError } from '../../../schemas/clickhouse/rows.js'
 import { eventTable } from '../../../schemas/clickhouse/tables.js'
 import type { BanIssued } from '../../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../../schemas/events/ban-lifted.js'
@@ -15,39 +15,53 @@ const failure: FailureDetected = {
   occurred_at: '2026-11-22T10:00:00.5+01:00', source: '/var/log/auth.log', regex_index: 2,
 }
 
-/** The row eventRowJson splices from the event's JSON text, read back as an object. */
-function spliced(event: object, columns = failures, text = JSON.stringify(event)): unknown {
-  const json = eventRowJson(Buffer.from(text), JSON.parse(text) as Record<string, unknown>, columns)
-  return json === null ? null : JSON.parse(json.toString('utf8'))
+/** What storableEventJson gives for the event written as `text`, as bytes. */
+function storable(event: object, columns = failures, text = JSON.stringify(event)): Buffer {
+  return storableEventJson(Buffer.from(text), JSON.parse(text) as Record<string, unknown>, columns)
 }
 
-describe('eventRowJson', () => {
-  it('gives the row eventRow gives, with the address and times in their stored forms', () => {
-    assert.deepEqual(spliced(failure), eventRow(failure, failures))
-    assert.deepEqual(spliced({ ...failure, ip: '2001:db8:1::/48' }), eventRow({ ...failure, ip: '2001:db8:1::/48' }, failures))
+describe('storableEventJson', () => {
+  it('gives the JSON itself when its address and times are canonical', () => {
+    const event = { ...failure, occurred_at: '2026-11-22T09:00:00.500Z' }
+    const json = Buffer.from(JSON.stringify(event))
+    assert.equal(storableEventJson(json, event, failures), json)
+    const network = { ...event, ip: '2001:db8:1::/48' }
+    assert.deepEqual(storable(network), Buffer.from(JSON.stringify(network)))
   })
 
-  it('replaces every time of a decision and keeps a null one null', () => {
+  it('writes the event anew with its address and times canonical when they are not', () => {
+    const written = JSON.parse(storable({ ...failure, ip: '::ffff:192.0.2.7' }).toString('utf8')) as unknown
+    assert.deepEqual(written, { ...failure, occurred_at: '2026-11-22T09:00:00.500Z' })
+    const rolled = JSON.parse(storable({ ...failure, ip: '2001:DB8:0:0::1/64', occurred_at: '2026-02-30t00:00:00z' }).toString('utf8')) as unknown
+    assert.deepEqual(rolled, { ...failure, ip: '2001:db8::/64', occurred_at: '2026-03-02T00:00:00.000Z' })
+  })
+
+  it('writes every time of a decision canonical and keeps a null one null', () => {
     const ban: BanIssued = {
       type: 'BanIssued', event_id: '1b7d7a52-7d5c-8f3e-9d1a-2b4c6d8e0f12', cause_event_id: failure.event_id, jail: 'sshd', ip: '192.0.2.0/24', failures: 5, ban_time_secs: 600,
-      ban_count: 1, expires_at: '2026-11-22T09:10:00.000Z', occurred_at: '2026-11-22T09:00:00.000Z', reason: 'threshold', matches: [],
+      ban_count: 1, expires_at: '2026-11-22T10:10:00+01:00', occurred_at: '2026-11-22T09:00:00.000Z', reason: 'threshold', matches: [],
     }
-    assert.deepEqual(spliced(ban, decisions), eventRow(ban, decisions))
-    const permanent = { ...ban, expires_at: null }
-    assert.deepEqual(spliced(permanent, decisions), { ...(eventRow(permanent, decisions) as object), expires_at: null })
+    assert.deepEqual(JSON.parse(storable(ban, decisions).toString('utf8')), { ...ban, expires_at: '2026-11-22T09:10:00.000Z' })
+    const permanent = { ...ban, expires_at: null, occurred_at: '2026-11-22T09:00:00.000Z' }
+    assert.deepEqual(storable(permanent, decisions), Buffer.from(JSON.stringify(permanent)))
     const lift: BanLifted = {
       type: 'BanLifted', event_id: '2b7d7a52-7d5c-8f3e-9d1a-2b4c6d8e0f12', ban_event_id: ban.event_id, jail: 'sshd', ip: '192.0.2.0/24',
       occurred_at: '2026-11-22T09:10:00.000Z', reason: 'expired',
     }
-    assert.deepEqual(spliced(lift, decisions), eventRow(lift, decisions))
+    assert.deepEqual(storable(lift, decisions), Buffer.from(JSON.stringify(lift)))
   })
 
-  it('declines JSON that is not in the compact form, has a line break or is not UTF-8', () => {
-    assert.equal(spliced(failure, failures, JSON.stringify(failure, null, 2)), null)
-    assert.equal(spliced(failure, failures, JSON.stringify(failure).replace('"ip":', '"ip" :')), null)
-    assert.equal(spliced(failure, failures, JSON.stringify(failure).replace('"ip":"192', '"ip":"\\u0031\\u0039\\u0032')), null)
-    const latin1 = Buffer.from(JSON.stringify({ ...failure, user: 'caf\u00e9' }), 'latin1')
-    assert.equal(eventRowJson(latin1, { ...failure, user: 'caf\u00e9' }, failures), null)
+  it('writes the event anew, on one line and in UTF-8, when its JSON has a line break or other bytes', () => {
+    const event = { ...failure, occurred_at: '2026-11-22T09:00:00.500Z' }
+    assert.deepEqual(storable(event, failures, JSON.stringify(event, null, 2)), Buffer.from(JSON.stringify(event)))
+    const latin1 = Buffer.from(JSON.stringify({ ...event, user: 'caf\u00e9', matches: ['caf\u00e9'] }), 'latin1')
+    const decoded = JSON.parse(latin1.toString('utf8')) as Record<string, unknown>
+    assert.deepEqual(storableEventJson(latin1, decoded, failures), Buffer.from(JSON.stringify({ ...event, user: 'caf\ufffd', matches: ['caf\ufffd'] })))
+  })
+
+  it('refuses an address that is none and a time that is none', () => {
+    assert.throws(() => storable({ ...failure, ip: 'mail.example.com' }), UnstorableEventError)
+    assert.throws(() => storable({ ...failure, occurred_at: 'yesterday' }), UnstorableEventError)
   })
 })
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { canonicalAddress, contains, overlaps, parseAddress } from '../../../schemas/events/address.js'
+import { canonicalAddress, contains, isCanonicalIpv4, overlaps, parseAddress } from '../../../schemas/events/address.js'
 
 test('writes IPv6 in its RFC 5952 form', () => {
   assert.equal(canonicalAddress('2001:DB8:0:0:0:0:0:1'), '2001:db8::1')
@@ -30,4 +30,15 @@ test('knows which networks hold which addresses', () => {
   assert.equal(contains(net, parseAddress('11.1.2.3')!), false)
   assert.equal(contains(net, parseAddress('::ffff:10.1.2.3')!), true)
   assert.equal(overlaps(parseAddress('10.1.2.3')!, net), true)
+})
+
+test('tells an IPv4 address in its canonical text without parsing, and nothing else', () => {
+  for (const text of ['192.0.2.1', '0.0.0.0', '255.255.255.255', '10.0.0.10']) {
+    assert.equal(isCanonicalIpv4(text), true, text)
+    assert.equal(canonicalAddress(text), text)
+  }
+  for (const text of ['', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.2.3.00', '256.1.1.1', '1.2.3.1000', '1.2.3.4/32', '192.0.2.0/24',
+    '1..2.3', '.1.2.3', '1.2.3.', ' 1.2.3.4', '::ffff:1.2.3.4', '1.2.3.4x']) {
+    assert.equal(isCanonicalIpv4(text), false, text)
+  }
 })

@@ -74,11 +74,12 @@ async function until(condition: () => boolean): Promise<void> {
 /** A store that refuses the first `failures` inserts, then passes them on. */
 function flaky(store: SinkStore, failures: number): SinkStore & { refused: () => number } {
   let refused = 0
+  const refuse = (): void => {
+    if (refused < failures) { refused++; throw new Error('Code: 210. DB::NetException: Connection refused') }
+  }
   return {
-    insertJson: async (table: string, rows: readonly Uint8Array[]) => {
-      if (refused < failures) { refused++; throw new Error('Code: 210. DB::NetException: Connection refused') }
-      await store.insertJson(table, rows)
-    },
+    insertEvents: async (table, events) => { refuse(); await store.insertEvents(table, events) },
+    insertJson: async (table, rows) => { refuse(); await store.insertJson(table, rows) },
     refused: () => refused,
   }
 }
@@ -206,6 +207,18 @@ describe('ClickHouseSink', () => {
       { ip: '2001:db8::', ip_prefix: 64, occurred_at: '2026-11-22 09:00:00.001' },
       { ip: '2001:db8::', ip_prefix: 64, occurred_at: '2026-11-22 09:00:00.002' },
     ])
+  })
+
+  it('stores an event whose JSON gives a key twice as JSON.parse reads it, after ClickHouse refuses it as it came', async (t) => {
+    const log = await logWithTopics(t)
+    const problems: SinkProblem[] = []
+    const twice = JSON.stringify(failure(1, { user: 'alice' })).replace('{', '{"user":"mallory",')
+    await append(log, Topics.failures.name, [twice, failure(2, { user: 'bob' })], () => 'one-partition')
+    const sink = ClickHouseSink.start({ log, store, timers: instant, onProblem: (p) => problems.push(p) })
+    await committedToEnd(log, Topics.failures.name)
+    await sink.close()
+    assert.deepEqual(problems.map((p) => p.kind), ['insert-failed'])
+    assert.deepEqual(await store.query('SELECT user FROM failures ORDER BY occurred_at'), [{ user: 'alice' }, { user: 'bob' }])
   })
 
   it('stores bytes of a record that are not UTF-8 as U+FFFD, as the event decodes them', async (t) => {
