@@ -33,10 +33,13 @@ export interface CompiledFilter {
   readonly dateOptions: { datepattern?: string; timezone?: string; localZone?: string; now: () => number }
   /**
    * One RE2.Set over every failregex's prefilter form (a superset of what the failregex matches in any
-   * substring), for single-line filters: it names the failregexes that may match a line, so the others
-   * never run and a line none can match stops before prefregex. Undefined for multi-line filters.
+   * substring), preceded by that of the prefregex's part before the content (see linePrefilters), for
+   * single-line filters: it names the failregexes that may match a line, so the others never run and
+   * a line none can match stops before prefregex. Undefined for multi-line filters.
    */
   readonly prefilter?: RE2Set
+  /** The sources of `prefilter`, one per failregex, for a Set over several filters (StreamPrefilter). */
+  readonly prefilterSources: readonly string[]
   /**
    * The prefregex's prefilter form, where the filter has a prefregex: every failregex runs on what
    * the prefregex lets through, so a text this rejects rejects them all. Most of a busy log's lines
@@ -77,16 +80,38 @@ export function compileFilter(def: ResolvedFilter, opts: CompileOptions): Compil
   const dateOptions = { datepattern: def.datepattern, timezone: opts.timezone ?? def.options['logtimezone'], localZone: opts.localZone, now: opts.now }
   // Validates the datepattern now, so a bad one fails at load time rather than on the first line.
   new DateDetector(dateOptions)
-  const prefilter = !multiline && failregex.length > 0
-    ? new RE2.Set(failregex.map((r) => r.prefilterSource), 'u')
-    : undefined
+  const prefilterSources = linePrefilters(failregex, prefregex, def.prefregex, regexOpts)
+  const prefilter = !multiline && failregex.length > 0 ? new RE2.Set(prefilterSources, 'u') : undefined
   const rawPrefilter = prefilter === undefined ? 'never' : rawPrefilterFor(def.datepattern)
   return {
     name: def.name, file: def.file, prefregex, failregex, ignoreregex, maxlines: Math.max(1, def.maxlines),
-    useDns, dateOptions, prefilter, rawPrefilter, options: def.options,
+    useDns, dateOptions, prefilter, prefilterSources, rawPrefilter, options: def.options,
     ...(prefregex && prefilter ? { prefregexPrefilter: new RE2(prefregex.prefilterSource, 'u') } : {}),
     ...(prefregexCut ? { prefregexCut } : {}),
   }
+}
+
+/**
+ * Each failregex's prefilter for the text the prefregex runs on (see CompiledFilter.prefilter): the
+ * failregex's own, after the prefilter of the prefregex's part before its content, where the content
+ * takes part in every match of the prefregex and that part asserts anything. A failregex sees only
+ * the content, which follows that part, so a text holding no match of the part followed by one of the
+ * failregex's cannot match: in a busy mail log, Postfix's `connect from name[addr]` lines then stop
+ * at the prefilter rather than in the prefregex of every stream that reads them.
+ */
+function linePrefilters(failregex: readonly FailRegex[], prefregex: FailRegex | undefined, pattern: string | undefined, opts: FailRegexOptions): string[] {
+  const own = failregex.map((r) => r.prefilterSource)
+  const at = pattern?.indexOf('<F-CONTENT>') ?? -1
+  if (prefregex === undefined || at < 0 || !prefregex.requires('content')) return own
+  let before: string
+  try {
+    before = FailRegex.compile(pattern!.slice(0, at), opts).prefilterSource
+  } catch {
+    // The content sits inside a group: what precedes it is no regex alone.
+    return own
+  }
+  if (new RE2(before, 'u').test('')) return own
+  return own.map((source) => `(?:${before}).*(?:${source})`)
 }
 
 function parseUseDns(value: string | undefined): UseDns | undefined {

@@ -162,13 +162,28 @@ export class FailRegex {
   get forgets(): 'helper' | 'success' | null {
     if (this.forgetting !== undefined) return this.forgetting
     const names = new Set(this.groups.map((g) => g.name))
-    const tree = parseRegexTree(this.forms.captureSource)
-    if (tree === undefined || names.has('mlfid')) return this.forgetting = null
-    const nameOf = new Map(this.groups.map((g) => [g.re2Name, g.name]))
-    const required = requiredCaptures(tree, (re2Name) => nameOf.get(re2Name) ?? re2Name)
+    const required = this.requiredFields()
+    if (required === undefined || names.has('mlfid')) return this.forgetting = null
     if (!required.has('mlfforget')) return this.forgetting = null
     if (required.has('mlfgained')) return this.forgetting = 'success'
     return this.forgetting = required.has('nofail') && !names.has('mlfgained') ? 'helper' : null
+  }
+
+  /** Whether the group of this field takes part in every match. */
+  requires(field: string): boolean {
+    return this.requiredFields()?.has(field) === true
+  }
+
+  private required?: Set<string> | null
+
+  /** The fields whose groups take part in every match; undefined when the regex's shape cannot tell. */
+  private requiredFields(): Set<string> | undefined {
+    if (this.required === undefined) {
+      const tree = parseRegexTree(this.forms.captureSource)
+      const nameOf = new Map(this.groups.map((g) => [g.re2Name, g.name]))
+      this.required = tree === undefined ? null : requiredCaptures(tree, (re2Name) => nameOf.get(re2Name) ?? re2Name)
+    }
+    return this.required ?? undefined
   }
 
   /** Field names this regex can produce (fail2ban's groupindex), e.g. to check it names a host. */

@@ -29,7 +29,7 @@ export class StreamPrefilter {
     filters.forEach((f, i) => {
       if (f.rawPrefilter === 'never') { always.push(i); return }
       if (f.rawPrefilter === 'word-start') wordStart.add(i)
-      f.failregex.forEach((r, j) => { sources.push(r.prefilterSource); owner.push([i, j]) })
+      f.prefilterSources.forEach((source, j) => { sources.push(source); owner.push([i, j]) })
     })
     if (sources.length > 0) this.set = new RE2.Set(sources, 'u')
     this.owner = owner

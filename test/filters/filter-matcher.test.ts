@@ -100,6 +100,18 @@ test('the prefilter names only the failregexes that may match a line, and never 
   assert.deepEqual(m.candidates(line('Aug 14 11:00:00 Invalid user x from 192.0.2.1')), [1])
 })
 
+test('the prefilter of a failregex asks for the prefregex\'s part before the content first: a line the failregex alone would pass stops there', () => {
+  const filter = compileFilter({
+    name: 'test', file: '<test>', ignoreregex: [], maxlines: 1, options: {}, datepattern: '{^LN-BEG}',
+    prefregex: '^ \\S+ postfix/smtpd\\[\\d+\\]: (?:NOQUEUE: )?reject: <F-CONTENT>.+</F-CONTENT>$',
+    failregex: ['from [^[]*\\[<HOST>\\]'],
+  }, { useDns: 'raw', timezone: 'UTC', now: () => NOW })
+  assert.deepEqual(filter.prefilter!.match(line('Aug 14 11:00:00 mx postfix/smtpd[7]: connect from unknown[192.0.2.1]')), [])
+  const reject = line('Aug 14 11:00:00 mx postfix/smtpd[7]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 Relay access denied')
+  assert.deepEqual(filter.prefilter!.match(reject), [0])
+  assert.equal(new FilterMatcher(filter).processLine(reject).failures[0]!.host, '192.0.2.1')
+})
+
 test('with dates not at the line start, the prefilter runs on the line once its date is cut out', () => {
   const m = matcher({ datepattern: undefined, failregex: ['^\\[client <HOST>\\] denied$'] })
   assert.equal(m.candidates(line('[client 192.0.2.8] [2005-08-14 11:00:00] denied')), undefined)
