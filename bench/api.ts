@@ -1,6 +1,6 @@
 /**
  * The history API's speed (issue 5): a chDB store filled with N generated failures (see
- * generated-failures.ts), then the API (buildApi with the store) asked each route REQUESTS times with
+ * generated-failures.ts) and left to finish merging the fill's parts, then the API (buildApi with the store) asked each route REQUESTS times with
  * varied parameters, p50/p99 per route, twice:
  * - alone: through Fastify's inject, one request at a time (what one request costs);
  * - under load: on a socket, with autocannon keeping CONNECTIONS requests in flight (what a client
@@ -13,13 +13,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { eventRow } from '../schemas/clickhouse/rows.js'
-import { eventTable } from '../schemas/clickhouse/tables.js'
 import { buildApi } from '../src/api/build-api.js'
 import type { ControlPort } from '../src/api/control/control-port.js'
 import { ChdbStore } from '../src/store/chdb-store.js'
 import { migrateStore } from '../src/store/migrate.js'
-import { address, attacker, END, generatedFailures, HOSTS, JAILS, KEEP_FOREVER, START, USERS } from './generated-failures.js'
+import { address, attacker, END, failureJson, generatedFailures, HOSTS, JAILS, KEEP_FOREVER, START, USERS } from './generated-failures.js'
 import { percentile, printMemory } from './report.js'
 import { seededRandom } from './seeded-random.js'
 
@@ -45,24 +43,38 @@ async function underLoad(base: string, url: () => string, requests: number, conn
   return `p50 ${result.latency.p50.toFixed(1)} ms, p99 ${result.latency.p99.toFixed(1)} ms, ${(result.requests.total / result.duration).toFixed(0)} requests/s`
 }
 
+/**
+ * Waits until ClickHouse has no merge running, in ms. A bulk fill leaves tens of parts that the
+ * engine merges for a while after, on the same two cores as the queries; a store that has held its
+ * history for a while has merged them.
+ */
+async function mergesDone(store: ChdbStore): Promise<number> {
+  const t0 = performance.now()
+  for (;;) {
+    const [running] = await store.query<{ n: number }>('SELECT count() AS n FROM system.merges')
+    if (running?.n === 0) return performance.now() - t0
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
+}
+
 async function main(total: number, requests: number, only: string, connections: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'banstream-bench-api-'))
   const store = ChdbStore.open(dir)
   try {
     await migrateStore(store, KEEP_FOREVER)
-    const columns = eventTable('failures').columns
     const r = seededRandom(7)
     let insertMs = 0
     const t0 = performance.now()
     for (let n = 0; n < total; n += BATCH) {
-      const rows = generatedFailures(n, Math.min(BATCH, total - n), r).map((f) => eventRow(f, columns))
+      const events = failureJson(generatedFailures(n, Math.min(BATCH, total - n), r))
       const i0 = performance.now()
-      await store.insert('failures', rows)
+      await store.insertEvents('failures', events)
       insertMs += performance.now() - i0
     }
     const fillMs = performance.now() - t0
     console.log(`api: ${total} failures stored (chDB, ${BATCH} rows per insert): ${(total / (insertMs / 1000) / 1e3).toFixed(0)} k rows/s in insert, ` +
       `${(total / (fillMs / 1000) / 1e3).toFixed(0)} k rows/s with generation (${(fillMs / 1000).toFixed(0)} s)`)
+    console.log(`  background merges of the fill's parts done ${(await mergesDone(store) / 1000).toFixed(0)} s later: the routes run over the store at rest`)
 
     const app = buildApi({ control, store, tokens: undefined, bind: '127.0.0.1', rateLimit: false, now: () => END })
     await app.listen({ host: '127.0.0.1', port: 0 })

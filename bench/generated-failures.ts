@@ -2,6 +2,8 @@
  * A generated month of failures for the store and API benches: 20 hosts, three jails, 100 k attacking
  * addresses of which a few hundred do most of the work, one log line per failure.
  */
+import { storableEventJson } from '../schemas/clickhouse/rows.js'
+import { eventTable } from '../schemas/clickhouse/tables.js'
 import { eventId } from '../schemas/events/event-id.js'
 import type { FailureDetected } from '../schemas/events/failure-detected.js'
 
@@ -39,6 +41,12 @@ export function generatedFailures(from: number, count: number, r: () => number):
     })
   }
   return out
+}
+
+/** Failures as their topic carries them (JSON), ready for Store.insertEvents. */
+export function failureJson(failures: readonly FailureDetected[]): Buffer[] {
+  const columns = eventTable('failures').columns
+  return failures.map((f) => storableEventJson(Buffer.from(JSON.stringify(f)), f, columns))
 }
 
 /** Keeps the generated month whatever the date: the retention TTL would otherwise drop it as it is written. */

@@ -14,14 +14,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { storableEventJson } from '../schemas/clickhouse/rows.js'
-import { eventTable } from '../schemas/clickhouse/tables.js'
 import { partitionKey, Topics } from '../schemas/topics.js'
 import { ClickHouseSink } from '../sinks/clickhouse/clickhouse-sink.js'
 import { EmbeddedLog } from '../src/log/embedded-log.js'
 import { ChdbStore } from '../src/store/chdb-store.js'
 import { migrateStore } from '../src/store/migrate.js'
-import { generatedFailures, KEEP_FOREVER } from './generated-failures.js'
+import { failureJson, generatedFailures, KEEP_FOREVER } from './generated-failures.js'
 import { printMemory } from './report.js'
 import { seededRandom } from './seeded-random.js'
 
@@ -49,20 +47,17 @@ const rate = (rows: number, ms: number): string => `${(rows / (ms / 1000) / 1e3)
 
 async function storeInsert(batch: number): Promise<void> {
   await withStore(async (store) => {
-    const columns = eventTable('failures').columns
     const r = seededRandom(7)
     let insertMs = 0
     let buildMs = 0
-    for (let n = 0; n < TOTAL; n += CHUNK) {
-      const events = generatedFailures(n, Math.min(CHUNK, TOTAL - n), r)
-      for (let i = 0; i < events.length; i += batch) {
-        const b0 = performance.now()
-        const json = events.slice(i, i + batch).map((f) => storableEventJson(Buffer.from(JSON.stringify(f)), f, columns))
-        const i0 = performance.now()
-        await store.insertEvents('failures', json)
-        insertMs += performance.now() - i0
-        buildMs += i0 - b0
-      }
+    for (let n = 0; n < TOTAL; n += batch) {
+      const events = generatedFailures(n, Math.min(batch, TOTAL - n), r)
+      const b0 = performance.now()
+      const json = failureJson(events)
+      const i0 = performance.now()
+      await store.insertEvents('failures', json)
+      insertMs += performance.now() - i0
+      buildMs += i0 - b0
     }
     console.log(`  store.insertEvents, ${batch} events per insert: ${rate(TOTAL, insertMs)} in insert, ${rate(TOTAL, insertMs + buildMs)} with their JSON`)
     printMemory('    ')

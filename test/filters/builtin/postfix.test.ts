@@ -3,7 +3,6 @@ import { test } from 'node:test'
 import type { LineResult } from '../../../src/filters/filter-matcher.js'
 import { builtinFilter } from './builtin-filter.js'
 
-const NOW = 1124013600
 const MODES = ['normal', 'rbl', 'auth', 'more', 'ddos', 'extra', 'aggressive', 'errors']
 
 function postfix(mode = 'more'): (line: string) => LineResult {
