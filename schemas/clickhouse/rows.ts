@@ -169,11 +169,17 @@ function canonicalIp(ip: string): string {
 
 /** A time as toISOString writes it, on a day of the calendar (clickHouseTime's reading of it). */
 function canonicalTime(rfc3339: string): string {
-  // Every month has the days up to the 28th.
-  if (CANONICAL_UTC.test(rfc3339) && (Number(rfc3339.slice(8, 10)) <= 28 || isCalendarDay(rfc3339.slice(0, 10)))) return rfc3339
+  if (CANONICAL_UTC.test(rfc3339) && (isEarlyInMonth(rfc3339) || isCalendarDay(rfc3339.slice(0, 10)))) return rfc3339
   const text = `${clickHouseTime(rfc3339).replace(' ', 'T')}Z`
   if (!CANONICAL_UTC.test(text)) throw new UnstorableEventError(`not a time ClickHouse keeps: ${JSON.stringify(rfc3339)}`)
   return text
+}
+
+/** A YYYY-MM-DD... whose month is one and whose day is the 1st to the 28th: a day of the calendar in any year. */
+function isEarlyInMonth(text: string): boolean {
+  const month = Number(text.slice(5, 7))
+  const day = Number(text.slice(8, 10))
+  return month >= 1 && month <= 12 && day >= 1 && day <= 28
 }
 
 const NEWLINE = 0x0a

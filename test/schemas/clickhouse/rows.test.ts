@@ -62,6 +62,9 @@ describe('storableEventJson', () => {
   it('refuses an address that is none and a time that is none', () => {
     assert.throws(() => storable({ ...failure, ip: 'mail.example.com' }), UnstorableEventError)
     assert.throws(() => storable({ ...failure, occurred_at: 'yesterday' }), UnstorableEventError)
+    for (const day of ['2026-11-00', '2026-13-01', '2026-00-10']) {
+      assert.throws(() => storable({ ...failure, occurred_at: `${day}T09:00:00.000Z` }), UnstorableEventError, day)
+    }
   })
 })
 
