@@ -20,16 +20,20 @@ export class UnstorableEventError extends Error {
  * type take the same text (ClickHouse does not read the `T`/`Z` form there).
  */
 export function clickHouseTime(rfc3339: string): string {
-  const canonical = CANONICAL_UTC.exec(rfc3339)
-  if (canonical && isCalendarDay(canonical[1]!)) return `${canonical[1]} ${rfc3339.slice(11, 23)}`
+  if (isCanonicalTime(rfc3339)) return `${rfc3339.slice(0, 10)} ${rfc3339.slice(11, 23)}`
   const ms = Date.parse(rfc3339)
   if (Number.isNaN(ms)) throw new UnstorableEventError(`not a time: ${JSON.stringify(rfc3339)}`)
   const iso = new Date(ms).toISOString()
   return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`
 }
 
-/** A time as toISOString writes it (what our stages emit), with an hour, minute and second in range. */
-const CANONICAL_UTC = /^(\d{4}-\d{2}-\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/
+/** The form of a time as toISOString writes it (what our stages emit), with an hour, minute and second in range. */
+const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/
+
+/** A time as toISOString writes it, on a day of the calendar: taken as it is, without Date.parse. */
+function isCanonicalTime(rfc3339: string): boolean {
+  return CANONICAL_UTC.test(rfc3339) && (isEarlyInMonth(rfc3339) || isCalendarDay(rfc3339.slice(0, 10)))
+}
 
 /**
  * Whether a YYYY-MM-DD is a day of the calendar (Date.parse takes 2026-02-30
@@ -169,7 +173,7 @@ function canonicalIp(ip: string): string {
 
 /** A time as toISOString writes it, on a day of the calendar (clickHouseTime's reading of it). */
 function canonicalTime(rfc3339: string): string {
-  if (CANONICAL_UTC.test(rfc3339) && (isEarlyInMonth(rfc3339) || isCalendarDay(rfc3339.slice(0, 10)))) return rfc3339
+  if (isCanonicalTime(rfc3339)) return rfc3339
   const text = `${clickHouseTime(rfc3339).replace(' ', 'T')}Z`
   if (!CANONICAL_UTC.test(text)) throw new UnstorableEventError(`not a time ClickHouse keeps: ${JSON.stringify(rfc3339)}`)
   return text

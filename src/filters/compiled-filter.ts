@@ -103,15 +103,15 @@ function linePrefilters(failregex: readonly FailRegex[], prefregex: FailRegex | 
   const own = failregex.map((r) => r.prefilterSource)
   const at = pattern?.indexOf('<F-CONTENT>') ?? -1
   if (prefregex === undefined || at < 0 || !prefregex.requires('content')) return own
-  let before: string
+  let before: FailRegex
   try {
-    before = FailRegex.compile(pattern!.slice(0, at), opts).prefilterSource
+    before = FailRegex.compile(pattern!.slice(0, at), opts)
   } catch {
     // The content sits inside a group: what precedes it is no regex alone.
     return own
   }
-  if (new RE2(before, 'u').test('')) return own
-  return own.map((source) => `(?:${before}).*(?:${source})`)
+  if (before.canMatchEmpty()) return own
+  return own.map((source) => `(?:${before.prefilterSource}).*(?:${source})`)
 }
 
 function parseUseDns(value: string | undefined): UseDns | undefined {

@@ -141,9 +141,7 @@ export class FailRegex {
 
   private extractors(): NonNullable<FailRegex['extraction']> | null {
     if (this.extraction !== undefined) return this.extraction
-    // The prefilter drops assertions and keeps every path, so it matches "" exactly when some
-    // path through the regex consumes nothing.
-    if (compileRe2(this.prefilterSource, this.pattern).test('')) return this.extraction = null
+    if (this.canMatchEmpty()) return this.extraction = null
     const { flags, captureSource, asciiSource, singleLine } = this.forms
     const form = (source: string, asciiText: boolean, compiled?: RE2) =>
       new Extractor(flags, source, this.groups, this.pattern, { singleLine, asciiText, ...(compiled ? { compiled } : {}) })
@@ -167,6 +165,14 @@ export class FailRegex {
     if (!required.has('mlfforget')) return this.forgetting = null
     if (required.has('mlfgained')) return this.forgetting = 'success'
     return this.forgetting = required.has('nofail') && !names.has('mlfgained') ? 'helper' : null
+  }
+
+  /**
+   * Whether some path through the regex consumes nothing (whatever its assertions say): the
+   * prefilter drops assertions and keeps every path, so it matches "" exactly then.
+   */
+  canMatchEmpty(): boolean {
+    return compileRe2(this.prefilterSource, this.pattern).test('')
   }
 
   /** Whether the group of this field takes part in every match. */
