@@ -1,4 +1,5 @@
 import { open, stat, type FileHandle } from 'node:fs/promises'
+import { contains, parseAddress, type Address } from '../schemas/events/address.js'
 import type { BanIssued } from '../schemas/events/ban-issued.js'
 import type { BanLifted } from '../schemas/events/ban-lifted.js'
 import type { FailureDetected } from '../schemas/events/failure-detected.js'
@@ -123,6 +124,15 @@ export class Fail2banLog {
   private queue: Promise<void> = Promise.resolve()
   /** Lines waiting for the write queued for them; lines made until it starts join it. */
   private batch: { readonly lines: LineBytes; readonly written: Promise<void> } | undefined
+  /**
+   * Bans decided whose Ban line is not written yet, by `jail\0ip`, with the "already banned" lines
+   * made meanwhile: the decision reaches the actions (which write Ban) through the decisions topic, a
+   * few milliseconds after the decide stage saw the next failure of the address. fail2ban writes both
+   * lines from its actions thread, Ban first.
+   */
+  private readonly awaitedBans = new Map<string, AwaitedBan>()
+  /** How many of them are of a network (an IPv6 prefix): the failures of any address inside wait for those. */
+  private awaitedNetworks = 0
 
   constructor(private readonly config: Fail2banLogConfig) {
     this.opts = { pid: config.pid ?? process.pid, ...(config.time_zone !== undefined && { time_zone: config.time_zone }) }
@@ -133,12 +143,27 @@ export class Fail2banLog {
     return this.append(foundLine(this.now(), failure, this.opts))
   }
 
-  ban(ban: BanIssued): Promise<void> {
-    return this.append(banLine(this.now(), ban, this.opts))
+  /** A ban was decided: "already banned" lines of its address wait for its Ban line (see ban()). */
+  expectBan(jail: string, ip: string): void {
+    const key = `${jail}\0${ip}`
+    if (this.awaitedBans.has(key)) return
+    const network = ip.includes('/') ? parseAddress(ip) : null
+    if (network !== null) this.awaitedNetworks++
+    this.awaitedBans.set(key, { jail, ip, network, held: [] })
   }
 
+  ban(ban: BanIssued): Promise<void> {
+    const written = this.append(banLine(this.now(), ban, this.opts))
+    const awaited = this.awaitedBans.get(`${ban.jail}\0${ban.ip}`)
+    if (awaited !== undefined) this.release(awaited)
+    return written
+  }
+
+  /** `[jail] ip already banned`; after the Ban line when that ban was expected (expectBan) and is not written yet. */
   alreadyBanned(jail: string, ip: string): Promise<void> {
-    return this.append(alreadyBannedLine(this.now(), jail, ip, this.opts))
+    const awaited = this.awaitedBans.get(`${jail}\0${ip}`) ?? this.awaitedNetworkOf(jail, ip)
+    if (awaited === undefined) return this.append(alreadyBannedLine(this.now(), jail, ip, this.opts))
+    return new Promise((resolve, reject) => awaited.held.push({ ip, resolve, reject }))
   }
 
   unban(lift: BanLifted): Promise<void> {
@@ -155,8 +180,27 @@ export class Fail2banLog {
     return this.closeAfterPending()
   }
 
+  /** Writes what waits, "already banned" lines whose Ban line never came included, and closes the file. */
   close(): Promise<void> {
+    for (const awaited of this.awaitedBans.values()) this.release(awaited)
     return this.closeAfterPending()
+  }
+
+  private awaitedNetworkOf(jail: string, ip: string): AwaitedBan | undefined {
+    if (this.awaitedNetworks === 0) return undefined
+    const address = parseAddress(ip)
+    if (address === null) return undefined
+    for (const awaited of this.awaitedBans.values()) {
+      if (awaited.jail === jail && awaited.network !== null && contains(awaited.network, address)) return awaited
+    }
+    return undefined
+  }
+
+  /** Writes a ban's held "already banned" lines, stamped now: the file's times never go backwards. */
+  private release(awaited: AwaitedBan): void {
+    this.awaitedBans.delete(`${awaited.jail}\0${awaited.ip}`)
+    if (awaited.network !== null) this.awaitedNetworks--
+    for (const h of awaited.held) this.append(alreadyBannedLine(this.now(), awaited.jail, h.ip, this.opts)).then(h.resolve, h.reject)
   }
 
   private closeAfterPending(): Promise<void> {
@@ -206,6 +250,15 @@ export class Fail2banLog {
     this.identity = undefined
     await handle?.close()
   }
+}
+
+/** A ban whose Ban line is not written yet, and the "already banned" lines waiting for it. */
+interface AwaitedBan {
+  readonly jail: string
+  readonly ip: string
+  /** The ban's network, when it is one: it holds the lines of the addresses inside. */
+  readonly network: Address | null
+  readonly held: { readonly ip: string; resolve(): void; reject(error: unknown): void }[]
 }
 
 /**

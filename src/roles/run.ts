@@ -261,6 +261,7 @@ export class RunRole {
       else if (!outputs.some((o) => o.type === 'DecideNotice' && o.kind === 'ignored')) void write(log.found(input))
     }
     for (const output of outputs) {
+      if (output.type === 'BanIssued') log.expectBan(output.jail, output.ip)
       if (output.type !== 'DecideNotice') continue
       if (output.kind === 'already-banned') void write(log.alreadyBanned(output.jail, output.ip))
       else if (output.kind === 'ignored') void write(log.log('fail2ban.filter', 'INFO', `[${output.jail}] Ignore ${output.ip} by ip`))

@@ -126,6 +126,49 @@ test('writes land in the order they were made', async () => {
   await rm(dir, { recursive: true })
 })
 
+/** The messages of a log file, in order. */
+async function messages(path: string): Promise<string[]> {
+  return (await readFile(path, 'utf8')).trimEnd().split('\n').map((l) => l.slice(l.indexOf('NOTICE') + 'NOTICE'.length).trim())
+}
+
+test('an "already banned" line of a decided ban is written after its Ban line, whichever comes first', async () => {
+  const { dir, path } = await tempLog()
+  const log = new Fail2banLog({ path, pid: 1, time_zone: 'UTC', now: () => AT })
+  log.expectBan('sshd', '192.0.2.1')
+  log.expectBan('sshd', '2001:db8:a:b::/64')
+  const held = [log.alreadyBanned('sshd', '192.0.2.1'), log.alreadyBanned('sshd', '2001:db8:a:b::5')]
+  // Neither another jail nor another address waits for those bans.
+  await log.alreadyBanned('postfix', '192.0.2.1')
+  await log.alreadyBanned('sshd', '2001:db8:a:c::5')
+  await log.ban(ban('sshd', '192.0.2.1'))
+  await log.ban(ban('sshd', '2001:db8:a:b::/64'))
+  await Promise.all(held)
+  // Once its Ban line is written, the next notice of the address goes straight to the file.
+  await log.alreadyBanned('sshd', '192.0.2.1')
+  await log.close()
+  assert.deepEqual(await messages(path), [
+    '[postfix] 192.0.2.1 already banned',
+    '[sshd] 2001:db8:a:c::5 already banned',
+    '[sshd] Ban 192.0.2.1',
+    '[sshd] 192.0.2.1 already banned',
+    '[sshd] Ban 2001:db8:a:b::/64',
+    '[sshd] 2001:db8:a:b::5 already banned',
+    '[sshd] 192.0.2.1 already banned',
+  ])
+  await rm(dir, { recursive: true })
+})
+
+test('closing writes the "already banned" lines whose Ban line never came', async () => {
+  const { dir, path } = await tempLog()
+  const log = new Fail2banLog({ path, pid: 1, time_zone: 'UTC', now: () => AT })
+  log.expectBan('sshd', '192.0.2.1')
+  const held = log.alreadyBanned('sshd', '192.0.2.1')
+  await log.close()
+  await held
+  assert.deepEqual(await messages(path), ['[sshd] 192.0.2.1 already banned'])
+  await rm(dir, { recursive: true })
+})
+
 test('a flood of lines made while a write is in flight is written whole and in order, multi-byte text included', async () => {
   const { dir, path } = await tempLog()
   const log = new Fail2banLog({ path, pid: 1, time_zone: 'UTC', now: () => AT })
