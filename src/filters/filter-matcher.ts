@@ -214,7 +214,8 @@ export class FilterMatcher {
       if (cut === null) return result
       let content: Buffer | undefined
       if (cut !== undefined) {
-        if (cut.mlfid !== undefined) preGroups = { mlfid: cut.mlfid }
+        if (cut.mlfid !== undefined) preGroups = { ...cut.fields, mlfid: cut.mlfid }
+        else if (cut.fields !== undefined) preGroups = cut.fields
         content = cut.content
       } else {
         // The DFA test rules a line out far cheaper than the submatch search exec() starts with.
