@@ -15,13 +15,20 @@ export function storeCommand(): Command {
     .option('--clickhouse <url>', 'the ClickHouse server (default: $BANSTREAM_CLICKHOUSE_URL)')
     .option('--clickhouse-user <name>', 'ClickHouse user (default: $BANSTREAM_CLICKHOUSE_USER)')
     .option('--clickhouse-password <password>', 'ClickHouse password (default: $BANSTREAM_CLICKHOUSE_PASSWORD)')
+    .option('--batch-rows <n>', 'insert once this many rows wait (default 10000); larger batches make fewer parts for ClickHouse to merge')
+    .option('--batch-delay <ms>', 'insert rows at the latest this long after the first of them arrived (default 1000)')
     .addOption(historyLinesOption())
-    .action(async (flags: { kafka?: string; clickhouse?: string; clickhouseUser?: string; clickhousePassword?: string; historyLines?: string | boolean }) => {
+    .action(async (flags: {
+      kafka?: string; clickhouse?: string; clickhouseUser?: string; clickhousePassword?: string; historyLines?: string | boolean
+      batchRows?: string; batchDelay?: string
+    }) => {
       const url = flags.clickhouse ?? process.env['BANSTREAM_CLICKHOUSE_URL']
       if (!url || !/^https?:\/\//.test(url)) throw new UsageError('--clickhouse http(s)://host:8123 (or $BANSTREAM_CLICKHOUSE_URL) is needed')
       const username = flags.clickhouseUser ?? process.env['BANSTREAM_CLICKHOUSE_USER']
       const password = flags.clickhousePassword ?? process.env['BANSTREAM_CLICKHOUSE_PASSWORD']
       const linesDays = historyLinesDaysOf(flags.historyLines)
+      const batchRows = wholeNumberOf('--batch-rows', flags.batchRows, 1)
+      const batchDelayMs = wholeNumberOf('--batch-delay', flags.batchDelay, 0)
       const stopRequested = new Promise<void>((done) => {
         process.once('SIGINT', done)
         process.once('SIGTERM', done)
@@ -32,6 +39,8 @@ export function storeCommand(): Command {
       const sink = ClickHouseSink.start({
         log, store, onProblem: (p) => process.stderr.write(`warn: store: ${p.kind}: ${p.reason}\n`),
         ...(linesDays !== undefined ? { lines: lineRows } : {}),
+        ...(batchRows !== undefined ? { max_batch_rows: batchRows } : {}),
+        ...(batchDelayMs !== undefined ? { max_batch_delay_ms: batchDelayMs } : {}),
       })
       process.stderr.write('banstream: storing the event history\n')
       await stopRequested
@@ -39,4 +48,12 @@ export function storeCommand(): Command {
       await log.close()
       await store.close()
     })
+}
+
+/** A flag's whole number, at least `least`; undefined without the flag. */
+function wholeNumberOf(flag: string, value: string | undefined, least: number): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < least) throw new UsageError(`${flag} ${value}: a whole number, ${least} or more`)
+  return n
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +12,7 @@ import { startMockCluster } from '../kafka/mock-cluster.js'
 import { startClickHouseHttpFront } from '../store/clickhouse-http-front.js'
 import { cliCommand, stopChild } from './cli-path.js'
 
-test('banstream store moves the fleet\'s failures from Kafka into a ClickHouse server', async (t) => {
+test('banstream store moves the fleet\'s failures from Kafka into a ClickHouse server, inserting once --batch-rows wait', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'banstream-store-cli-'))
   const chdb = ChdbStore.open(join(dir, 'clickhouse'))
   const front = await startClickHouseHttpFront(chdb)
@@ -20,7 +20,8 @@ test('banstream store moves the fleet\'s failures from Kafka into a ClickHouse s
   const server = new ClickHouseStore({ url: front.url })
   const cluster = await startMockCluster(1, { failures: 2, decisions: 2, actuations: 1 })
   const log = new KafkaLog({ brokers: cluster.brokers, idempotent: false, clientLogLevel: 'nothing' })
-  const child = spawn(process.execPath, [...cliCommand(), 'store', '--kafka', cluster.brokers.join(','), '--clickhouse', front.url],
+  // A batch of one row is inserted at once: the 10-minute delay would hold it past the test's deadline.
+  const child = spawn(process.execPath, [...cliCommand(), 'store', '--kafka', cluster.brokers.join(','), '--clickhouse', front.url, '--batch-rows', '1', '--batch-delay', '600000'],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BANSTREAM_KAFKA_IDEMPOTENT: '0' } })
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))
@@ -51,4 +52,13 @@ test('banstream store moves the fleet\'s failures from Kafka into a ClickHouse s
     }
   }
   assert.deepEqual(rows, [{ ip: '::ffff:192.0.2.7' }], `${stderr}\n${lastError}`)
+})
+
+test('banstream store refuses a batch size or delay that is no whole number before it connects anywhere', () => {
+  const refused = [['--batch-rows', '0'], ['--batch-rows', '1e3'], ['--batch-delay', '-5'], ['--batch-delay', 'soon']] as const
+  for (const [flag, value] of refused) {
+    const r = spawnSync(process.execPath, [...cliCommand(), 'store', '--kafka', '127.0.0.1:1', '--clickhouse', 'http://127.0.0.1:1', flag, value], { encoding: 'utf8', timeout: 20_000 })
+    assert.equal(r.status, 2, `${flag} ${value}: ${r.stderr}`)
+    assert.ok(r.stderr.includes(`${flag} ${value}: a whole number`), r.stderr)
+  }
 })
