@@ -133,6 +133,8 @@ export class Fail2banLog {
   private readonly awaitedBans = new Map<string, AwaitedBan>()
   /** How many of them are of a network (an IPv6 prefix): the failures of any address inside wait for those. */
   private awaitedNetworks = 0
+  /** Lines held, all bans together: past MAX_HELD_LINES (an actuator stuck under a flood) lines go out at once, out of order. */
+  private heldLines = 0
 
   constructor(private readonly config: Fail2banLogConfig) {
     this.opts = { pid: config.pid ?? process.pid, ...(config.time_zone !== undefined && { time_zone: config.time_zone }) }
@@ -161,8 +163,9 @@ export class Fail2banLog {
 
   /** `[jail] ip already banned`; after the Ban line when that ban was expected (expectBan) and is not written yet. */
   alreadyBanned(jail: string, ip: string): Promise<void> {
-    const awaited = this.awaitedBans.get(`${jail}\0${ip}`) ?? this.awaitedNetworkOf(jail, ip)
+    const awaited = this.heldLines >= MAX_HELD_LINES ? undefined : this.awaitedBans.get(`${jail}\0${ip}`) ?? this.awaitedNetworkOf(jail, ip)
     if (awaited === undefined) return this.append(alreadyBannedLine(this.now(), jail, ip, this.opts))
+    this.heldLines++
     return new Promise((resolve, reject) => awaited.held.push({ ip, resolve, reject }))
   }
 
@@ -200,6 +203,7 @@ export class Fail2banLog {
   private release(awaited: AwaitedBan): void {
     this.awaitedBans.delete(`${awaited.jail}\0${awaited.ip}`)
     if (awaited.network !== null) this.awaitedNetworks--
+    this.heldLines -= awaited.held.length
     for (const h of awaited.held) this.append(alreadyBannedLine(this.now(), awaited.jail, h.ip, this.opts)).then(h.resolve, h.reject)
   }
 
@@ -251,6 +255,8 @@ export class Fail2banLog {
     await handle?.close()
   }
 }
+
+const MAX_HELD_LINES = 10_000
 
 /** A ban whose Ban line is not written yet, and the "already banned" lines waiting for it. */
 interface AwaitedBan {

@@ -158,6 +158,21 @@ test('an "already banned" line of a decided ban is written after its Ban line, w
   await rm(dir, { recursive: true })
 })
 
+test('past ten thousand held "already banned" lines, the next ones are written at once rather than held', async () => {
+  const { dir, path } = await tempLog()
+  const log = new Fail2banLog({ path, pid: 1, time_zone: 'UTC', now: () => AT })
+  log.expectBan('sshd', '192.0.2.1')
+  const held = Array.from({ length: 10_000 }, () => log.alreadyBanned('sshd', '192.0.2.1'))
+  await log.alreadyBanned('sshd', '192.0.2.1')
+  await log.ban(ban('sshd', '192.0.2.1'))
+  await Promise.all(held)
+  await log.close()
+  const written = await messages(path)
+  assert.deepEqual(written.slice(0, 3), ['[sshd] 192.0.2.1 already banned', '[sshd] Ban 192.0.2.1', '[sshd] 192.0.2.1 already banned'])
+  assert.equal(written.length, 10_002)
+  await rm(dir, { recursive: true })
+})
+
 test('closing writes the "already banned" lines whose Ban line never came', async () => {
   const { dir, path } = await tempLog()
   const log = new Fail2banLog({ path, pid: 1, time_zone: 'UTC', now: () => AT })
