@@ -421,18 +421,26 @@ export class Matcher {
   /** Set when the last search gave up on the step budget, for the caller's diagnostics. */
   budgetExceeded = false
   private readonly ctx: Ctx
-  private readonly prog: M
-  /** Bytes a match can start with; null when it can be empty. */
-  private readonly startBytes: Uint8Array | null
+  /**
+   * The program, and the bytes a match can start with (null when it can be empty), made on the first
+   * search: a detector holds every default template, and a log's lines use one or two of them.
+   */
+  private compiled?: { prog: M; startBytes: Uint8Array | null }
 
   constructor(readonly parsed: ParsedRegex) {
     this.caps = new Int32Array(2 * (parsed.groupCount + 1))
     this.ctx = { s: new Uint8Array(0), len: 0, caps: this.caps, budget: 0 }
-    const ctx = this.ctx
-    this.prog = this.comp(parsed.root, (j) => { ctx.caps[1] = j; return true })
     this.anchored = startsAnchored(parsed.root)
-    const first = firstOf(parsed.root, parsed.ignoreCase)
-    this.startBytes = first.nullable ? null : first.bytes
+  }
+
+  private program(): NonNullable<Matcher['compiled']> {
+    if (this.compiled !== undefined) return this.compiled
+    const ctx = this.ctx
+    const first = firstOf(this.parsed.root, this.parsed.ignoreCase)
+    return this.compiled = {
+      prog: this.comp(this.parsed.root, (j) => { ctx.caps[1] = j; return true }),
+      startBytes: first.nullable ? null : first.bytes,
+    }
   }
 
   /** Leftmost match starting in [from, last] with the text cut at `len`; fills caps. */
@@ -444,13 +452,13 @@ export class Matcher {
     this.budgetExceeded = false
     const caps = this.caps
     if (this.anchored) last = Math.min(last, 0)
+    const { prog, startBytes: sb } = this.program()
     try {
-      const sb = this.startBytes
       for (let i = from; i <= last; i++) {
         if (sb !== null && (i >= len || sb[s[i]!] !== 1)) continue
         caps.fill(-1)
         caps[0] = i
-        if (this.prog(i)) return true
+        if (prog(i)) return true
       }
     } catch (e) {
       if (e !== BUDGET_EXCEEDED) throw e
@@ -507,12 +515,17 @@ export class Matcher {
           }
         }
         // Try only the alternatives that can start with the next byte, in their order.
+        // The same few lists serve all 257 entries; every default template is made at start, so this stays cheap.
         const lists = new Map<string, M[]>()
         const listFor = (b: number): M[] => {
-          const ks = fs.filter((_, k) => firsts[k] === null || (b >= 0 && firsts[k]![b] === 1))
-          const key = ks.map((f) => fs.indexOf(f)).join(',')
-          if (!lists.has(key)) lists.set(key, ks)
-          return lists.get(key)!
+          let key = ''
+          for (let k = 0; k < fs.length; k++) if (firsts[k] === null || (b >= 0 && firsts[k]![b] === 1)) key += `${k},`
+          let list = lists.get(key)
+          if (list === undefined) {
+            list = fs.filter((_, k) => firsts[k] === null || (b >= 0 && firsts[k]![b] === 1))
+            lists.set(key, list)
+          }
+          return list
         }
         const byByte: M[][] = []
         for (let b = 0; b < 256; b++) byByte.push(listFor(b))
