@@ -515,16 +515,18 @@ export class Matcher {
           }
         }
         // Try only the alternatives that can start with the next byte, in their order.
-        // The same few lists serve all 257 entries; every default template is made at start, so this stays cheap.
+        // The same few lists serve all 257 entries.
         const lists = new Map<string, M[]>()
         const listFor = (b: number): M[] => {
           let key = ''
-          for (let k = 0; k < fs.length; k++) if (firsts[k] === null || (b >= 0 && firsts[k]![b] === 1)) key += `${k},`
-          let list = lists.get(key)
-          if (list === undefined) {
-            list = fs.filter((_, k) => firsts[k] === null || (b >= 0 && firsts[k]![b] === 1))
-            lists.set(key, list)
+          const ks: M[] = []
+          for (let k = 0; k < fs.length; k++) {
+            if (firsts[k] !== null && (b < 0 || firsts[k]![b] !== 1)) continue
+            key += `${k},`
+            ks.push(fs[k]!)
           }
+          let list = lists.get(key)
+          if (list === undefined) lists.set(key, list = ks)
           return list
         }
         const byByte: M[][] = []
