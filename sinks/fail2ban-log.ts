@@ -148,7 +148,8 @@ export class Fail2banLog {
   /** A ban was decided: "already banned" lines of its address wait for its Ban line (see ban()). */
   expectBan(jail: string, ip: string): void {
     const key = `${jail}\0${ip}`
-    if (this.awaitedBans.has(key)) return
+    // Past the bound (a flood of bans the actions lag behind) a ban's notices go out at once, out of order.
+    if (this.awaitedBans.has(key) || this.awaitedBans.size >= MAX_AWAITED_BANS) return
     const network = ip.includes('/') ? parseAddress(ip) : null
     if (network !== null) this.awaitedNetworks++
     this.awaitedBans.set(key, { jail, ip, network, held: [] })
@@ -257,6 +258,7 @@ export class Fail2banLog {
 }
 
 const MAX_HELD_LINES = 10_000
+const MAX_AWAITED_BANS = 100_000
 
 /** A ban whose Ban line is not written yet, and the "already banned" lines waiting for it. */
 interface AwaitedBan {

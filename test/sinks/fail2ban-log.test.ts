@@ -173,6 +173,19 @@ test('past ten thousand held "already banned" lines, the next ones are written a
   await rm(dir, { recursive: true })
 })
 
+test('past a hundred thousand bans awaiting their Ban lines, the notices of the next ones are written at once', async () => {
+  const { dir, path } = await tempLog()
+  const log = new Fail2banLog({ path, pid: 1, time_zone: 'UTC', now: () => AT })
+  for (let i = 0; i < 100_000; i++) log.expectBan('sshd', `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`)
+  log.expectBan('sshd', '192.0.2.1')
+  const notice = log.alreadyBanned('sshd', '192.0.2.1')
+  await log.ban(ban('sshd', '192.0.2.1'))
+  await notice
+  await log.close()
+  assert.deepEqual(await messages(path), ['[sshd] 192.0.2.1 already banned', '[sshd] Ban 192.0.2.1'])
+  await rm(dir, { recursive: true })
+})
+
 test('closing writes the "already banned" lines whose Ban line never came', async () => {
   const { dir, path } = await tempLog()
   const log = new Fail2banLog({ path, pid: 1, time_zone: 'UTC', now: () => AT })
