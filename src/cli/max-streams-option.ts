@@ -1,6 +1,6 @@
 import { Option } from 'commander'
 import { MAX_STREAMS } from '../../streams/match-limits.js'
-import { UsageError } from './usage-error.js'
+import { wholeNumberOf } from './whole-number-option.js'
 
 /** `--max-streams <n>`: how many (host, stream) filter states the match stage keeps (streams/match-limits.ts). */
 export function maxStreamsOption(): Option {
@@ -10,8 +10,5 @@ export function maxStreamsOption(): Option {
 
 /** The flag's value as a count; undefined without the flag. */
 export function maxStreamsOf(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  const count = Number(value)
-  if (!/^\d+$/.test(value) || count < 1) throw new UsageError(`--max-streams ${value}: a whole number, 1 or more`)
-  return count
+  return wholeNumberOf('--max-streams', value, 1)
 }

@@ -7,6 +7,7 @@ import { migrateStore } from '../store/migrate.js'
 import { historyLinesDaysOf, historyLinesOption } from './history-lines-option.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
 import { UsageError } from './usage-error.js'
+import { wholeNumberOf } from './whole-number-option.js'
 
 /** `banstream store`: the fleet's failures, decisions and actuations into a ClickHouse server, until SIGINT or SIGTERM. */
 export function storeCommand(): Command {
@@ -48,12 +49,4 @@ export function storeCommand(): Command {
       await log.close()
       await store.close()
     })
-}
-
-/** A flag's whole number, at least `least`; undefined without the flag. */
-function wholeNumberOf(flag: string, value: string | undefined, least: number): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!/^\d+$/.test(value) || n < least) throw new UsageError(`${flag} ${value}: a whole number, ${least} or more`)
-  return n
 }
