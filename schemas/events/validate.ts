@@ -45,7 +45,7 @@ export function assertValid<T extends TSchema>(schema: T, value: unknown): Stati
 }
 
 /** The text of UTF-8 bytes, read in place (Buffer.from would copy them first). */
-function utf8Text(bytes: Uint8Array): string {
+export function utf8Text(bytes: Uint8Array): string {
   return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('utf8')
 }
 

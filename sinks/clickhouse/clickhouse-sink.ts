@@ -4,7 +4,7 @@ import { eventTable, LINES_TABLE, type EventTableName } from '../../schemas/clic
 import { Actuation } from '../../schemas/events/actuation.js'
 import { Decision } from '../../schemas/events/decision.js'
 import { FailureDetected } from '../../schemas/events/failure-detected.js'
-import { decodeEvent } from '../../schemas/events/validate.js'
+import { decodeEvent, utf8Text } from '../../schemas/events/validate.js'
 import { Topics } from '../../schemas/topics.js'
 
 /** A record as the sink reads it (src/log's LogRecord has these fields and more). */
@@ -104,7 +104,7 @@ function rowJson(row: Row): Buffer {
 }
 
 function rewritten(json: Uint8Array): Buffer {
-  return Buffer.from(JSON.stringify(JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8'))))
+  return Buffer.from(JSON.stringify(JSON.parse(utf8Text(json))))
 }
 
 function emptyPending(): Pending {
