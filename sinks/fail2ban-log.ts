@@ -147,7 +147,7 @@ export class Fail2banLog {
 
   /** A ban was decided: "already banned" lines of its address wait for its Ban line (see ban()). */
   expectBan(jail: string, ip: string): void {
-    const key = `${jail}\0${ip}`
+    const key = banKey(jail, ip)
     // Past the bound (a flood of bans the actions lag behind) a ban's notices go out at once, out of order.
     if (this.awaitedBans.has(key) || this.awaitedBans.size >= MAX_AWAITED_BANS) return
     const network = ip.includes('/') ? parseAddress(ip) : null
@@ -157,14 +157,14 @@ export class Fail2banLog {
 
   ban(ban: BanIssued): Promise<void> {
     const written = this.append(banLine(this.now(), ban, this.opts))
-    const awaited = this.awaitedBans.get(`${ban.jail}\0${ban.ip}`)
+    const awaited = this.awaitedBans.get(banKey(ban.jail, ban.ip))
     if (awaited !== undefined) this.release(awaited)
     return written
   }
 
   /** `[jail] ip already banned`; after the Ban line when that ban was expected (expectBan) and is not written yet. */
   alreadyBanned(jail: string, ip: string): Promise<void> {
-    const awaited = this.heldLines >= MAX_HELD_LINES ? undefined : this.awaitedBans.get(`${jail}\0${ip}`) ?? this.awaitedNetworkOf(jail, ip)
+    const awaited = this.heldLines >= MAX_HELD_LINES ? undefined : this.awaitedBans.get(banKey(jail, ip)) ?? this.awaitedNetworkOf(jail, ip)
     if (awaited === undefined) return this.append(alreadyBannedLine(this.now(), jail, ip, this.opts))
     this.heldLines++
     return new Promise((resolve, reject) => awaited.held.push({ ip, resolve, reject }))
@@ -202,7 +202,7 @@ export class Fail2banLog {
 
   /** Writes a ban's held "already banned" lines, stamped now: the file's times never go backwards. */
   private release(awaited: AwaitedBan): void {
-    this.awaitedBans.delete(`${awaited.jail}\0${awaited.ip}`)
+    this.awaitedBans.delete(banKey(awaited.jail, awaited.ip))
     if (awaited.network !== null) this.awaitedNetworks--
     this.heldLines -= awaited.held.length
     for (const h of awaited.held) this.append(alreadyBannedLine(this.now(), awaited.jail, h.ip, this.opts)).then(h.resolve, h.reject)
@@ -259,6 +259,10 @@ export class Fail2banLog {
 
 const MAX_HELD_LINES = 10_000
 const MAX_AWAITED_BANS = 100_000
+
+function banKey(jail: string, ip: string): string {
+  return `${jail}\0${ip}`
+}
 
 /** A ban whose Ban line is not written yet, and the "already banned" lines waiting for it. */
 interface AwaitedBan {
