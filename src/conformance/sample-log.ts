@@ -94,11 +94,21 @@ function evalComparison(cmp: string, env: { name: string; opts: Options }, expr:
   return (left === m[6]) === (m[4] === '==')
 }
 
-/** A failJSON time ("2005-08-14T12:00:00", optionally with microseconds) read on the zone's clock. */
+/**
+ * A failJSON time ("2005-08-14T12:00:00", optionally with microseconds) read on the zone's clock.
+ * samplestestcase reads it with strptime's "%Y-%m-%dT%H:%M:%S" (then ".%f"), which takes one or two
+ * digits for each field after the year and up to six after the point: fail2ban's own samples hold
+ * "2005-03-7T02:09:33".
+ */
 export function failJsonTime(text: string, timezone: string): number {
-  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/.exec(text)
+  const m = /^(\d{4})-(\d\d?)-(\d\d?)T(\d\d?):(\d\d?):(\d\d?)(?:\.(\d{1,6}))?$/.exec(text)
   if (!m) throw new Error(`failJSON time is not YYYY-MM-DDTHH:MM:SS[.ffffff]: ${text}`)
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
-  const wall = Date.UTC(y, mo - 1, d, h, mi, s) / 1000 + (m[7] ? Number(`0.${m[7]}`) : 0)
+  const at = new Date(Date.UTC(y, mo - 1, d, h, mi, s))
+  // Python's datetime refuses what Date.UTC would roll over (Feb 30, 24:00, :60).
+  if (at.getUTCMonth() !== mo - 1 || at.getUTCDate() !== d || at.getUTCHours() !== h || at.getUTCMinutes() !== mi || at.getUTCSeconds() !== s) {
+    throw new Error(`failJSON time is no time of the calendar: ${text}`)
+  }
+  const wall = at.getTime() / 1000 + (m[7] ? Number(`0.${m[7]}`) : 0)
   return parseTimeZone(timezone).wallToEpoch(wall)
 }

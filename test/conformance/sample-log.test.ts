@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { evalCondition, parseSampleLog } from '../../src/conformance/sample-log.js'
+import { evalCondition, failJsonTime, parseSampleLog } from '../../src/conformance/sample-log.js'
 
 const sample = [
   '# filterOptions: [{}, {"mode": "aggressive"}]',
@@ -47,4 +47,13 @@ test('conditions compare name and options as fail2ban evaluates them', () => {
   assert.equal(evalCondition("opts.get('mode') == 'aggressive' and name == 'sshd'", env), true)
   assert.equal(evalCondition("opts.get('logtype') == 'journal'", env), false)
   assert.throws(() => evalCondition('__import__("os")', env), /unsupported condition expression/)
+})
+
+test('a failJSON time is read as strptime reads it: one-digit fields, up to six fraction digits, no rollover', () => {
+  const zurich = (text: string) => failJsonTime(text, 'Europe/Zurich')
+  assert.equal(zurich('2005-03-7T02:09:33'), Date.parse('2005-03-07T02:09:33+01:00') / 1000)
+  assert.equal(zurich('2005-8-14T9:5:7.25'), Date.parse('2005-08-14T09:05:07.250+02:00') / 1000)
+  for (const bad of ['2005-02-30T12:00:00', '2005-08-14T24:00:00', '2005-08-14T12:60:00', '05-08-14T12:00:00', '2005-08-14T12:00:00.1234567']) {
+    assert.throws(() => zurich(bad), /failJSON time/, bad)
+  }
 })
