@@ -66,6 +66,16 @@ test('an AMI user name holding ": <ip> failed to authenticate" cannot move the b
   assert.equal(hostOf(r), '192.0.2.28')
 })
 
+test('a dialplan Log() message, with extension, priority and "@ <context>" in the prefix, names its host', () => {
+  const r = asterisk()(`Mar  1 15:35:53 pbx asterisk[2350]: WARNING[1195][C-00000b43]: Ext. s:6 in @ from-sip-external: "Rejecting unknown SIP connection from 192.0.2.31"`)
+  assert.equal(hostOf(r), '192.0.2.31')
+})
+
+test('a context name in the prefix holds no ": ", so message text cannot pose as one', () => {
+  const r = asterisk()(`${PRE}NOTICE[22382] manager.c:12 in @ ctx: 192.0.2.32 failed to authenticate as '@ x: 198.51.100.66 failed to authenticate as 'y''`)
+  assert.equal(hostOf(r), '192.0.2.32')
+})
+
 test('the journal form keeps Asterisk\'s own date after the syslog prefix', () => {
   const r = asterisk({ logtype: 'journal' })(`server asterisk[123]: [2016-05-06 07:08:09] NOTICE[1638] chan_sip.c: Registration from '<sip:1@h>' failed for '192.0.2.30:5060' - Wrong password`, NOW)
   assert.equal(hostOf(r), '192.0.2.30')
