@@ -39,6 +39,18 @@ test('a login name carrying a whole "rhost=<ip>  user=" tail cannot choose the b
   assert.ok(!hosts.includes('198.51.100.7'), `got ${hosts.join(',')}`)
 })
 
+test('without a user field the last rhost is the host, whatever the remote user holds', () => {
+  const [f, ...rest] = failures(`${PREFIX}ruser=test rhost=198.51.100.7 rhost=192.0.2.8`)
+  assert.equal(f?.host, '192.0.2.8')
+  assert.equal(f?.fields['user'], 'test rhost=198.51.100.7')
+  assert.equal(rest.length, 0)
+})
+
+test('a user name ending in " rhost=<ip>" cannot pose as the last rhost', () => {
+  assert.deepEqual(failures(`${PREFIX}ruser=a rhost=192.0.2.9  user=b rhost=198.51.100.7`), [])
+  assert.deepEqual(failures(`${PREFIX}ruser= rhost=192.0.2.9 user=b rhost=198.51.100.7`), [])
+})
+
 test('_ttys_re limits the services', () => {
   const line = `${PREFIX}ruser= rhost=192.0.2.1  user=admin`
   assert.equal(failures(line, { _ttys_re: 'ftp' }).length, 0)
