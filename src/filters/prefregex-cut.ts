@@ -87,10 +87,12 @@ export class PrefregexCut {
 
 /** The tail T of a lazy content: found as the leftmost match of `T$`, its groups from `^T$`; undefined unless T asserts nothing and matches the empty text. */
 function tailOf(t: string, opts: FailRegexOptions): PrefregexCut['tail'] {
-  if (ASSERTION.test(t) || t.includes('<F-MLFID>') || !matchesEmpty(t, opts)) return undefined
-  const start = compiled(`(?:${t})$`, opts)
+  if (ASSERTION.test(t) || t.includes('<F-MLFID>')) return undefined
+  // `^T$` tells whether T matches the empty text and then gives T's groups: compiled once for both.
   const groups = compiled(`^(?:${t})$`, opts)
-  return start && groups && { start: new RE2(start.source, 'u'), groups }
+  if (groups?.test(EMPTY) !== true) return undefined
+  const start = compiled(`(?:${t})$`, opts)
+  return start && { start: new RE2(start.source, 'u'), groups }
 }
 
 const NEWLINE = 0x0a
