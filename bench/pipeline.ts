@@ -174,6 +174,7 @@ async function rolePart(logPath: string, what: 'throughput' | 'memory'): Promise
         `peak ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`)
       printMemory('    after gc: ')
     }
+    const stopping = performance.now()
     await role.stop()
     const stopped = performance.now()
     if (what === 'throughput') {
@@ -181,7 +182,7 @@ async function rolePart(logPath: string, what: 'throughput' | 'memory'): Promise
       console.log(`  role (banstream run, embedded log, fsync 1 s): ${(lines / ((caughtUp - t0) / 1000) / 1e3).toFixed(0)} k lines/s ` +
         `(${lines} lines in ${((caughtUp - t0) / 1000).toFixed(1)} s, start ${(started - t0).toFixed(0)} ms; ${counts.batches} line batches, ` +
         `${counts.failures} failures, ${counts.decisions} decisions, ${windows} open windows)`)
-      console.log(`    stop (fail2ban-format log flushed) ${((stopped - caughtUp) / 1000).toFixed(1)} s later; rss at caught-up ${(rss / 2 ** 20).toFixed(0)} MiB`)
+      console.log(`    stop (fail2ban-format log flushed) in ${(stopped - stopping).toFixed(0)} ms; rss at caught-up ${(rss / 2 ** 20).toFixed(0)} MiB`)
     }
     for (const note of notes.filter((n) => !n.startsWith('info'))) console.log(`    note: ${note}`)
   } finally {
