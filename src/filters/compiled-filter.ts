@@ -35,7 +35,9 @@ export interface CompiledFilter {
    * One RE2.Set over every failregex's prefilter form (a superset of what the failregex matches in any
    * substring), preceded by that of the prefregex's part before the content (see linePrefilters), for
    * single-line filters: it names the failregexes that may match a line, so the others never run and
-   * a line none can match stops before prefregex. Undefined for multi-line filters.
+   * a line none can match stops before prefregex. The ignoreregexes' forms follow (Set index
+   * failregex.length + j), so a line no ignoreregex can match skips their checks. Undefined for
+   * multi-line filters.
    */
   readonly prefilter?: RE2Set
   /** The sources of `prefilter`, one per failregex, for a Set over several filters (StreamPrefilter). */
@@ -81,7 +83,9 @@ export function compileFilter(def: ResolvedFilter, opts: CompileOptions): Compil
   // Validates the datepattern now, so a bad one fails at load time rather than on the first line.
   new DateDetector(dateOptions)
   const prefilterSources = linePrefilters(failregex, prefregex, def.prefregex, regexOpts)
-  const prefilter = !multiline && failregex.length > 0 ? new RE2.Set(prefilterSources, 'u') : undefined
+  const prefilter = !multiline && failregex.length > 0
+    ? new RE2.Set([...prefilterSources, ...ignoreregex.map((r) => r.prefilterSource)], 'u')
+    : undefined
   const rawPrefilter = prefilter === undefined ? 'never' : rawPrefilterFor(def.datepattern)
   return {
     name: def.name, file: def.file, prefregex, failregex, ignoreregex, maxlines: Math.max(1, def.maxlines),

@@ -113,8 +113,10 @@ export class FilterMatcher {
   }
 
   /**
-   * The failregexes that may match this raw line, or undefined when that cannot be told before the date
-   * is cut out (multi-line filters, dates not at the line's start). An empty list: no failregex can match.
+   * The failregexes that may match this raw line, followed by the ignoreregexes that may (numbered from
+   * failregex.length on: see CompiledFilter.prefilter); undefined when that cannot be told before the
+   * date is cut out (multi-line filters, dates not at the line's start). No index below
+   * failregex.length: no failregex can match.
    */
   candidates(line: Buffer): number[] | undefined {
     const mode = this.filter.rawPrefilter
@@ -122,54 +124,70 @@ export class FilterMatcher {
     return undefined
   }
 
-  /** `candidates`, or none when the prefregex cannot match `text` (a text that holds the one it sees). */
+  /** `candidates`, less the failregexes when the prefregex cannot match `text` (a text that holds the one it sees). */
   private admitted(text: Buffer, candidates: number[]): number[] {
     const prefregex = this.filter.prefregexPrefilter
-    return candidates.length === 0 || prefregex === undefined || prefregex.test(text) ? candidates : []
+    if (prefregex === undefined || !this.anyFailregex(candidates) || prefregex.test(text)) return candidates
+    // The ignoreregexes see the whole line, not the prefregex's content.
+    const n = this.filter.failregex.length
+    return candidates.filter((i) => i >= n)
+  }
+
+  private anyFailregex(candidates: readonly number[]): boolean {
+    const n = this.filter.failregex.length
+    for (const i of candidates) if (i < n) return true
+    return false
+  }
+
+  /** Whether fail2ban-regex's view of a line no failregex can match depends on an ignoreregex (see ignoresUpFront). */
+  private mayBeIgnoredUpFront(candidates: readonly number[]): boolean {
+    if (!this.ignoresUpFront()) return false
+    const n = this.filter.failregex.length
+    for (const i of candidates) if (i >= n) return true
+    return false
   }
 
   /**
    * Processes one line (without its terminator). `time`, when given, is the line's known time (a
    * journal entry's timestamp): no date is looked for in the line. `candidates`, when given, are the
-   * failregexes a prefilter let through for this line (see candidates()); only those run.
+   * failregexes and ignoreregexes a prefilter let through for this line (see candidates()); only those run.
    */
   processLine(line: Buffer, time?: number, candidates?: number[]): LineResult {
     line = matchableLine(line)
     candidates = candidates === undefined ? this.candidates(line) : this.admitted(line, candidates)
-    if (candidates !== undefined && candidates.length === 0 && !this.mustClassify()) return missed(null)
-    let tuple: TupleLine
+    const hopeless = candidates !== undefined && !this.anyFailregex(candidates)
+    if (hopeless && !this.mustClassify()) return missed(null)
     let date: number | undefined
     let dateMatch: DateMatch | null = null
+    // Whether fail2ban cuts the date out of the text the regexes see.
+    let cut = false
     if (time !== undefined) {
-      tuple = { raw: line, text: line }
       date = time
       this.lastDate = time
     } else {
       dateMatch = this.dates.match(line)
-      if (dateMatch) {
-        const { start, end } = dateMatch
-        const text = start === 0 ? line.subarray(end) : Buffer.concat([line.subarray(0, start), line.subarray(end)])
-        tuple = { raw: line, text }
-        if (end > start && !Number.isNaN(dateMatch.time)) {
-          date = dateMatch.time
-          this.lastDate = date
-        } else if (end > start) {
-          // A date-like text that is no valid date: fail2ban falls back to the last recent date,
-          // and then matches the whole line.
-          date = this.recentLastDate()
-          if (date !== undefined) tuple = { raw: line, text: line }
-        } else {
-          // An optional date that matched empty: fail2ban takes the last known date if recent, else now.
-          date = this.recentLastDate() ?? this.filter.dateOptions.now()
-        }
-      } else {
-        tuple = { raw: line, text: line }
+      if (dateMatch === null) {
         date = this.recentLastDate()
+      } else if (dateMatch.end > dateMatch.start && !Number.isNaN(dateMatch.time)) {
+        date = dateMatch.time
+        this.lastDate = date
+        cut = true
+      } else if (dateMatch.end > dateMatch.start) {
+        // A date-like text that is no valid date: fail2ban falls back to the last recent date, and
+        // then matches the whole line.
+        date = this.recentLastDate()
+        cut = date === undefined
+      } else {
+        // An optional date that matched empty: fail2ban takes the last known date if recent, else now.
+        date = this.recentLastDate() ?? this.filter.dateOptions.now()
       }
     }
+    // Only its date mattered (found above): no failregex and no ignoreregex can match it.
+    if (hopeless && !this.mayBeIgnoredUpFront(candidates!)) return missed(dateMatch)
+    const tuple: TupleLine = { raw: line, text: cut ? withoutDate(line, dateMatch!) : line }
     if (candidates === undefined && this.filter.prefilter) {
       candidates = this.admitted(tuple.text, this.filter.prefilter.match(tuple.text))
-      if (candidates.length === 0 && !this.mustClassify()) return missed(dateMatch)
+      if (!this.anyFailregex(candidates) && !(this.mustClassify() && this.mayBeIgnoredUpFront(candidates))) return missed(dateMatch)
     }
     return this.findFailures(tuple, date, dateMatch, candidates)
   }
@@ -199,14 +217,14 @@ export class FilterMatcher {
 
     // fail2ban checks the whole buffer up front only when there are clearly fewer ignore- than failregexes.
     if (this.ignoresUpFront()) {
-      if (this.ignoreLine(buf, result)) {
+      if (this.ignoreLine(buf, result, candidates)) {
         result.outcome = 'ignored'
         return result
       }
     }
 
     // The prefilter ruled every failregex out: only the up-front ignore check above had anything to say.
-    if (candidates !== undefined && candidates.length === 0) return result
+    if (candidates !== undefined && !this.anyFailregex(candidates)) return result
 
     let preGroups: Record<string, string> | undefined
     if (f.prefregex) {
@@ -233,7 +251,8 @@ export class FilterMatcher {
 
     const order = candidates ?? f.failregex.keys()
     for (const i of order) {
-      const failRegex = f.failregex[i]!
+      const failRegex = f.failregex[i]
+      if (failRegex === undefined) continue
       buf ??= linesBuffer(this.lineBuffer, multiline)
       // A DFA test is an order of magnitude cheaper than extracting groups; most candidates fail it.
       if (!failRegex.test(buf)) continue
@@ -245,7 +264,7 @@ export class FilterMatcher {
       result.matchedRegexes.push(i)
       result.outcome = 'matched'
       const ignoreBuf = multiline ? linesBuffer(span.matched, multiline) : buf
-      if (f.ignoreregex.length > 0 && this.ignoreLine(ignoreBuf, result)) {
+      if (f.ignoreregex.length > 0 && this.ignoreLine(ignoreBuf, result, candidates)) {
         if (!this.checkAllRegex || multiline) this.lineBuffer = span.unmatched
         result.outcome = result.failures.length > 0 ? 'matched' : 'ignored'
         if (!this.checkAllRegex) break
@@ -270,10 +289,12 @@ export class FilterMatcher {
     return forgets === 'helper' || (forgets === 'success' && this.successesAreHelpers)
   }
 
-  /** Runs the ignoreregexes; records which matched. */
-  private ignoreLine(buf: Buffer, result: LineResult): boolean {
+  /** Runs the ignoreregexes (those among `candidates`, when given); records which matched. */
+  private ignoreLine(buf: Buffer, result: LineResult, candidates: readonly number[] | undefined): boolean {
     let found = false
+    const n = this.filter.failregex.length
     for (let j = 0; j < this.filter.ignoreregex.length; j++) {
+      if (candidates !== undefined && !candidates.includes(n + j)) continue
       if (this.filter.ignoreregex[j]!.test(buf)) {
         if (!result.ignoredBy.includes(j)) result.ignoredBy.push(j)
         found = true
@@ -395,6 +416,11 @@ export function matchableLine(line: Buffer): Buffer {
   while (end > 0 && (line[end - 1] === NL || line[end - 1] === CR)) end--
   const trimmed = end === line.length ? line : line.subarray(0, end)
   return isUtf8(trimmed) ? trimmed : Buffer.from(trimmed.toString('utf8'))
+}
+
+/** The line with its date's text cut out, as fail2ban's tupleLine holds it. */
+function withoutDate(line: Buffer, { start, end }: DateMatch): Buffer {
+  return start === 0 ? line.subarray(end) : Buffer.concat([line.subarray(0, start), line.subarray(end)])
 }
 
 /**

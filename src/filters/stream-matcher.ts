@@ -8,13 +8,13 @@ export interface StreamMatch { filter: number; result: LineResult }
 
 /**
  * The prefilter of a set of filters, compiled once and shared by every stream those filters read:
- * one RE2.Set holds the prefilter of every failregex of every filter whose prefilter may run on the
- * raw line. Immutable. Compiling it takes ~13 ms and its DFA grows to megabytes as it sees lines, so
+ * one RE2.Set holds the prefilter of every failregex and ignoreregex of every filter whose prefilter
+ * may run on the raw line. Immutable. Compiling it takes ~13 ms and its DFA grows to megabytes as it sees lines, so
  * a fleet's thousand hosts must not each build their own.
  */
 export class StreamPrefilter {
   readonly set?: RE2Set
-  /** Set pattern index → [filter index, failregex index]. */
+  /** Set pattern index → [filter index, failregex index (ignoreregexes follow them)]. */
   readonly owner: readonly (readonly [number, number])[]
   /** Filters that must see every line. */
   readonly always: readonly number[]
@@ -30,6 +30,8 @@ export class StreamPrefilter {
       if (f.rawPrefilter === 'never') { always.push(i); return }
       if (f.rawPrefilter === 'word-start') wordStart.add(i)
       f.prefilterSources.forEach((source, j) => { sources.push(source); owner.push([i, j]) })
+      // Numbered after the failregexes, as in the filter's own prefilter (see CompiledFilter.prefilter).
+      f.ignoreregex.forEach((r, j) => { sources.push(r.prefilterSource); owner.push([i, f.failregex.length + j]) })
     })
     if (sources.length > 0) this.set = new RE2.Set(sources, 'u')
     this.owner = owner

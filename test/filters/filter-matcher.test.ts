@@ -100,6 +100,24 @@ test('the prefilter names only the failregexes that may match a line, and never 
   assert.deepEqual(m.candidates(line('Aug 14 11:00:00 Invalid user x from 192.0.2.1')), [1])
 })
 
+test('the prefilter names the ignoreregexes that may match after the failregexes, and fail2ban-regex still sees a line only an ignoreregex matches as ignored', () => {
+  const filter = compileFilter({
+    name: 'test', file: '<test>', maxlines: 1, options: {}, datepattern: '{^LN-BEG}',
+    failregex: ['^\\s*Failed password for \\S+ from <HOST>$', '^\\s*Invalid user \\S+ from <HOST>$', '^\\s*Bad protocol from <HOST>$', '^\\s*Timeout for <HOST>$'],
+    ignoreregex: ['^\\s*Disconnecting <HOST>: Too many authentication failures$'],
+  }, { useDns: 'raw', timezone: 'UTC', now: () => NOW })
+  const m = new FilterMatcher(filter, { exactOutcomes: true })
+  const ignoredOnly = line('Aug 14 11:00:00 Disconnecting 192.0.2.1: Too many authentication failures')
+  assert.deepEqual(m.candidates(ignoredOnly), [4])
+  const r = m.processLine(ignoredOnly)
+  assert.equal(r.outcome, 'ignored')
+  assert.deepEqual(r.ignoredBy, [0])
+  const neither = m.processLine(line('Aug 14 11:00:00 CRON[1]: (root) CMD (true)'))
+  assert.equal(neither.outcome, 'missed')
+  assert.equal(neither.date?.time, Date.UTC(2005, 7, 14, 11) / 1000, 'its date is still found, as fail2ban-regex counts it')
+  assert.equal(m.processLine(line('Aug 14 11:00:01 Timeout for 192.0.2.2')).failures[0]!.host, '192.0.2.2')
+})
+
 test('the prefilter of a failregex asks for the prefregex\'s part before the content first: a line the failregex alone would pass stops there', () => {
   const filter = compileFilter({
     name: 'test', file: '<test>', ignoreregex: [], maxlines: 1, options: {}, datepattern: '{^LN-BEG}',
