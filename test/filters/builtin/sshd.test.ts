@@ -76,6 +76,17 @@ test('a change of user name whose names fake the message is not matched', () => 
   assert.deepEqual(failures(line, 'aggressive').map((f) => f.host), [])
 })
 
+test('an address the client writes into the service of a change of user name is not taken, even where sshd cuts the message short', () => {
+  const line = (service: string) =>
+    `Disconnecting authenticating user root 198.51.100.13 port 22: Change of username or service not allowed: (root,ssh-connection) -> (root,${service} [preauth]`
+  for (const mode of ['normal', 'ddos', 'extra', 'aggressive']) {
+    for (const service of ['x 192.0.2.77 port 1: a)', 'x 192.0.2.77 on a)', 'x 192.0.2.77 port 1: aaaaa', 'x 2001:db8::77: a)']) {
+      assert.deepEqual(failures(line(service), mode).map((f) => f.host), [], `${mode}: ${service}`)
+    }
+  }
+  assert.equal(host(line('ssh-connection)'), 'aggressive'), '198.51.100.13', 'a change without spaces names the client')
+})
+
 test('publickey = ignore does not count public key failures, any counts every one', () => {
   const valid = `${PREFIX}Failed publickey for git from 192.0.2.1 port 57904 ssh2: ECDSA SHA256:abc`
   const invalid = `${PREFIX}Failed publickey for invalid user git from 192.0.2.2 port 57904 ssh2: ECDSA SHA256:abc`
