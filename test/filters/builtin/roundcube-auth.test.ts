@@ -15,8 +15,17 @@ const ERR = '[30-Dec-2014 13:02:34 -0500]: <3z506z6r> IMAP Error: Login failed f
 const TAIL = ' in /docroot/program/lib/Roundcube/rcube_imap.php on line 221 (POST /?_task=login&_action=login)'
 
 test('a user name containing " from <ip>. <response>" cannot move the banned host', () => {
-  const r = roundcube()(`${ERR}x from 198.51.100.66. NO in /a.php on line 1 (POST /) from 192.0.2.31. AUTHENTICATE PLAIN: Authentication failed.${TAIL}`)
+  const r = roundcube()(`${ERR}x from 198.51.100.66. NO in /a.php on line 1 from 192.0.2.31. AUTHENTICATE PLAIN: Authentication failed.${TAIL}`)
   assert.equal(hostOf(r), '192.0.2.31')
+})
+
+test('an address the client writes into the request URI cannot move the banned host; an IMAP error whose user name holds "(" is not matched', () => {
+  const m = roundcube()
+  const error = `${ERR}admin from 192.0.2.39. AUTHENTICATE PLAIN: Authentication failed. in /docroot/rcube_imap.php on line 184 `
+  assert.equal(hostOf(m(`${error}(POST /?_task=login&z= from 198.51.100.77 in session abc (x)`)), '192.0.2.39')
+  assert.equal(hostOf(m(`${error}(POST /?z= from 198.51.100.77. in a.php on line 1 (POST x)`)), '192.0.2.39')
+  assert.equal(hostOf(m(`${error}(POST /?z= from 198.51.100.77)`)), '192.0.2.39')
+  assert.deepEqual(m(`${ERR}x from 198.51.100.66. NO in /a.php on line 1 (POST /) from 192.0.2.31. AUTHENTICATE PLAIN: Authentication failed.${TAIL}`).failures, [])
 })
 
 test('a user name containing " from <ip> in session" cannot move the banned host', () => {
