@@ -376,6 +376,7 @@ export class FilterMatcher {
       }
       if (flags & GAINED) entry.pending = false
       if ((flags & HAD_NOFAIL) === 0 && !entry.pending) entry.matches = []
+      if (replacesAddress(entry.fields, fail)) entry.fields = omit(entry.fields, ...HOST_FIELDS)
       Object.assign(entry.fields, fail)
       if (flags & FORGET) this.mlfidCache.delete(mlfid)
     } else {
@@ -416,6 +417,19 @@ export function matchableLine(line: Buffer): Buffer {
   while (end > 0 && (line[end - 1] === NL || line[end - 1] === CR)) end--
   const trimmed = end === line.length ? line : line.subarray(0, end)
   return isUtf8(trimmed) ? trimmed : Buffer.from(trimmed.toString('utf8'))
+}
+
+/** The groups that name a failure's address (the host is ip4, else ip6, else dns). */
+const HOST_FIELDS = ['ip4', 'ip6', 'dns', 'cidr']
+
+/**
+ * Whether a line's own address must replace the one its connection has cached: a merge keeps the
+ * cached groups the line lacks, and an IPv4 address cached for a connection id (sshd's pid, reused by
+ * a later client) would then outrank this line's IPv6 address or host name, as it does in fail2ban.
+ */
+function replacesAddress(cached: Record<string, string>, fail: Record<string, string>): boolean {
+  if (!HOST_FIELDS.some((k) => fail[k] !== undefined)) return false
+  return HOST_FIELDS.some((k) => cached[k] !== undefined && fail[k] === undefined)
 }
 
 /** The line with its date's text cut out, as fail2ban's tupleLine holds it. */

@@ -59,6 +59,22 @@ test('lines of one connection (F-MLFID) merge: users gathered, attempts counted,
   assert.equal(ok.failures[0]!.nofail, true, 'a gained login is a helper, not a failure')
 })
 
+test('a line of a connection (F-MLFID) names its own address, not one cached for an earlier client of the same id', () => {
+  const m = matcher({
+    prefregex: '^ <F-MLFID>\\S+ sshd\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$',
+    failregex: [
+      '^<F-NOFAIL>Connection from</F-NOFAIL> <HOST> port \\d+$',
+      '^Failed password for <F-USER>\\S+</F-USER> from <HOST> port \\d+$',
+    ],
+  })
+  m.processLine(line('Aug 14 11:00:00 h sshd[9]: Connection from 192.0.2.77 port 50000'))
+  const v6 = m.processLine(line('Aug 14 11:03:00 h sshd[9]: Failed password for admin from 2001:db8::66 port 40000'))
+  assert.equal(v6.failures[0]!.host, '2001:db8::66', 'sshd reused the pid: this IPv6 client is not the IPv4 one')
+  const name = m.processLine(line('Aug 14 11:03:01 h sshd[9]: Failed password for root from client.example.net port 40000'))
+  assert.equal(name.failures[0]!.host, 'client.example.net')
+  assert.deepEqual(name.failures[0]!.users!.sort(), ['admin', 'root'], 'the connection keeps its users')
+})
+
 test('a line with no date takes the last date only while it is recent; otherwise it yields no failure', () => {
   const m = matcher({ failregex: ['^\\s*refused <HOST>$'] })
   assert.deepEqual(m.processLine(line('refused 192.0.2.1')).failures, [], 'no date known at all')
