@@ -15,6 +15,11 @@ function matcher(def: Partial<ResolvedFilter>, checkAllRegex = false): FilterMat
 
 const line = (s: string): Buffer => Buffer.from(s, 'utf8')
 
+/** A filter of sshd's shape: the prefregex names the connection (F-MLFID) by host and pid. */
+function connectionMatcher(failregex: string[]): FilterMatcher {
+  return matcher({ prefregex: '^ <F-MLFID>\\S+ sshd\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$', failregex })
+}
+
 test('the date is cut out of the line (the space after it stays) before the failregex runs, and gives the failure its time', () => {
   const m = matcher({ failregex: ['^ host sshd\\[\\d+\\]: Failed password for \\S+ from <HOST>$'] })
   const r = m.processLine(line('Aug 14 11:59:58 host sshd[42]: Failed password for root from 192.0.2.7'))
@@ -25,10 +30,7 @@ test('the date is cut out of the line (the space after it stays) before the fail
 })
 
 test('failregexes see only the prefregex F-CONTENT, and prefregex groups join the failure', () => {
-  const m = matcher({
-    prefregex: '^ <F-MLFID>\\S+ sshd\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$',
-    failregex: ['^Invalid user <F-USER>\\S+</F-USER> from <HOST>$'],
-  })
+  const m = connectionMatcher(['^Invalid user <F-USER>\\S+</F-USER> from <HOST>$'])
   const r = m.processLine(line('Aug 14 11:00:00 host sshd[7]: Invalid user admin from 2001:db8::1'))
   assert.equal(r.failures[0]!.host, '2001:db8::1')
   assert.equal(r.failures[0]!.fields['user'], 'admin')
@@ -45,13 +47,10 @@ test('an ignoreregex match suppresses the failure and counts the line as ignored
 })
 
 test('lines of one connection (F-MLFID) merge: users gathered, attempts counted, success forgets', () => {
-  const m = matcher({
-    prefregex: '^ <F-MLFID>\\S+ sshd\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$',
-    failregex: [
-      '^Failed password for <F-USER>\\S+</F-USER> from <HOST> port \\d+$',
-      '^<F-MLFFORGET><F-MLFGAINED>Accepted password</F-MLFGAINED></F-MLFFORGET> for <F-USER>\\S+</F-USER> from <HOST> port \\d+$',
-    ],
-  })
+  const m = connectionMatcher([
+    '^Failed password for <F-USER>\\S+</F-USER> from <HOST> port \\d+$',
+    '^<F-MLFFORGET><F-MLFGAINED>Accepted password</F-MLFGAINED></F-MLFFORGET> for <F-USER>\\S+</F-USER> from <HOST> port \\d+$',
+  ])
   m.processLine(line('Aug 14 11:00:00 h sshd[9]: Failed password for root from 192.0.2.5 port 1'))
   const second = m.processLine(line('Aug 14 11:00:01 h sshd[9]: Failed password for admin from 192.0.2.5 port 1'))
   assert.deepEqual(second.failures[0]!.users!.sort(), ['admin', 'root'])
@@ -60,13 +59,10 @@ test('lines of one connection (F-MLFID) merge: users gathered, attempts counted,
 })
 
 test('a line of a connection (F-MLFID) names its own address, not one cached for an earlier client of the same id', () => {
-  const m = matcher({
-    prefregex: '^ <F-MLFID>\\S+ sshd\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$',
-    failregex: [
-      '^<F-NOFAIL>Connection from</F-NOFAIL> <HOST> port \\d+$',
-      '^Failed password for <F-USER>\\S+</F-USER> from <HOST> port \\d+$',
-    ],
-  })
+  const m = connectionMatcher([
+    '^<F-NOFAIL>Connection from</F-NOFAIL> <HOST> port \\d+$',
+    '^Failed password for <F-USER>\\S+</F-USER> from <HOST> port \\d+$',
+  ])
   m.processLine(line('Aug 14 11:00:00 h sshd[9]: Connection from 192.0.2.77 port 50000'))
   const v6 = m.processLine(line('Aug 14 11:03:00 h sshd[9]: Failed password for admin from 2001:db8::66 port 40000'))
   assert.equal(v6.failures[0]!.host, '2001:db8::66', 'sshd reused the pid: this IPv6 client is not the IPv4 one')
