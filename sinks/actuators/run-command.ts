@@ -19,7 +19,11 @@ export function runCommand(argv: readonly string[], input = '', timeout_ms = 30_
       resolve({ code: null, stdout: '', stderr: 'empty command' })
       return
     }
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawnOrFailure(file, () => spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] }))
+    if (typeof child === 'string') {
+      resolve(commandResult(null, [], [], child))
+      return
+    }
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     let failure: string | undefined
@@ -38,6 +42,19 @@ export function runCommand(argv: readonly string[], input = '', timeout_ms = 30_
     })
     child.stdin.end(input)
   })
+}
+
+/**
+ * The started child, or why it could not start. spawn() throws for some of
+ * those reasons instead of emitting 'error': an argument past the kernel's
+ * 128 KiB (E2BIG, a ban's long log lines in a script), too many processes.
+ */
+export function spawnOrFailure<T>(file: string, start: () => T): T | string {
+  try {
+    return start()
+  } catch (err) {
+    return `${file}: ${(err as Error).message}`
+  }
 }
 
 /** How a command ended, from its output: code null with `failure` added to stderr when it did not end by itself. */

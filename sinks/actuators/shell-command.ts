@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { commandResult, type CommandResult } from './run-command.js'
+import { commandResult, spawnOrFailure, type CommandResult } from './run-command.js'
 
 // How long a timed-out command's processes get between SIGTERM and SIGKILL (fail2ban waits 0.1 s too).
 const KILL_GRACE_MS = 100
@@ -14,7 +14,11 @@ const KILL_GRACE_MS = 100
 export function runShell(script: string, options: { timeout_ms: number; shell?: string; prefix?: readonly string[] }): Promise<CommandResult> {
   return new Promise((resolve) => {
     const [file, ...args] = [...(options.prefix ?? []), options.shell ?? '/bin/sh', '-c', script]
-    const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const child = spawnOrFailure(file!, () => spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true }))
+    if (typeof child === 'string') {
+      resolve(commandResult(null, [], [], child))
+      return
+    }
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     let failure: string | undefined

@@ -122,6 +122,16 @@ describe('exec actuator', () => {
     assert.match(o!.error!, /record-\d+\.conf actionban \(jail sshd\) exited with code 3: no chain for 192\.0\.2\.7/)
   })
 
+  test('a command the kernel refuses to start (matches past the 128 KiB an argument may hold) fails its ban alone', async () => {
+    const { actuator, lines } = recorder('actionban = echo "ban <ip> <matches>" | wc -c >> <log>')
+    const huge = Array.from({ length: 3 }, (_, i) => `Jan 10 12:00:0${i} web app[1]: auth failure for user ${'A'.repeat(45_000)} from 203.0.113.5`)
+    const [big, small] = await actuator.actuate([{ ...ban('sshd', '203.0.113.5', 600), matches: huge }, ban('sshd', '192.0.2.7', 600)])
+    assert.equal(big!.outcome, 'failed')
+    assert.match(big!.error!, /E2BIG/)
+    assert.equal(small!.outcome, 'applied')
+    assert.equal(lines().length, 1, 'only the small ban ran')
+  })
+
   test('a failing actioncheck is repaired by actionrepair and checked again before the ban', async () => {
     const { actuator, lines, flag } = recorder(`${BASIC}\nactioncheck = test -f <flag>\nactionrepair = touch <flag>; echo repair >> <log>`)
     await actuator.setup()
