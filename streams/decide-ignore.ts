@@ -1,4 +1,4 @@
-import { parseAddress, overlaps, contains, type Address } from '../schemas/events/address.js'
+import { parseAddress, overlaps, type Address } from '../schemas/events/address.js'
 
 /** Thrown for an ignoreip entry that cannot be honoured safely. */
 export class IgnoreIpError extends Error {
@@ -40,12 +40,7 @@ export function compileIgnoreList(entries: string | readonly string[]): IgnoreLi
   return { entries: compiled }
 }
 
-/** Whether the jail ignores this address (or every address of this network). */
-export function isIgnored(list: IgnoreList, address: Address): boolean {
-  return list.entries.some((entry) => contains(entry, address))
-}
-
-/** Whether banning this network would also ban an ignored address. */
+/** Whether banning this address or network would also ban an ignored address. */
 export function touchesIgnored(list: IgnoreList, network: Address): boolean {
   return list.entries.some((entry) => overlaps(entry, network))
 }

@@ -8,7 +8,7 @@ import type { Decision } from '../schemas/events/decision.js'
 import { eventId } from '../schemas/events/event-id.js'
 import { parseAddress, formatAddress, networkOf, type Address } from '../schemas/events/address.js'
 import { banTimeSecs, failureWeight } from './ban-time.js'
-import { isIgnored, touchesIgnored } from './decide-ignore.js'
+import { touchesIgnored } from './decide-ignore.js'
 import type { JailPolicy } from './decide-policy.js'
 import { addToWindow, openWindow, windowExpired, type Window } from './decide-window.js'
 import { banTargets, withHost } from './ban-target.js'
@@ -140,7 +140,11 @@ export function decider(options: DecideOptions): Decider {
         time = nowSecs
       }
     }
-    if (isIgnored(policy.ignore, address)) return { jail, outputs: [notice('ignored', failure, 'the address is in ignoreip')] }
+    // A network is banned whole: one that holds an ignored address is not banned, as a manual ban of it is not.
+    if (touchesIgnored(policy.ignore, address)) {
+      return { jail, outputs: [notice('ignored', failure, address.prefix < (address.family === 4 ? 32 : 128)
+        ? 'the network holds an address in ignoreip' : 'the address is in ignoreip')] }
+    }
     const banIp = formatAddress(countedAs(policy, address))
     const key = failure.fid ?? banIp
     const watermark = Math.max(state.watermark, time)

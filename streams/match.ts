@@ -290,8 +290,9 @@ function streamPlan(all: readonly MatchJail[], jails: number[]): StreamPlan {
 
 /**
  * The address to ban and, for a failure counted by an id other than its address (a "complex id"),
- * that id. fail2ban bans the id itself; an id that is not an address cannot reach a firewall, so the
- * address captured beside it is banned and the id only keys the count.
+ * that id. fail2ban bans the id itself; here the id never reaches a firewall, even one that reads as
+ * an address (a filter captures it from text the client may write): the address captured beside it
+ * is banned and the id only keys the count.
  */
 function addressOf(failure: Failure): { ip: string; fid?: string } | undefined {
   if (failure.address) return { ip: addressText(failure.address) }

@@ -340,9 +340,11 @@ export class FilterMatcher {
       address = parseAddress(cidr !== undefined ? `${ipText}/${cidr}` : ipText) ?? undefined
       if (address) host = address.prefix !== undefined ? `${address.ip}/${address.prefix}` : address.ip
       // A failure id other than the address makes a "complex id" failure: fail2ban bans by the id then.
+      // The id is never taken for the address, though it may read as one ("0.0.0.0/1"): a filter
+      // captures it from text the client may write. The address beside it is the one banned.
       if (fid !== undefined && fid !== ipText) {
         host = fid
-        address = parseAddress(fid) ?? undefined
+        address = undefined
       }
     }
     const failure: Failure = { regex, host, time: date, fields, matches, nofail }

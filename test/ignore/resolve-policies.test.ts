@@ -5,7 +5,7 @@ import type { JailConfig } from '../../src/config/jail-config.js'
 import { jailPolicyOptions } from '../../src/config/jail-policy.js'
 import { HostResolver } from '../../src/ignore/host-resolver.js'
 import { resolveJailPolicies } from '../../src/ignore/resolve-policies.js'
-import { isIgnored } from '../../streams/decide-ignore.js'
+import { touchesIgnored } from '../../streams/decide-ignore.js'
 import type { JailPolicy } from '../../streams/decide-policy.js'
 
 function settings(name: string, options: Record<string, string>) {
@@ -26,7 +26,7 @@ function lookupCounting(answers: Record<string, string[]>) {
   return { resolver, calls }
 }
 
-const ignores = (policy: JailPolicy, ip: string) => isIgnored(policy.ignore, parseAddress(ip)!)
+const ignores = (policy: JailPolicy, ip: string) => touchesIgnored(policy.ignore, parseAddress(ip)!)
 const noSelf = async () => [] as string[]
 
 test('ignoreip host names are resolved and ignored with the listed addresses', async () => {

@@ -81,6 +81,15 @@ test('ignores failures of an address in ignoreip', () => {
   assert.equal(notices[0]!.kind, 'ignored')
 })
 
+test('ignores failures of a network that holds an address in ignoreip', () => {
+  const jail = sshd({ ignore_ip: '127.0.0.1/8 192.0.2.0/24' })
+  const { bans, notices } = scenario({ jails: [jail] }, times('0.0.0.0/1', 0, 1), times('0.0.0.0/1', 2))
+  assert.equal(bans.length, 0)
+  assert.equal(notices[0]!.kind, 'ignored')
+  assert.match(notices[0]!.detail, /network holds an address in ignoreip/)
+  assert.equal(scenario({ jails: [jail] }, times('198.51.100.0/24', 0, 1), times('198.51.100.0/24', 2)).bans[0]!.ip, '198.51.100.0/24')
+})
+
 test('refuses /0 and /1 ignoreip entries with a clear error', () => {
   for (const entry of ['0.0.0.0/0', '128.0.0.0/1', '::/0', '8000::/1']) {
     assert.throws(() => sshd({ ignore_ip: ['127.0.0.1', entry] }),

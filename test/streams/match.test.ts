@@ -99,6 +99,19 @@ test('an address injected in the user name does not replace the address sshd wro
   assert.deepEqual(events.map((e) => e.ip), ['192.0.2.1'])
 })
 
+test('a failure id that reads as a network keys the count but never replaces the address beside it', async () => {
+  const byId = compileFilter({
+    name: 'sessions', file: '<test>', ignoreregex: [], maxlines: 1, options: {}, datepattern: '{^LN-BEG}',
+    failregex: ['^\\s*\\S+ app: failure "<F-ID>[^"]+</F-ID>" - <ADDR>$'],
+  }, { localZone: 'Europe/Zurich', now: () => SAMPLE_NOW })
+  const jails = [{ name: 'sessions', filter: byId, logpath: ['/var/log/app.log'] }]
+  const events = await run(jails, [batch('/var/log/app.log', [
+    'Aug 14 11:59:00 web1 app: failure "0.0.0.0/1" - 192.0.2.7',
+    'Aug 14 11:59:01 web1 app: failure "sess-42" - 192.0.2.8',
+  ])])
+  assert.deepEqual(events.map((e) => [e.ip, e.fid]), [['192.0.2.7', '0.0.0.0/1'], ['192.0.2.8', 'sess-42']])
+})
+
 test('a line read by two jails yields one event for each, with distinct ids', async () => {
   const shared = filter('sshd')
   const jails = [
