@@ -74,7 +74,13 @@ export interface ExecActionSource {
   readonly written: (tag: string) => boolean
 }
 
-type Context = 'unquoted' | 'double' | 'single' | 'backtick'
+/**
+ * Where a tag stands, for the reference that expands to its value as one word
+ * there: outside quotes, inside "..." or '...', in the body of a here-document
+ * that expands (`<<EOF`), or in one that does not (`<<'EOF'`), where no
+ * reference expands.
+ */
+type Context = 'unquoted' | 'double' | 'single' | 'heredoc' | 'literal'
 type Segment = string | { readonly tag: string; readonly context: Context }
 
 /** An action ready to run: each command split at the tags a ban or the host fills. */
@@ -136,66 +142,144 @@ function fills(op: Operation, tag: string): boolean {
   return isBanOperation(op) && (RAW_TAGS.has(tag) || QUOTED_BAN_TAGS.has(tag) || CAPTURE_TAG.test(tag))
 }
 
+/** A quoting level: the command, or the inside of a `$(...)` or of backticks, which quote afresh. */
+interface Level {
+  readonly kind: 'top' | 'paren' | 'backtick'
+  mode: 'unquoted' | 'double' | 'single'
+  /** Open `(` of this level, which the next `)` closes before it could close `$(`. */
+  depth: number
+  /** Open `case` of this level: its patterns end with `)`, which close nothing. */
+  cases: number
+}
+
+interface HereDocument { readonly delimiter: string; readonly expands: boolean; readonly stripTabs: boolean }
+
+const HEREDOC_AT = /<<(-?)[ \t]*((?:[^\s;&|<>()'"\\]|'[^']*'|"[^"]*"|\\.)+)/y
+const CASE_AT = /(case|esac)(?=[\s;&|()]|$)/y
+
 /**
- * Splits a command at its tags, noting for each whether it stands outside
- * quotes, inside "..." or '...', or inside backticks (POSIX sh quoting,
- * `$(...)` opening a fresh level of quoting), to write the reference to a
- * value so that it expands to exactly the value there.
+ * Splits a command at its tags, noting for each where it stands (POSIX sh
+ * quoting: `$(...)` and backticks open a fresh level of quoting, a here-
+ * document's body is read as the shell reads it, `case` patterns end with a
+ * `)` that closes nothing), to write the reference to a value so that it
+ * expands to exactly the value there.
  */
 function segments(command: string): Segment[] {
   const out: Segment[] = []
-  const outer: { mode: Context; depth: number }[] = []
-  let mode: Context = 'unquoted'
-  let beforeBacktick: Context = 'unquoted'
-  let depth = 0
+  const levels: Level[] = [{ kind: 'top', mode: 'unquoted', depth: 0, cases: 0 }]
+  const pending: HereDocument[] = []
   let text = ''
+  const flush = () => {
+    if (text !== '') out.push(text)
+    text = ''
+  }
+  const pushTag = (tag: string, context: Context) => {
+    flush()
+    out.push({ tag, context })
+  }
   for (let i = 0; i < command.length;) {
+    const level = levels.at(-1)!
     const c = command[i]!
     TAG_AT.lastIndex = i
     const tag = c === '<' ? TAG_AT.exec(command) : null
     if (tag) {
-      if (text !== '') out.push(text)
-      text = ''
-      out.push({ tag: tag[1]!, context: mode })
+      pushTag(tag[1]!, level.mode)
       i += tag[0].length
       continue
     }
     let step = 1
-    if (mode === 'single') {
-      if (c === "'") mode = 'unquoted'
+    const wordStart = i === 0 || /[\s;&|()`]/.test(command[i - 1]!)
+    if (c === '`' && level.mode !== 'single' || c === '`' && levels.some((l) => l.kind === 'backtick')) {
+      // The first backtick not escaped ends the innermost backtick level, whatever its quotes.
+      let at = levels.length - 1
+      while (at > 0 && levels[at]!.kind !== 'backtick') at--
+      if (at > 0) levels.length = at
+      else levels.push({ kind: 'backtick', mode: 'unquoted', depth: 0, cases: 0 })
+    } else if (level.mode === 'single') {
+      if (c === "'") level.mode = 'unquoted'
     } else if (c === '\\') {
       step = 2
-    } else if (mode === 'backtick') {
-      if (c === '`') mode = beforeBacktick
-    } else if (c === '`') {
-      beforeBacktick = mode
-      mode = 'backtick'
     } else if (c === '$' && command[i + 1] === '(') {
-      outer.push({ mode, depth })
-      mode = 'unquoted'
-      depth = 0
+      levels.push({ kind: 'paren', mode: 'unquoted', depth: 0, cases: 0 })
       step = 2
-    } else if (mode === 'double') {
-      if (c === '"') mode = 'unquoted'
-    } else if (c === '#' && (i === 0 || /[\s;&|()]/.test(command[i - 1]!))) {
+    } else if (level.mode === 'double') {
+      if (c === '"') level.mode = 'unquoted'
+    } else if (c === '#' && wordStart) {
       // A comment: its quotes are no quotes; it ends with the line.
       const end = command.indexOf('\n', i)
       step = (end < 0 ? command.length : end) - i
     } else if (c === "'") {
-      mode = 'single'
+      level.mode = 'single'
     } else if (c === '"') {
-      mode = 'double'
+      level.mode = 'double'
     } else if (c === '(') {
-      depth++
+      level.depth++
     } else if (c === ')') {
-      if (depth > 0) depth--
-      else if (outer.length > 0) ({ mode, depth } = outer.pop()!)
+      if (level.depth > 0) level.depth--
+      else if (level.cases === 0 && level.kind === 'paren') levels.pop()
+    } else if (c === '<' && command[i + 1] === '<' && command[i + 2] !== '<') {
+      HEREDOC_AT.lastIndex = i
+      const m = HEREDOC_AT.exec(command)
+      if (m) {
+        const word = m[2]!
+        pending.push({ delimiter: word.replace(/['"\\]/g, ''), expands: !/['"\\]/.test(word), stripTabs: m[1] === '-' })
+        step = m[0].length
+      }
+    } else if (c === '\n' && pending.length > 0) {
+      text += c
+      i = hereDocuments(command, i + 1, pending.splice(0), (s) => (text += s), pushTag)
+      continue
+    } else if (wordStart) {
+      CASE_AT.lastIndex = i
+      const word = CASE_AT.exec(command)?.[1]
+      if (word === 'case') level.cases++
+      else if (word === 'esac' && level.cases > 0) level.cases--
     }
     text += command.slice(i, i + step)
     i += step
   }
-  if (text !== '') out.push(text)
+  flush()
   return out
+}
+
+/**
+ * Reads the bodies of the here-documents a line opened, from `from` on: each
+ * ends at a line that is its delimiter (after leading tabs, for `<<-`). Tags
+ * in a body are 'heredoc' where it expands, 'literal' where it does not.
+ * Returns where the command goes on.
+ */
+function hereDocuments(
+  command: string, from: number, docs: readonly HereDocument[],
+  emit: (text: string) => void, pushTag: (tag: string, context: Context) => void,
+): number {
+  let i = from
+  for (const doc of docs) {
+    while (i < command.length) {
+      const eol = command.indexOf('\n', i)
+      const end = eol < 0 ? command.length : eol
+      const line = command.slice(i, end)
+      const next = eol < 0 ? end : end + 1
+      if ((doc.stripTabs ? line.replace(/^\t+/, '') : line) === doc.delimiter) {
+        emit(command.slice(i, next))
+        i = next
+        break
+      }
+      for (let k = 0; k < line.length;) {
+        TAG_AT.lastIndex = k
+        const tag = line[k] === '<' ? TAG_AT.exec(line) : null
+        if (tag) {
+          pushTag(tag[1]!, doc.expands ? 'heredoc' : 'literal')
+          k += tag[0].length
+        } else {
+          emit(line[k]!)
+          k++
+        }
+      }
+      emit(command.slice(end, next))
+      i = next
+    }
+  }
+  return i
 }
 
 /**
@@ -215,6 +299,9 @@ export function execAction(source: ExecActionSource): ExecAction {
           if (typeof part === 'string') continue
           if (!fills(op, part.tag) && source.written(part.tag)) {
             throw new ExecInputError(`${source.file}: ${op} has <${part.tag}>, which neither the action nor the jail's arguments fill${family ? ` (family ${family})` : ''}`)
+          }
+          if (part.context === 'literal' && fills(op, part.tag) && !RAW_TAGS.has(part.tag)) {
+            throw new ExecInputError(`${source.file}: ${op} has <${part.tag}> in a here-document that expands nothing (a quoted delimiter): no value can be put there safely`)
           }
         }
       }
@@ -349,7 +436,10 @@ function singleQuoted(value: string): string {
 
 /** A reference that expands to the variable's value as one word where it stands. */
 function reference(name: string, context: Context): string {
-  if (context === 'double') return `\${${name}}`
+  // A here-document's body expands without splitting words, and its quotes are text.
+  if (context === 'double' || context === 'heredoc') return `\${${name}}`
   if (context === 'single') return `'"\${${name}}"'`
+  // execAction refuses these: nothing expands there.
+  if (context === 'literal') throw new ExecInputError(`${name} cannot be referenced in a here-document that expands nothing`)
   return `"\${${name}}"`
 }

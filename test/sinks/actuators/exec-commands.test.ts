@@ -149,16 +149,20 @@ describe('hostile input', () => {
     `'; touch ${marker}; echo '`,
     `* ? [a] ~ # & | > ${marker}`,
   ]
-  // The same tag where actions put it: bare, in double quotes, in single quotes, in $( "..." ), in backticks,
-  // after a comment whose apostrophe a quoting analysis could misread, in a here-document.
+  // The same tag where actions put it: bare, in double quotes, in single quotes, in $( "..." ), in backticks
+  // (also within double quotes, quoting afresh inside), after a comment whose apostrophe a quoting analysis
+  // could misread, in a here-document (whose quotes are text), in a case inside $( ).
   const placements = {
     bare: 'printf %s <F-USER>',
     double: 'printf %s "user=<F-USER>."',
     single: "printf %s 'user=<F-USER>.'",
     substitution: 'v=$(printf %s "<F-USER>"); printf %s "$v"',
     backticks: 'v=`printf %s <F-USER>`; printf %s "$v"',
+    'double-quoted in backticks in double quotes': 'v="`printf %s "user=<F-USER>."`"; printf %s "$v"',
     'after a comment': "true # don't\nprintf %s <F-USER>",
     'in a here-document': 'cat <<EOF\nuser=<F-USER>.\nEOF',
+    'after a here-document holding an apostrophe': "cat <<-EOF >/dev/null\n\tdon't\n\tEOF\nprintf %s \"user=<F-USER>.\"",
+    'in a case pattern\'s branch inside $( )': 'v="$(case a in a) printf %s "<F-USER>";; esac)"; printf %s "$v"',
   }
   const expected: Record<keyof typeof placements, (v: string) => string> = {
     'bare': (v) => v,
@@ -166,9 +170,11 @@ describe('hostile input', () => {
     'single': (v) => `user=${v}.`,
     'substitution': (v) => v,
     'backticks': (v) => v,
+    'double-quoted in backticks in double quotes': (v) => `user=${v}.`,
     'after a comment': (v) => v,
-    // A here-document shows the reference's quotes; the value inside is still not run.
-    'in a here-document': (v) => `user="${v}".\n`,
+    'in a here-document': (v) => `user=${v}.\n`,
+    'after a here-document holding an apostrophe': (v) => `user=${v}.`,
+    'in a case pattern\'s branch inside $( )': (v) => v,
   }
 
   for (const [where, command] of Object.entries(placements)) {
@@ -202,6 +208,12 @@ describe('hostile input', () => {
 })
 
 describe('refused at load', () => {
+  test('a value in a here-document that expands nothing, where no reference can stand', () => {
+    assert.throws(() => execAction(source({ actionban: "cat <<'EOF'\nuser=<F-USER>\nEOF" })),
+      (e: Error) => e instanceof ExecInputError && /test\.conf: actionban has <F-USER> in a here-document that expands nothing/.test(e.message))
+    assert.equal(shell(banCommand(execAction(source({ actionban: "cat <<'EOF'\n<ip>\nEOF" })), 'actionban', facts('192.0.2.7'), HOST)).stdout, '192.0.2.7\n')
+  })
+
   test('a jail or action name with shell syntax, which fail2ban writes into commands as is', () => {
     assert.throws(() => loadExecAction(FAIL2BAN, { ...JAIL, name: 'sshd;reboot' }, { name: 'iptables', args: { port: 'ssh' } }),
       (e: Error) => e instanceof ExecInputError && e.message.includes('"sshd;reboot" has characters a shell would read'))
