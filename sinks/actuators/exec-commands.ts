@@ -14,7 +14,11 @@ import type { BanIssued } from '../../schemas/events/ban-issued.js'
  * names) is single-quoted into a shell variable set on the script's first
  * lines (`f2bV_F_USER='...'`, fail2ban's names), and the tag becomes a
  * reference to it: `"${f2bV_F_USER}"` outside quotes, `${f2bV_F_USER}` inside
- * the action's double quotes, `'"${f2bV_F_USER}"'` inside its single quotes.
+ * the action's double quotes. Inside its single quotes, which usually hold
+ * another program's text (`sh -c '...'`, awk, sed, ssh), a value is spliced
+ * only when it holds none of the characters fail2ban escapes; otherwise, as
+ * fail2ban 1.x writes it there, the text `$f2bV_F_USER` stands in its place,
+ * so no other program ever reads a log line's text as its own code.
  * The value itself never stands in the action's text, so whatever the
  * surrounding syntax (a comment, a here-document, backticks, a `case`
  * pattern the quoting analysis misreads) nothing in it is ever parsed: at
@@ -376,6 +380,10 @@ function render(parts: readonly Segment[], value: (tag: string) => Filled | unde
       out += filled.raw
     } else {
       const name = `f2bV_${part.tag.replace(/\W/g, '_')}`
+      if (part.context === 'single') {
+        out += FAIL2BAN_ESCAPED.test(filled.quoted) ? `$${name}` : filled.quoted.replaceAll('\0', '')
+        continue
+      }
       variables.set(name, filled.quoted)
       out += reference(name, part.context)
     }
@@ -434,11 +442,13 @@ function singleQuoted(value: string): string {
   return `'${value.replaceAll('\0', '').replaceAll("'", `'"'"'`)}'`
 }
 
+/** fail2ban's CommandAction.ESCAPE_CRE: the characters it never writes into a command as they are. */
+const FAIL2BAN_ESCAPED = /[\\#&;`|*?~<>^()[\]{}$'"\n\r]/
+
 /** A reference that expands to the variable's value as one word where it stands. */
-function reference(name: string, context: Context): string {
+function reference(name: string, context: Exclude<Context, 'single'>): string {
   // A here-document's body expands without splitting words, and its quotes are text.
   if (context === 'double' || context === 'heredoc') return `\${${name}}`
-  if (context === 'single') return `'"\${${name}}"'`
   // execAction refuses these: nothing expands there.
   if (context === 'literal') throw new ExecInputError(`${name} cannot be referenced in a here-document that expands nothing`)
   return `"\${${name}}"`

@@ -167,7 +167,8 @@ describe('hostile input', () => {
   const expected: Record<keyof typeof placements, (v: string) => string> = {
     'bare': (v) => v,
     'double': (v) => `user=${v}.`,
-    'single': (v) => `user=${v}.`,
+    // fail2ban's placeholder: every hostile value holds a character it escapes.
+    'single': () => 'user=$f2bV_F_USER.',
     'substitution': (v) => v,
     'backticks': (v) => v,
     'double-quoted in backticks in double quotes': (v) => `user=${v}.`,
@@ -189,6 +190,14 @@ describe('hostile input', () => {
       }
     })
   }
+
+  test('inside single quotes, where another program reads the text, a value stands only when it holds no character fail2ban escapes', () => {
+    const action = execAction(source({ actionban: "sh -c 'printf %s <F-USER>'" }))
+    const run = (user: string) => shell(banCommand(action, 'actionban', facts('192.0.2.7', { captures: { user } }), HOST)).stdout
+    assert.equal(run('alice.smith@example.org'), 'alice.smith@example.org')
+    assert.equal(run(`x; touch ${marker}`), '', 'the inner shell expands fail2ban\'s placeholder $f2bV_F_USER to nothing')
+    assert.equal(existsSync(marker), false)
+  })
 
   test('hostile matches reach sendmail-whois-matches as text', () => {
     const action = loadExecAction(FAIL2BAN, JAIL, { name: 'sendmail-whois-matches', args: { mailcmd: 'cat' } })
