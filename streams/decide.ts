@@ -139,6 +139,9 @@ export function decider(options: DecideOptions): Decider {
         // fail2ban treats a live line far from the clock as a latency or time zone problem and counts it as now.
         time = nowSecs
       }
+      // Nor does it count a failure ahead of its clock (a host whose clock runs fast): that would move
+      // the event time on, and every other address's count would expire early.
+      if (time > nowSecs) time = nowSecs
     }
     // A network is banned whole: one that holds an ignored address is not banned, as a manual ban of it is not.
     if (touchesIgnored(policy.ignore, address)) {
@@ -171,7 +174,6 @@ export function decider(options: DecideOptions): Decider {
 
     const outputs: DecideOutput[] = []
     const banned = activeBan(js, banIp, time) ?? activeBan(js, formatAddress(address), time)
-    if (banned) outputs.push(notice('already-banned', failure, `already banned until ${banned.ends === Infinity ? 'forever' : isoOf(banned.ends)}; counted`))
     if (window.retry < policy.max_retry) return { jail, key, window, time, outputs }
 
     const started = window.last
@@ -194,8 +196,10 @@ export function decider(options: DecideOptions): Decider {
       matches: [...window.matches],
     }
     if (banned) {
+      // fail2ban counts on while an address is banned, and says "already banned" when the count
+      // reaches maxretry again: with the prolonged ban, or alone when the ban already lasts longer.
       const prolonged = prolong(policy, banned, ban)
-      if (prolonged) outputs.push(prolonged)
+      outputs.push(prolonged ?? notice('already-banned', failure, `already banned until ${banned.ends === Infinity ? 'forever' : isoOf(banned.ends)}`))
     } else if (live && secs !== -1 && started + secs < nowSecs) {
       outputs.push(notice('ban-expired', failure, `the ban would have ended at ${isoOf(started + secs)}, before now`))
     } else {

@@ -258,7 +258,8 @@ export class RunRole {
     const write = (done: Promise<void>) => done.catch((error: Error) => this.options.note!('error', `writing ${this.options.logFile ?? 'banstream.log'}: ${error.message}`))
     if (input.type === 'FailureDetected' && !input.success) {
       if (ignored) void write(log.log('fail2ban.filter', 'INFO', `[${input.jail}] Ignore ${input.ip} by command`))
-      else if (!outputs.some((o) => o.type === 'DecideNotice' && o.kind === 'ignored')) void write(log.found(input))
+      // fail2ban drops an ignored address and a line read at start older than findtime before its Found line.
+      else if (!outputs.some((o) => o.type === 'DecideNotice' && (o.kind === 'ignored' || o.kind === 'too-old'))) void write(log.found(input))
     }
     for (const output of outputs) {
       if (output.type === 'BanIssued') log.expectBan(output.jail, output.ip)

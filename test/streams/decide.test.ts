@@ -119,10 +119,13 @@ test('counts an IPv6 address alone when its network holds an ignored address', (
   assert.equal(bans[0]!.ip, '2001:db8:1:2::1')
 })
 
-test('a failure of an address already banned is counted and reported, with no new ban', () => {
-  const { bans, notices } = scenario({ jails: [sshd()] }, times('192.0.2.1', 0, 1, 2), times('192.0.2.1', 100))
+test('failures of an address already banned are counted; reaching maxretry again is reported as fail2ban does, with no new ban', () => {
+  const permanent = sshd({ ban_time_secs: -1 })
+  const below = scenario({ jails: [permanent] }, times('192.0.2.1', 0, 1, 2), times('192.0.2.1', 100, 101))
+  assert.deepEqual(below.outputs, [], 'below maxretry: only counted')
+  const { bans, notices } = scenario({ jails: [permanent] }, times('192.0.2.1', 0, 1, 2, 100, 101), times('192.0.2.1', 102))
   assert.equal(bans.length, 0)
-  assert.equal(notices[0]!.kind, 'already-banned')
+  assert.deepEqual(notices.map((n) => [n.kind, n.detail]), [['already-banned', 'already banned until forever']])
 })
 
 test('an address already banned that reaches maxretry again gets its ban prolonged', () => {
@@ -209,6 +212,16 @@ test('live: a failure more than 60 s from the clock counts as now', () => {
   const now = 5000
   const { bans } = scenario({ jails: [sshd()], live: true }, times('192.0.2.1', 0, 1), times('192.0.2.1', 2), now)
   assert.equal(bans[0]!.occurred_at, at(now))
+})
+
+test('live: a failure dated ahead of the clock counts as now, so it cannot expire other addresses\' counts early', () => {
+  const jail = sshd({ find_time_secs: 100 })
+  const now = 1000
+  const fastClockHost = failure('198.51.100.1', now + 55)
+  const { bans } = scenario({ jails: [jail], live: true }, [...times('192.0.2.1', now - 58, now - 57), fastClockHost], times('192.0.2.1', now), now)
+  assert.equal(bans[0]!.ip, '192.0.2.1', 'its first failures are 58 s old, inside findtime')
+  const ahead = scenario({ jails: [jail], live: true }, times('198.51.100.1', now + 50, now + 51), times('198.51.100.1', now + 52), now)
+  assert.equal(ahead.bans[0]!.occurred_at, at(now))
 })
 
 test('live: backlog lines older than findtime are ignored', () => {
@@ -321,12 +334,13 @@ test('the operator emits the ban when the maxretry-th failure arrives (virtual t
 
 test('the operator starts from the state rebuilt from history', () => {
   const scheduler = new TestScheduler((actual, expected) => assert.deepEqual(actual, expected))
-  const history = scenario({ jails: [sshd()] }, [], times('192.0.2.1', 0, 1, 2)).outputs.filter(isDecision)
-  const late = failure('192.0.2.1', 3)
-  const CAUSE = late.event_id
+  const permanent = sshd({ ban_time_secs: -1 })
+  const history = scenario({ jails: [permanent] }, [], times('192.0.2.1', 0, 1, 2)).outputs.filter(isDecision)
+  const late = times('192.0.2.1', 3, 4, 5)
   scheduler.run(({ cold, expectObservable }) => {
-    const input = cold<DecideEvent>('a|', { a: late })
-    const kinds = input.pipe(decide({ jails: [sshd()] }, scheduler, history))
-    expectObservable(kinds).toBe('a|', { a: { type: 'DecideNotice', kind: 'already-banned', jail: 'sshd', ip: '192.0.2.1', cause_event_id: CAUSE, detail: `already banned until ${at(602)}; counted` } })
+    const input = cold<DecideEvent>('abc|', { a: late[0]!, b: late[1]!, c: late[2]! })
+    const kinds = input.pipe(decide({ jails: [permanent] }, scheduler, history))
+    // Without the ban in the rebuilt state, the third failure would ban anew.
+    expectObservable(kinds).toBe('--c|', { c: { type: 'DecideNotice', kind: 'already-banned', jail: 'sshd', ip: '192.0.2.1', cause_event_id: late[2]!.event_id, detail: 'already banned until forever' } })
   })
 })
