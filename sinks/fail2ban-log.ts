@@ -32,9 +32,12 @@ export function formatLogLine(atMs: number, logger: string, level: LogLevel, mes
   return `${stamp} ${logger.padEnd(24)}[${opts.pid}]: ${level.padEnd(7)} ${oneLine(message)}`
 }
 
-/** fail2ban's filter line for a failure: `[jail] Found ip - YYYY-MM-DD HH:MM:SS` (the failure's own time). */
-export function foundLine(atMs: number, failure: FailureDetected, opts: LogLineOptions): string {
-  const t = localTime(Date.parse(failure.occurred_at), opts.time_zone)
+/**
+ * fail2ban's filter line for a failure: `[jail] Found ip - YYYY-MM-DD HH:MM:SS`, at the time it was
+ * counted (`countedMs`: a running service counts some lines as now), else the failure's own.
+ */
+export function foundLine(atMs: number, failure: FailureDetected, opts: LogLineOptions, countedMs = Date.parse(failure.occurred_at)): string {
+  const t = localTime(countedMs, opts.time_zone)
   return formatLogLine(atMs, 'fail2ban.filter', 'INFO', `[${failure.jail}] Found ${failure.ip} - ${t.date} ${t.time}`, opts)
 }
 
@@ -141,8 +144,8 @@ export class Fail2banLog {
     this.now = config.now ?? Date.now
   }
 
-  found(failure: FailureDetected): Promise<void> {
-    return this.append(foundLine(this.now(), failure, this.opts))
+  found(failure: FailureDetected, countedMs?: number): Promise<void> {
+    return this.append(foundLine(this.now(), failure, this.opts, countedMs))
   }
 
   /** A ban was decided: "already banned" lines of its address wait for its Ban line (see ban()). */

@@ -66,6 +66,17 @@ export interface Decider {
 
 const LIVE_TOLERANCE_SECS = 60
 
+/**
+ * The time a running service counts a failure at, as fail2ban does: a line read live more than 60 s
+ * from the clock is taken for a latency or time zone problem and counts as now, and no failure counts
+ * ahead of the clock (a host whose clock runs fast would move the event time on, and every other
+ * address's count would expire early).
+ */
+export function liveFailureTime(timeSecs: number, nowSecs: number, backlog: boolean): number {
+  if (!backlog && Math.abs(Math.trunc(timeSecs - nowSecs)) > LIVE_TOLERANCE_SECS) return nowSecs
+  return Math.min(timeSecs, nowSecs)
+}
+
 /** The effect of one failure: the window to store (null: drop it) and what it leads to. */
 interface FailurePlan {
   readonly jail: string
@@ -131,17 +142,10 @@ export function decider(options: DecideOptions): Decider {
     let time = secondsOf(failure.occurred_at)
     if (Number.isNaN(time)) return { jail, outputs: [notice('invalid-time', failure, `'${failure.occurred_at}' is not a date-time`)] }
     if (live) {
-      if (failure.backlog) {
-        if (time < nowSecs - policy.find_time_secs) {
-          return { jail, outputs: [notice('too-old', failure, `read at start and older than findtime (${policy.find_time_secs} s)`)] }
-        }
-      } else if (Math.abs(Math.trunc(time - nowSecs)) > LIVE_TOLERANCE_SECS) {
-        // fail2ban treats a live line far from the clock as a latency or time zone problem and counts it as now.
-        time = nowSecs
+      if (failure.backlog && time < nowSecs - policy.find_time_secs) {
+        return { jail, outputs: [notice('too-old', failure, `read at start and older than findtime (${policy.find_time_secs} s)`)] }
       }
-      // Nor does it count a failure ahead of its clock (a host whose clock runs fast): that would move
-      // the event time on, and every other address's count would expire early.
-      if (time > nowSecs) time = nowSecs
+      time = liveFailureTime(time, nowSecs, failure.backlog === true)
     }
     // A network is banned whole: one that holds an ignored address is not banned, as a manual ban of it is not.
     if (touchesIgnored(policy.ignore, address)) {

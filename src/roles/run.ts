@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
 import { DEFAULT_RETENTION } from '../../schemas/clickhouse/tables.js'
 import { Topics } from '../../schemas/topics.js'
-import type { DecideInput, DecideOutput } from '../../streams/decide.js'
+import { liveFailureTime, type DecideInput, type DecideOutput } from '../../streams/decide.js'
 import { ClickHouseSink } from '../../sinks/clickhouse/clickhouse-sink.js'
 import { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import { buildApi } from '../api/build-api.js'
@@ -259,7 +259,10 @@ export class RunRole {
     if (input.type === 'FailureDetected' && !input.success) {
       if (ignored) void write(log.log('fail2ban.filter', 'INFO', `[${input.jail}] Ignore ${input.ip} by command`))
       // fail2ban drops an ignored address and a line read at start older than findtime before its Found line.
-      else if (!outputs.some((o) => o.type === 'DecideNotice' && (o.kind === 'ignored' || o.kind === 'too-old'))) void write(log.found(input))
+      else if (!outputs.some((o) => o.type === 'DecideNotice' && (o.kind === 'ignored' || o.kind === 'too-old'))) {
+        const counted = liveFailureTime(Date.parse(input.occurred_at) / 1000, this.options.now!() / 1000, input.backlog === true)
+        void write(log.found(input, counted * 1000))
+      }
     }
     for (const output of outputs) {
       if (output.type === 'BanIssued') log.expectBan(output.jail, output.ip)

@@ -53,6 +53,10 @@ test('lines are laid out as fail2ban.log lays them out', () => {
   assert.equal(unbanLine(AT, lift('sshd', '2001:db8::/64'), OPTS), '2026-11-22 10:00:00,123 fail2ban.actions        [1234]: NOTICE  [sshd] Unban 2001:db8::/64')
 })
 
+test('a Found line shows the time the failure was counted at, where a running service counted it as now', () => {
+  assert.match(foundLine(AT, failure('sshd', '192.0.2.1'), OPTS, AT), /\[sshd\] Found 192\.0\.2\.1 - 2026-11-22 10:00:00$/)
+})
+
 test('a prolonged ban is written as "already banned"', () => {
   assert.match(banLine(AT, ban('sshd', '192.0.2.1', 'prolonged'), OPTS), /NOTICE  \[sshd\] 192\.0\.2\.1 already banned$/)
 })

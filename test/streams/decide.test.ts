@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { TestScheduler } from 'rxjs/testing'
-import { decide, decider, isDecision, type DecideEvent, type DecideOptions, type DecideOutput, type DecideNotice } from '../../streams/decide.js'
+import { decide, decider, isDecision, liveFailureTime, type DecideEvent, type DecideOptions, type DecideOutput, type DecideNotice } from '../../streams/decide.js'
 import { jailPolicy } from '../../streams/decide-policy.js'
 import { defaultIncrement } from '../../streams/ban-time.js'
 import { IgnoreIpError } from '../../streams/decide-ignore.js'
@@ -222,6 +222,14 @@ test('live: a failure dated ahead of the clock counts as now, so it cannot expir
   assert.equal(bans[0]!.ip, '192.0.2.1', 'its first failures are 58 s old, inside findtime')
   const ahead = scenario({ jails: [jail], live: true }, times('198.51.100.1', now + 50, now + 51), times('198.51.100.1', now + 52), now)
   assert.equal(ahead.bans[0]!.occurred_at, at(now))
+})
+
+test('live: the time a failure counts at is its own within 60 s of the clock and not ahead of it; a backlog line keeps its past time', () => {
+  assert.equal(liveFailureTime(940, 1000, false), 940)
+  assert.equal(liveFailureTime(930, 1000, false), 1000)
+  assert.equal(liveFailureTime(1030, 1000, false), 1000)
+  assert.equal(liveFailureTime(500, 1000, true), 500)
+  assert.equal(liveFailureTime(1030, 1000, true), 1000)
 })
 
 test('live: backlog lines older than findtime are ignored', () => {
