@@ -23,6 +23,11 @@ export interface ResolvedFilter {
 /** The [Definition] options fail2ban's FilterReader reads, in its order. */
 export const FILTER_OPTIONS = ['usedns', 'prefregex', 'ignoreregex', 'failregex', 'maxlines', 'datepattern', 'journalmatch'] as const
 
+/** Whether a jail's `filter` names a file by its path (fail2ban-regex's explicit read) rather than a filter of filter.d. */
+export function isFilterPath(nameOrPath: string): boolean {
+  return nameOrPath.includes('/') || /\.(conf|local)$/.test(nameOrPath)
+}
+
 /** A filter file opened for reading, kept so that the jail reader can read it twice as
  *  fail2ban does (once for `known/` options, once with the jail's options). */
 export class FilterReader {
@@ -33,7 +38,7 @@ export class FilterReader {
    *  the `logtype` argument the way fail2ban does (journal for systemd backends, else file)
    *  unless the arguments or the filter's own [Definition] set it. */
   static open(filterDir: string, nameOrPath: string, args: Record<string, string> = {}, backend = 'auto'): FilterReader {
-    const explicit = nameOrPath.includes('/') || /\.(conf|local)$/.test(nameOrPath)
+    const explicit = isFilterPath(nameOrPath)
     const read = explicit ? readFiles([resolve(nameOrPath)]) : readConfig(join(filterDir, nameOrPath))
     const file = resolve(read.sources.find((f) => f.endsWith('.conf')) ?? read.sources[0] ?? nameOrPath)
     const name = explicit ? basename(nameOrPath, extname(nameOrPath)) : nameOrPath

@@ -3,7 +3,7 @@ import { loadAction, type ResolvedAction } from './action-config.js'
 import { readConfig } from './config-reader.js'
 import type { ConfigStore } from './config-store.js'
 import { ConfigError } from './errors.js'
-import { FILTER_OPTIONS, FilterReader, type ResolvedFilter } from './filter-config.js'
+import { FILTER_OPTIONS, FilterReader, isFilterPath, type ResolvedFilter } from './filter-config.js'
 import { parseReference, parseReferenceList } from './reference.js'
 
 export interface JailConfig {
@@ -41,12 +41,20 @@ const FALSE = new Set(['0', 'no', 'false', 'off'])
  *  and returns every jail, enabled or not, in the order first defined. For an enabled jail
  *  the filter is read first so that the jail can use `%(known/<filter option>)s`, as
  *  fail2ban does; a disabled jail is not checked further, as fail2ban does not read it. */
-export function loadJails(configDir: string): JailConfig[] {
+export function loadJails(configDir: string, opts: JailReadOptions = {}): JailConfig[] {
   const { store, files } = readConfig(join(configDir, 'jail'))
   store.mergeDefaults({ fail2ban_version: FAIL2BAN_VERSION, fail2ban_confpath: configDir }, files[0] ?? configDir)
   return store.sectionNames()
     .filter((name) => name !== INCLUDES)
-    .map((name) => readJail(store, configDir, name))
+    .map((name) => readJail(store, configDir, name, opts))
+}
+
+export interface JailReadOptions {
+  /**
+   * Filters only by name, from filter.d: for a configuration a client sends (replay's candidate),
+   * where a path would have this process read any file, and a parse error quote its lines.
+   */
+  readonly filtersByName?: boolean
 }
 
 /** The jail's filter as fail2ban runs it: read with the jail's options (logtype from the
@@ -80,7 +88,7 @@ export function loadJailActions(configDir: string, jail: JailConfig): ResolvedAc
     loadAction(join(configDir, 'action.d'), ref.name, ref.args, { jailName: jail.name, jailOptions }))
 }
 
-function readJail(store: ConfigStore, configDir: string, name: string): JailConfig {
+function readJail(store: ConfigStore, configDir: string, name: string, opts: JailReadOptions): JailConfig {
   const first = new Map<string, string>()
   for (const option of FIRST_PASS_OPTIONS) {
     first.set(option, store.get(name, option) ?? FIRST_PASS_DEFAULTS[option] ?? '')
@@ -89,6 +97,9 @@ function readJail(store: ConfigStore, configDir: string, name: string): JailConf
   const filterValue = first.get('filter') ?? ''
   const filter = filterValue ? parseReference(filterValue) : undefined
   if (enabled && filter) {
+    if (opts.filtersByName && isFilterPath(filter.name)) {
+      throw new ConfigError(`jail '${name}': its filter must name a filter of filter.d, not a file`, store.fileOf(name, 'filter'), 'filter')
+    }
     const reader = FilterReader.open(join(configDir, 'filter.d'), filter.name, filter.args, first.get('backend'))
     store.mergeSection(name, reader.knownOptions(first), KNOWN, store.fileOf(name, 'filter') ?? configDir)
   }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../config/errors.js'
-import { loadJailFilter, loadJails, type JailConfig } from '../config/jail-config.js'
+import { loadJailFilter, loadJails, type JailConfig, type JailReadOptions } from '../config/jail-config.js'
 import { jailPolicyOptions, type JailPolicySettings } from '../config/jail-policy.js'
 import { compileFilter, type UseDns } from '../filters/compiled-filter.js'
 import { UnsupportedConstructError } from '../filters/unsupported-construct-error.js'
@@ -42,11 +42,11 @@ const USE_DNS: Record<string, UseDns> = { yes: 'yes', warn: 'warn', no: 'no', ra
  * With `fallbackFilterDir` (an existing /etc/fail2ban), a filter that RE2
  * cannot run is replaced by the built-in filter of the same name there.
  */
-export function loadRunJails(configDir: string, now: () => number, opts: { fallbackFilterDir?: string } = {}): RunJailsResult {
+export function loadRunJails(configDir: string, now: () => number, opts: { fallbackFilterDir?: string } & JailReadOptions = {}): RunJailsResult {
   const jails: RunJail[] = []
   const skipped: { jail: string; reason: string }[] = []
   const substituted: { jail: string; reason: string }[] = []
-  for (const config of loadJails(configDir)) {
+  for (const config of loadJails(configDir, opts)) {
     if (!config.enabled) continue
     try {
       jails.push(runJail(configDir, config, now))

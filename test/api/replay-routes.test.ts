@@ -9,6 +9,7 @@ import { eventTable } from '../../schemas/clickhouse/tables.js'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import { Topics } from '../../schemas/topics.js'
 import { buildApi } from '../../src/api/build-api.js'
+import { MAX_CANDIDATE_JAILS } from '../../src/api/replay/replay-request.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { replay, type ReplayResult } from '../../src/roles/replay.js'
 import { ChdbStore } from '../../src/store/chdb-store.js'
@@ -172,6 +173,25 @@ describe('replay routes', () => {
       assert.equal(res.json().field, field)
       assert.match(res.json().message, /\[INCLUDES\] (before|after) may name only files inside the configuration/)
     }
+  })
+
+  test('a candidate names filters of filter.d: a filter given as a file path is refused without the file being read', async () => {
+    for (const jailLocal of ['[web]\nfilter = /etc/passwd\n', '[web]\nsecret = /etc/passwd\nfilter = %(secret)s\n']) {
+      const res = await post({ config: { jail_local: jailLocal }, source: { files: [join(logs, 'web.log')] } })
+      assert.equal(res.statusCode, 400, res.body)
+      assert.equal(res.json().field, 'body/config')
+      assert.match(res.json().message, /jail 'web': its filter must name a filter of filter\.d, not a file/)
+      assert.doesNotMatch(res.body, /root:/)
+    }
+  })
+
+  test('a candidate enabling more jails than a request may compile is refused before any is compiled', async () => {
+    // With the configuration's own jail web, one more than the bound.
+    const sections = Array.from({ length: MAX_CANDIDATE_JAILS }, (_, i) => `[web${i}]\nenabled = true\nfilter = web\nlogpath = /var/log/web.log\n`).join('')
+    const res = await post({ config: { jail_local: sections }, source: { files: [join(logs, 'web.log')] } })
+    assert.equal(res.statusCode, 400, res.body)
+    assert.equal(res.json().field, 'body/config')
+    assert.match(res.json().message, new RegExp(`enables ${MAX_CANDIDATE_JAILS + 1} jails; a candidate may enable at most ${MAX_CANDIDATE_JAILS}`))
   })
 
   test('a replay needs a token, and an operate one to start it', async () => {

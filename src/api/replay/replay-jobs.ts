@@ -53,9 +53,14 @@ export class ReplayJobs {
 
   constructor(private readonly options: ReplayJobsOptions) {}
 
+  /** Whether a submit now would be refused: checked before a job is prepared, which costs a candidate's compiling. */
+  full(): boolean {
+    return this.running !== undefined && this.queue.length >= this.options.maxQueued
+  }
+
   /** Runs the work, or queues it behind the running job; undefined when the queue is full or the jobs are closed. */
   submit(work: ReplayWork, extra: { skipped?: ReplayJob['skipped']; cleanup?: () => Promise<void> } = {}): string | undefined {
-    const full = this.running !== undefined && this.queue.length >= this.options.maxQueued
+    const full = this.full()
     if (full || this.abort.signal.aborted) return undefined
     const job: Job = {
       id: randomUUID(), work, skipped: extra.skipped ?? [], createdAt: this.options.now(),

@@ -6,6 +6,7 @@ import type { ReplayJob, ReplayRequest } from '../../../schemas/api/replay.js'
 import { ConfigStore } from '../../config/config-store.js'
 import { ConfigError } from '../../config/errors.js'
 import { parseIni } from '../../config/ini-parser.js'
+import { loadJails as loadJailConfigs } from '../../config/jail-config.js'
 import { resolveJailPolicies } from '../../ignore/resolve-policies.js'
 import type { Log } from '../../log/log.js'
 import { diffDecisions, diffPeriod, findTimeTolerance } from '../../roles/replay-diff.js'
@@ -65,7 +66,7 @@ export async function prepareReplay(body: ReplayRequest, settings: ReplaySetting
   const tree = body.config ? candidateTree(settings.configDir, body.config) : undefined
   const cleanup = async () => { if (tree) rmSync(tree, { recursive: true, force: true }) }
   try {
-    const jails = loadJails(tree ?? settings.configDir, now, body.jails, settings.fallbackFilterDir)
+    const jails = loadJails(tree ?? settings.configDir, now, body.jails, settings.fallbackFilterDir, tree !== undefined)
     // ignoreself as the CLI replays: this host's addresses are not those of the hosts the logs came from.
     const policies = await resolveJailPolicies(jails.selected.map((j) => j.policy), { self: async () => [], warn: () => undefined })
     const work: ReplayWork = async (onProgress, signal) => {
@@ -200,10 +201,21 @@ function checkIncludes(text: string, field: string): void {
   }
 }
 
-function loadJails(configDir: string, now: number, names: readonly string[] | undefined, fallbackFilterDir: string | undefined): { selected: RunJail[]; skipped: ReplayJob['skipped'] } {
+/**
+ * A candidate configuration may enable this many jails: each compiles in the request, in the API's
+ * process, for tens of milliseconds and megabytes (4000 jails stalled it for minutes).
+ */
+export const MAX_CANDIDATE_JAILS = 32
+
+function loadJails(configDir: string, now: number, names: readonly string[] | undefined, fallbackFilterDir: string | undefined, candidate: boolean):
+  { selected: RunJail[]; skipped: ReplayJob['skipped'] } {
   let loaded: ReturnType<typeof loadRunJails>
   try {
-    loaded = loadRunJails(configDir, () => now, fallbackFilterDir !== undefined ? { fallbackFilterDir } : {})
+    if (candidate) {
+      const enabled = loadJailConfigs(configDir, { filtersByName: true }).filter((j) => j.enabled && (names === undefined || names.includes(j.name))).length
+      if (enabled > MAX_CANDIDATE_JAILS) throw invalid('body/config', `enables ${enabled} jails; a candidate may enable at most ${MAX_CANDIDATE_JAILS} (name the ones to replay in jails)`)
+    }
+    loaded = loadRunJails(configDir, () => now, { ...(fallbackFilterDir !== undefined ? { fallbackFilterDir } : {}), filtersByName: candidate })
   } catch (err) {
     if (err instanceof ConfigError) throw invalid('body/config', err.message)
     throw err

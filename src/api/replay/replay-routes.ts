@@ -38,11 +38,13 @@ export const replayRoutes: FastifyPluginAsync<ReplayRoutesOptions> = async (app,
     },
   }, async (request, reply): Promise<ReplayAccepted> => {
     const { jobs, settings } = requireJobs()
+    const queueFull = () => new ControlError(429, 'BANSTREAM_ERR_REPLAY_QUEUE_FULL', 'replay jobs are queued to the limit; retry once one has run')
+    if (jobs.full()) throw queueFull()
     const prepared = await prepareReplay(request.body, settings, store)
     const id = jobs.submit(prepared.work, { skipped: prepared.skipped, cleanup: prepared.cleanup })
     if (id === undefined) {
       await prepared.cleanup()
-      throw new ControlError(429, 'BANSTREAM_ERR_REPLAY_QUEUE_FULL', 'replay jobs are queued to the limit; retry once one has run')
+      throw queueFull()
     }
     void reply.code(202).header('location', `/v1/replay/${id}`)
     return { id }
