@@ -77,6 +77,15 @@ export function liveFailureTime(timeSecs: number, nowSecs: number, backlog: bool
   return Math.min(timeSecs, nowSecs)
 }
 
+/** A /0 or /1 network: no ban, forced or not, may cover every address or half of them (nor may ignoreip). */
+function tooWide(address: Address): boolean {
+  return address.prefix <= 1
+}
+
+function tooWideDetail(ip: string, address: Address): string {
+  return `'${ip}' covers ${address.prefix === 0 ? 'every' : 'half of all'} IPv${address.family} address${address.prefix === 0 ? '' : 'es'}; refusing to ban it`
+}
+
 /** The effect of one failure: the window to store (null: drop it) and what it leads to. */
 interface FailurePlan {
   readonly jail: string
@@ -139,6 +148,7 @@ export function decider(options: DecideOptions): Decider {
     if (!policy) return { jail, outputs: [notice('unknown-jail', failure, `no jail '${jail}' is configured here`)] }
     const address = parseAddress(failure.ip)
     if (!address) return { jail, outputs: [notice('invalid-address', failure, `'${failure.ip}' is not an IP address or network`)] }
+    if (tooWide(address)) return { jail, outputs: [notice('invalid-address', failure, tooWideDetail(failure.ip, address))] }
     let time = secondsOf(failure.occurred_at)
     if (Number.isNaN(time)) return { jail, outputs: [notice('invalid-time', failure, `'${failure.occurred_at}' is not a date-time`)] }
     if (live) {
@@ -218,6 +228,7 @@ export function decider(options: DecideOptions): Decider {
     if (!policy) return [notice('unknown-jail', command, `no jail '${command.jail}' is configured here`)]
     const address = parseAddress(command.ip)
     if (!address) return [notice('invalid-address', command, `'${command.ip}' is not an IP address or network`)]
+    if (tooWide(address)) return [notice('invalid-address', command, tooWideDetail(command.ip, address))]
     const time = secondsOf(command.occurred_at)
     if (Number.isNaN(time)) return [notice('invalid-time', command, `'${command.occurred_at}' is not a date-time`)]
     if (!command.force && touchesIgnored(policy.ignore, address)) {

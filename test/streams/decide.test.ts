@@ -83,11 +83,25 @@ test('ignores failures of an address in ignoreip', () => {
 
 test('ignores failures of a network that holds an address in ignoreip', () => {
   const jail = sshd({ ignore_ip: '127.0.0.1/8 192.0.2.0/24' })
-  const { bans, notices } = scenario({ jails: [jail] }, times('0.0.0.0/1', 0, 1), times('0.0.0.0/1', 2))
+  const { bans, notices } = scenario({ jails: [jail] }, times('192.0.0.0/8', 0, 1), times('192.0.0.0/8', 2))
   assert.equal(bans.length, 0)
   assert.equal(notices[0]!.kind, 'ignored')
   assert.match(notices[0]!.detail, /network holds an address in ignoreip/)
   assert.equal(scenario({ jails: [jail] }, times('198.51.100.0/24', 0, 1), times('198.51.100.0/24', 2)).bans[0]!.ip, '198.51.100.0/24')
+})
+
+test('never bans a /0 or /1 network, by a failure or by a command, forced or not', () => {
+  const jail = sshd({ max_retry: 1 })
+  for (const ip of ['0.0.0.0/0', '128.0.0.0/1', '::/0', '8000::/1']) {
+    const failed = scenario({ jails: [jail] }, [], times(ip, 0))
+    const commanded = scenario({ jails: [jail] }, [], [banAddress(ip, 0, { force: true })])
+    for (const { bans, notices } of [failed, commanded]) {
+      assert.equal(bans.length, 0, ip)
+      assert.equal(notices[0]!.kind, 'invalid-address')
+      assert.match(notices[0]!.detail, /refusing to ban it/)
+    }
+  }
+  assert.equal(scenario({ jails: [jail] }, [], times('0.0.0.0/2', 0)).bans[0]!.ip, '0.0.0.0/2')
 })
 
 test('refuses /0 and /1 ignoreip entries with a clear error', () => {
