@@ -96,6 +96,20 @@ describe('API tokens and roles', () => {
   test('is open on loopback without tokens', async () => {
     const app = api({ tokens: undefined })
     assert.equal((await app.inject({ method: 'POST', url: '/v1/reload' })).statusCode, 200)
+    assert.equal((await app.inject({ method: 'POST', url: '/v1/reload', headers: { host: '127.0.0.1:7373', origin: 'http://localhost:7373' } })).statusCode, 200)
+  })
+
+  test('without tokens, answers no web page: another origin, or a name rebound to loopback, gets 403', async () => {
+    const app = api({ tokens: undefined })
+    for (const headers of [
+      { host: '127.0.0.1:7373', origin: 'https://attacker.example', 'content-type': 'text/plain' },
+      { host: '127.0.0.1:7373', origin: 'null' },
+      { host: 'attacker.example:7373' },
+    ]) {
+      const res = await app.inject({ method: 'POST', url: '/v1/reload', headers, payload: 'x' })
+      assert.equal(res.statusCode, 403, JSON.stringify(headers))
+      assert.equal(res.json().code, 'BANSTREAM_ERR_FORBIDDEN')
+    }
   })
 })
 

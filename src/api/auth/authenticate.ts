@@ -43,6 +43,31 @@ function permissionOf(request: FastifyRequest): Permission {
   return request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'operate'
 }
 
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/** Whether `host` (a Host header or a URL's host, with or without a port) names this machine's loopback. */
+function isLoopbackHost(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!
+  return LOOPBACK_NAMES.has(name.toLowerCase())
+}
+
+/**
+ * The open loopback API (no tokens) answers local programs, not web pages the
+ * user's browser runs: a page cannot add a token, but it can send a form-like
+ * POST to 127.0.0.1 (its Origin says where it comes from), or rebind its own
+ * name to 127.0.0.1 (its Host still says that name).
+ */
+function refuseBrowsers(request: FastifyRequest): void {
+  const host = header(request, 'host')
+  if (host !== undefined && !isLoopbackHost(host)) {
+    throw new ControlError(403, 'BANSTREAM_ERR_FORBIDDEN', 'without tokens this API answers requests to a loopback host name only')
+  }
+  const origin = header(request, 'origin')
+  if (origin !== undefined && !(URL.canParse(origin) && isLoopbackHost(new URL(origin).host))) {
+    throw new ControlError(403, 'BANSTREAM_ERR_FORBIDDEN', 'without tokens this API answers no request a web page of another origin makes')
+  }
+}
+
 function unauthorized(message: string): ControlError {
   return new ControlError(401, 'BANSTREAM_ERR_UNAUTHORIZED', message)
 }
@@ -75,6 +100,7 @@ function check(credentials: Credentials, request: FastifyRequest, reply: Fastify
     return
   }
   if (credentials.tokens === undefined && !(takesKey && credentials.bouncerKeys !== undefined)) {
+    refuseBrowsers(request)
     request.principal = ANONYMOUS
     return
   }
