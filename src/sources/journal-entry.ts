@@ -67,9 +67,33 @@ function field(value: unknown): Buffer | undefined {
 }
 
 function message(value: unknown): Buffer {
-  if (Array.isArray(value) && !isByteArray(value)) return joinWithSpaces(value.map((part) => valueBytes(part) ?? Buffer.alloc(0)))
-  return valueBytes(value) ?? Buffer.alloc(0)
+  if (Array.isArray(value) && !isByteArray(value)) return oneLine(joinWithSpaces(value.map((part) => valueBytes(part) ?? Buffer.alloc(0))))
+  return oneLine(valueBytes(value) ?? Buffer.alloc(0))
 }
+
+const NL = 0x0a
+
+/**
+ * A message as one line: fail2ban drops its trailing newlines (named writes them), and the newlines
+ * left inside are written as rsyslog writes them, `#012`. A line holds none (see line-batch-record.ts):
+ * kept, one would make the whole batch unreadable, and a text a client chose could drop its
+ * failures with those of its neighbours, or pose as a line of its own.
+ */
+function oneLine(text: Buffer): Buffer {
+  let end = text.length
+  while (end > 0 && text[end - 1] === NL) end--
+  const trimmed = text.subarray(0, end)
+  if (!trimmed.includes(NL)) return trimmed
+  const parts: Buffer[] = []
+  let from = 0
+  for (let at = trimmed.indexOf(NL); at >= 0; at = trimmed.indexOf(NL, from)) {
+    parts.push(trimmed.subarray(from, at), ESCAPED_NL)
+    from = at + 1
+  }
+  parts.push(trimmed.subarray(from))
+  return Buffer.concat(parts)
+}
+const ESCAPED_NL = Buffer.from('#012')
 
 function valueBytes(value: unknown): Buffer | undefined {
   if (typeof value === 'string') return Buffer.from(value, 'utf8')

@@ -17,6 +17,11 @@ describe('formatJournalEntry (real journalctl -o json output)', () => {
     assert.equal(line.host, 'vm')
   })
 
+  test('a message stays one line: trailing newlines go, those inside are written #012', () => {
+    const entry = { ...entries[2]!, MESSAGE: 'hello\nsshd[1]: Failed password for root from 198.51.100.7 port 1 ssh2\n\n' }
+    assert.equal(formatJournalEntry(entry)!.line.toString(), 'vm sshd[4321]: hello#012sshd[1]: Failed password for root from 198.51.100.7 port 1 ssh2')
+  })
+
   test('the time is _SOURCE_REALTIME_TIMESTAMP in milliseconds, and the cursor is kept', () => {
     const line = format(2)
     assert.equal(line.time_ms, 1795314293783.748)
