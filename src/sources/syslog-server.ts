@@ -25,6 +25,11 @@ export interface SyslogServerConfig {
   max_queued_messages?: number
   /** Most lines in one batch. Default 1000. */
   max_batch_lines?: number
+  /**
+   * TCP connections at once; more are dropped on accept (counted as `refused_connections`). Each may
+   * hold an unfinished frame of up to max_message_bytes, so this bounds what senders can pin. Default 1024.
+   */
+  max_connections?: number
   /** IANA zone of the rendered times (see SyslogContext.time_zone). Default: the process's zone. */
   time_zone?: string
   log?: SourceLog
@@ -51,6 +56,7 @@ export class SyslogServer implements Source {
     bad_frames: 0,
     dropped: 0,
     connection_errors: 0,
+    refused_connections: 0,
     emit_errors: 0,
   }
   private readonly connections = new Set<Socket>()
@@ -125,6 +131,8 @@ export class SyslogServer implements Source {
 
   private async listenTcp({ address = '0.0.0.0', port = 514 }: SyslogListen): Promise<void> {
     const server = createServer((connection) => this.accept(connection))
+    server.maxConnections = this.config.max_connections ?? 1024
+    server.on('drop', () => this.count.refused_connections++)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, address, () => {

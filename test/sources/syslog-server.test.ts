@@ -93,3 +93,27 @@ describe('SyslogServer', () => {
     assert.equal(server.counters().oversized, 1)
   })
 })
+
+test('TCP connections past max_connections are dropped on accept and counted; those held keep delivering', async () => {
+  const lines = collector()
+  const small = new SyslogServer({ tcp: { address: '127.0.0.1', port: 0 }, max_connections: 2, log: () => undefined })
+  await small.start(lines.emit)
+  try {
+    const port = small.addresses().tcp!.port
+    const open = async () => {
+      const socket = connect(port, '127.0.0.1')
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+      return socket
+    }
+    const held = [await open(), await open()]
+    const third = await open()
+    await waitFor(() => small.counters().refused_connections === 1, 'the third connection dropped')
+    third.destroy()
+    held[1]!.write('<13>Aug 14 12:00:11 web4 app: still delivered\n')
+    await waitFor(() => lines.lines().length === 1, 'a held connection delivering')
+    assert.deepEqual(lines.lines(), ['Aug 14 12:00:11 web4 app: still delivered'])
+    for (const socket of held) socket.destroy()
+  } finally {
+    await small.stop()
+  }
+})
