@@ -31,13 +31,22 @@ export function compileIgnoreList(entries: string | readonly string[]): IgnoreLi
       throw new IgnoreIpError('BANSTREAM_ERR_IGNOREIP_INVALID',
         `ignoreip entry '${entry}' is not an IP address or CIDR network (host names must be resolved by the config loader)`)
     }
-    if (address.prefix <= 1) {
-      throw new IgnoreIpError('BANSTREAM_ERR_IGNOREIP_TOO_WIDE',
-        `ignoreip entry '${entry}' covers ${address.prefix === 0 ? 'every' : 'half of all'} IPv${address.family} address${address.prefix === 0 ? '' : 'es'}; refusing it (a /0 or /1 entry is always a mistake)`)
+    const wide = tooWide(address)
+    if (wide !== undefined) {
+      throw new IgnoreIpError('BANSTREAM_ERR_IGNOREIP_TOO_WIDE', `ignoreip entry '${entry}' ${wide}; refusing it (a /0 or /1 entry is always a mistake)`)
     }
     compiled.push(address)
   }
   return { entries: compiled }
+}
+
+/**
+ * What a /0 or /1 network covers ("covers every IPv4 address"), undefined for narrower ones: no
+ * ignoreip entry and no ban may be that wide, which is always a mistake.
+ */
+export function tooWide(address: Address): string | undefined {
+  if (address.prefix > 1) return undefined
+  return `covers ${address.prefix === 0 ? 'every' : 'half of all'} IPv${address.family} address${address.prefix === 0 ? '' : 'es'}`
 }
 
 /** Whether banning this address or network would also ban an ignored address. */

@@ -6,9 +6,9 @@ import type { BanIssued } from '../schemas/events/ban-issued.js'
 import type { BanLifted } from '../schemas/events/ban-lifted.js'
 import type { Decision } from '../schemas/events/decision.js'
 import { eventId } from '../schemas/events/event-id.js'
-import { parseAddress, formatAddress, networkOf, type Address } from '../schemas/events/address.js'
+import { addressBits, parseAddress, formatAddress, networkOf, type Address } from '../schemas/events/address.js'
 import { banTimeSecs, failureWeight } from './ban-time.js'
-import { touchesIgnored } from './decide-ignore.js'
+import { tooWide, touchesIgnored } from './decide-ignore.js'
 import type { JailPolicy } from './decide-policy.js'
 import { addToWindow, openWindow, windowExpired, type Window } from './decide-window.js'
 import { banTargets, withHost } from './ban-target.js'
@@ -77,13 +77,15 @@ export function liveFailureTime(timeSecs: number, nowSecs: number, backlog: bool
   return Math.min(timeSecs, nowSecs)
 }
 
-/** A /0 or /1 network: no ban, forced or not, may cover every address or half of them (nor may ignoreip). */
-function tooWide(address: Address): boolean {
-  return address.prefix <= 1
+/** Why no ban, forced or not, may cover this network (a /0 or /1); undefined when it may. */
+function tooWideToBan(ip: string, address: Address): string | undefined {
+  const wide = tooWide(address)
+  return wide === undefined ? undefined : `'${ip}' ${wide}; refusing to ban it`
 }
 
-function tooWideDetail(ip: string, address: Address): string {
-  return `'${ip}' covers ${address.prefix === 0 ? 'every' : 'half of all'} IPv${address.family} address${address.prefix === 0 ? '' : 'es'}; refusing to ban it`
+/** The detail of an "already banned" notice. */
+function bannedUntil(ban: ActiveBan): string {
+  return `already banned until ${ban.ends === Infinity ? 'forever' : isoOf(ban.ends)}`
 }
 
 /** The effect of one failure: the window to store (null: drop it) and what it leads to. */
@@ -148,7 +150,8 @@ export function decider(options: DecideOptions): Decider {
     if (!policy) return { jail, outputs: [notice('unknown-jail', failure, `no jail '${jail}' is configured here`)] }
     const address = parseAddress(failure.ip)
     if (!address) return { jail, outputs: [notice('invalid-address', failure, `'${failure.ip}' is not an IP address or network`)] }
-    if (tooWide(address)) return { jail, outputs: [notice('invalid-address', failure, tooWideDetail(failure.ip, address))] }
+    const wide = tooWideToBan(failure.ip, address)
+    if (wide !== undefined) return { jail, outputs: [notice('invalid-address', failure, wide)] }
     let time = secondsOf(failure.occurred_at)
     if (Number.isNaN(time)) return { jail, outputs: [notice('invalid-time', failure, `'${failure.occurred_at}' is not a date-time`)] }
     if (live) {
@@ -159,7 +162,7 @@ export function decider(options: DecideOptions): Decider {
     }
     // A network is banned whole: one that holds an ignored address is not banned, as a manual ban of it is not.
     if (touchesIgnored(policy.ignore, address)) {
-      return { jail, outputs: [notice('ignored', failure, address.prefix < (address.family === 4 ? 32 : 128)
+      return { jail, outputs: [notice('ignored', failure, address.prefix < addressBits(address.family)
         ? 'the network holds an address in ignoreip' : 'the address is in ignoreip')] }
     }
     const banIp = formatAddress(countedAs(policy, address))
@@ -213,7 +216,7 @@ export function decider(options: DecideOptions): Decider {
       // fail2ban counts on while an address is banned, and says "already banned" when the count
       // reaches maxretry again: with the prolonged ban, or alone when the ban already lasts longer.
       const prolonged = prolong(policy, banned, ban)
-      outputs.push(prolonged ?? notice('already-banned', failure, `already banned until ${banned.ends === Infinity ? 'forever' : isoOf(banned.ends)}`))
+      outputs.push(prolonged ?? notice('already-banned', failure, bannedUntil(banned)))
     } else if (live && secs !== -1 && started + secs < nowSecs) {
       outputs.push(notice('ban-expired', failure, `the ban would have ended at ${isoOf(started + secs)}, before now`))
     } else {
@@ -228,7 +231,8 @@ export function decider(options: DecideOptions): Decider {
     if (!policy) return [notice('unknown-jail', command, `no jail '${command.jail}' is configured here`)]
     const address = parseAddress(command.ip)
     if (!address) return [notice('invalid-address', command, `'${command.ip}' is not an IP address or network`)]
-    if (tooWide(address)) return [notice('invalid-address', command, tooWideDetail(command.ip, address))]
+    const wide = tooWideToBan(command.ip, address)
+    if (wide !== undefined) return [notice('invalid-address', command, wide)]
     const time = secondsOf(command.occurred_at)
     if (Number.isNaN(time)) return [notice('invalid-time', command, `'${command.occurred_at}' is not a date-time`)]
     if (!command.force && touchesIgnored(policy.ignore, address)) {
@@ -257,7 +261,7 @@ export function decider(options: DecideOptions): Decider {
     }
     if (!banned) return [ban]
     const prolonged = prolong(policy, banned, ban)
-    const note = notice('already-banned', command, `already banned until ${banned.ends === Infinity ? 'forever' : isoOf(banned.ends)}`)
+    const note = notice('already-banned', command, bannedUntil(banned))
     return prolonged ? [note, prolonged] : [note]
   }
 

@@ -40,7 +40,10 @@ export interface CompiledFilter {
    * multi-line filters.
    */
   readonly prefilter?: RE2Set
-  /** The sources of `prefilter`, one per failregex, for a Set over several filters (StreamPrefilter). */
+  /**
+   * The sources of `prefilter`, one per failregex then one per ignoreregex, for a Set over several
+   * filters (StreamPrefilter), which numbers them the same way.
+   */
   readonly prefilterSources: readonly string[]
   /**
    * The prefregex's prefilter form, where the filter has a prefregex: every failregex runs on what
@@ -82,10 +85,8 @@ export function compileFilter(def: ResolvedFilter, opts: CompileOptions): Compil
   const dateOptions = { datepattern: def.datepattern, timezone: opts.timezone ?? def.options['logtimezone'], localZone: opts.localZone, now: opts.now }
   // Validates the datepattern now, so a bad one fails at load time rather than on the first line.
   new DateDetector(dateOptions)
-  const prefilterSources = linePrefilters(failregex, prefregex, def.prefregex, regexOpts)
-  const prefilter = !multiline && failregex.length > 0
-    ? new RE2.Set([...prefilterSources, ...ignoreregex.map((r) => r.prefilterSource)], 'u')
-    : undefined
+  const prefilterSources = [...linePrefilters(failregex, prefregex, def.prefregex, regexOpts), ...ignoreregex.map((r) => r.prefilterSource)]
+  const prefilter = !multiline && failregex.length > 0 ? new RE2.Set(prefilterSources, 'u') : undefined
   const rawPrefilter = prefilter === undefined ? 'never' : rawPrefilterFor(def.datepattern)
   return {
     name: def.name, file: def.file, prefregex, failregex, ignoreregex, maxlines: Math.max(1, def.maxlines),

@@ -30,8 +30,6 @@ export class StreamPrefilter {
       if (f.rawPrefilter === 'never') { always.push(i); return }
       if (f.rawPrefilter === 'word-start') wordStart.add(i)
       f.prefilterSources.forEach((source, j) => { sources.push(source); owner.push([i, j]) })
-      // Numbered after the failregexes, as in the filter's own prefilter (see CompiledFilter.prefilter).
-      f.ignoreregex.forEach((r, j) => { sources.push(r.prefilterSource); owner.push([i, f.failregex.length + j]) })
     })
     if (sources.length > 0) this.set = new RE2.Set(sources, 'u')
     this.owner = owner
