@@ -15,7 +15,7 @@ export function actuateCommand(): Command {
     .option('--log-file <path>', "this host's log in fail2ban.log's format", 'banstream-actuate.log')
     .option('--dry-run', 'log what each action would do instead of doing it'))
     .action(async (flags: { kafka?: string; host?: string; config?: string; fail2ban?: string; logFile: string; dryRun?: boolean; metrics?: string }) => {
-      const metricsAt = await metricsAddress(flags.metrics)
+      const metricsAt = metricsAddress(flags.metrics)
       const stopRequested = new Promise<void>((done) => {
         process.once('SIGINT', done)
         process.once('SIGTERM', done)

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { DEFAULT_CONTROL_PORT } from '../api/api-settings.js'
 import type { ApiToken } from '../api/build-api.js'
+import { parseListenAddress } from '../api/listen-address.js'
 import { builtinConfigDir } from '../package-root.js'
 import { TOKEN_ENV } from './client-command.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
@@ -43,7 +44,6 @@ export function apiCommand(): Command {
     .action(async (flags: ApiFlags) => {
       const url = flags.clickhouse ?? process.env['BANSTREAM_CLICKHOUSE_URL']
       if (!url || !/^https?:\/\//.test(url)) throw new UsageError('--clickhouse http(s)://host:8123 (or $BANSTREAM_CLICKHOUSE_URL) is needed')
-      const { parseListenAddress } = await import('../api/metrics-server.js')
       const listen = parseListenAddress(flags.listen)
       if (!listen) throw new UsageError(`--listen ${flags.listen}: use host:port, [v6-address]:port or :port`)
       const username = flags.clickhouseUser ?? process.env['BANSTREAM_CLICKHOUSE_USER']

@@ -14,7 +14,7 @@ export function detectCommand(): Command {
     .option('--fail2ban <dir>', "read an existing fail2ban tree (filters RE2 cannot run are replaced by banstream's)")
     .addOption(maxStreamsOption()))
     .action(async (flags: { kafka?: string; config?: string; fail2ban?: string; metrics?: string; maxStreams?: string }) => {
-      const metricsAt = await metricsAddress(flags.metrics)
+      const metricsAt = metricsAddress(flags.metrics)
       const maxStreams = maxStreamsOf(flags.maxStreams)
       const stopRequested = new Promise<void>((done) => {
         process.once('SIGINT', done)

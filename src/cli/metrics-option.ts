@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { Registry } from 'prom-client'
-import type { ListenAddress } from '../api/metrics-server.js'
+import { parseListenAddress, type ListenAddress } from '../api/listen-address.js'
 import { UsageError } from './usage-error.js'
 
 /** Adds `--metrics <host:port>` for a fleet role that has no API of its own. */
@@ -9,9 +9,8 @@ export function withMetrics(command: Command): Command {
 }
 
 /** Where `--metrics` asks the listener to bind, checked before the role starts; undefined without the option. */
-export async function metricsAddress(value: string | undefined): Promise<ListenAddress | undefined> {
+export function metricsAddress(value: string | undefined): ListenAddress | undefined {
   if (value === undefined) return undefined
-  const { parseListenAddress } = await import('../api/metrics-server.js')
   const at = parseListenAddress(value)
   if (at === undefined) throw new UsageError(`--metrics ${value}: use host:port, [v6-address]:port or :port`)
   return at
