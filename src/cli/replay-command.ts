@@ -9,6 +9,7 @@ import { logChunks } from '../roles/replay-log.js'
 import { replay, replayLines, type ReplayInput, type ReplayJailsOptions, type ReplayProgress, type ReplayResult } from '../roles/replay.js'
 import { loadRunJails, type RunJail } from '../roles/run-jails.js'
 import { expandGlob, hasMagic } from '../sources/glob.js'
+import { SYSLOG_STREAM } from '../sources/syslog-server.js'
 import type { Store } from '../store/store.js'
 import { kafkaLog, withKafka } from './kafka-options.js'
 import { configDirOf } from './run-command.js'
@@ -167,7 +168,7 @@ function selectJails(jails: RunJail[], names: string[]): RunJail[] {
 function logpathOf(jails: RunJail[], name: string): string {
   const jail = jails.find((j) => j.config.name === name)
   if (!jail) throw new UsageError(`--logpath-of ${name}: no enabled jail of that name can run`)
-  const path = jail.files[0]?.pattern ?? jail.journal?.stream
+  const path = jail.files[0]?.pattern ?? jail.journal?.stream ?? (jail.syslog ? SYSLOG_STREAM : undefined)
   if (path === undefined) throw new UsageError(`--logpath-of ${name}: the jail reads no file`)
   return path
 }

@@ -7,9 +7,10 @@ import { builtinConfigDir } from '../package-root.js'
 import { TOKEN_ENV } from './client-command.js'
 import { historyLinesDaysOf, historyLinesOption } from './history-lines-option.js'
 import { maxStreamsOf, maxStreamsOption } from './max-streams-option.js'
+import { syslogOf, withSyslog, type SyslogFlags } from './syslog-options.js'
 import { UsageError } from './usage-error.js'
 
-interface RunFlags {
+interface RunFlags extends SyslogFlags {
   config?: string
   fail2ban?: string
   dataDir: string
@@ -32,7 +33,7 @@ const listFromEnv = (name: string): string[] => (process.env[name] ?? '').split(
 
 /** `banstream run`: every role in one process, until SIGINT or SIGTERM; SIGHUP reloads the configuration. */
 export function runCommand(): Command {
-  return new Command('run')
+  return withSyslog(new Command('run')
     .description('watch logs and ban as fail2ban does, every role in one process over the embedded log')
     .addOption(new Option('--config <dir>', 'banstream configuration directory (jail.conf, jail.d, filter.d); default ./config, else the shipped one').conflicts('fail2ban'))
     .option('--fail2ban <dir>', "read an existing fail2ban tree, e.g. /etc/fail2ban (filters RE2 cannot run are replaced by banstream's of the same name)")
@@ -48,7 +49,7 @@ export function runCommand(): Command {
     .option('--dry-run', "log what each jail action would do instead of doing it (the firewall is left alone)")
     .option('--history <where>', "where the event history is kept: 'embedded' (chDB in the data dir), a ClickHouse URL, or 'none'", process.env['BANSTREAM_HISTORY'] ?? 'embedded')
     .addOption(historyLinesOption())
-    .addOption(maxStreamsOption())
+    .addOption(maxStreamsOption()))
     .action(async (flags: RunFlags) => {
       // Listening before the start: a SIGTERM while starting stops banstream once it is up, not half way.
       const stopRequested = new Promise<void>((resolve) => {
@@ -57,6 +58,7 @@ export function runCommand(): Command {
       })
       const linesDays = historyLinesDaysOf(flags.historyLines)
       const maxStreams = maxStreamsOf(flags.maxStreams)
+      const syslog = syslogOf(flags)
       const { RunRole } = await import('../roles/run.js')
       const role = await RunRole.start({
         configDir: configDirOf(flags),
@@ -76,6 +78,7 @@ export function runCommand(): Command {
         ...(linesDays !== undefined ? { historyLinesDays: linesDays } : {}),
         replayDirs: flags.replayDir.map((dir) => resolve(dir)),
         ...(maxStreams !== undefined ? { maxStreams } : {}),
+        ...(syslog ? { syslog } : {}),
       })
       process.stderr.write(`banstream: running; control API on ${role.controlUrl ?? 'an unknown address'}\n`)
       const reload = () => {

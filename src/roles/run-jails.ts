@@ -6,6 +6,7 @@ import { jailPolicyOptions, type JailPolicySettings } from '../config/jail-polic
 import { compileFilter, type UseDns } from '../filters/compiled-filter.js'
 import { UnsupportedConstructError } from '../filters/unsupported-construct-error.js'
 import { parseLogPaths, type LogPath } from '../sources/logpath.js'
+import { SYSLOG_STREAM } from '../sources/syslog-server.js'
 import type { MatchJail } from '../../streams/match.js'
 
 /** An enabled jail, ready to run: what match, decide and the sources need of it. */
@@ -17,6 +18,8 @@ export interface RunJail {
   readonly files: readonly LogPath[]
   /** fail2ban's `logencoding`. */
   readonly encoding: string
+  /** True for `backend = syslog`: the jail reads what the syslog server receives (SYSLOG_STREAM). */
+  readonly syslog?: boolean
   /** Set for `backend = systemd`: the journal is read with this journalmatch (undefined: every entry). */
   readonly journal?: { readonly journalmatch?: string; readonly stream: string }
   /** The jail's actions as jail.conf names them, e.g. `nftables[name=sshd, port="ssh", protocol=tcp]`. */
@@ -94,8 +97,14 @@ function runJail(configDir: string, config: JailConfig, now: () => number, filte
       journal: { stream, ...(journalmatch ? { journalmatch } : {}) },
     }
   }
+  if (backend === 'syslog') {
+    return {
+      config, configDir, policy, files: [], encoding, actions, syslog: true,
+      match: { name: config.name, filter, streams: [SYSLOG_STREAM], successes: policy.reset_on_success },
+    }
+  }
   if (!['auto', 'polling', 'pyinotify', 'gamin'].includes(backend)) {
-    throw new RunJailError(config.name, `backend = ${backend} is not one of auto, polling, pyinotify, systemd`)
+    throw new RunJailError(config.name, `backend = ${backend} is not one of auto, polling, pyinotify, systemd, syslog`)
   }
   const files = config.logpath.flatMap((line) => parseLogPaths(line))
   if (files.length === 0) throw new RunJailError(config.name, 'has no logpath')

@@ -20,6 +20,7 @@ import type { Store } from '../store/store.js'
 import { lineBatchRecord } from '../log/line-batch-record.js'
 import type { LogProblem } from '../log/log.js'
 import type { LineBatch, Source } from '../sources/source.js'
+import { SyslogServer, type SyslogServerConfig } from '../sources/syslog-server.js'
 import { BanBook } from './ban-book.js'
 import { DecideWorker } from './decide-worker.js'
 import { ActuationMetrics } from './actuation-metrics.js'
@@ -31,6 +32,7 @@ import { registerMatchMetrics } from './match-metrics.js'
 import { MatchWorker } from './match-worker.js'
 import { RunControl } from './run-control.js'
 import { loadRunJails, type RunJail } from './run-jails.js'
+import { registerSyslogMetrics } from './syslog-metrics.js'
 
 export interface RunOptions {
   /** A fail2ban configuration tree: jail.conf, jail.d, filter.d, ... */
@@ -74,6 +76,8 @@ export interface RunOptions {
   readonly historyLinesDays?: number
   /** See MatchOptions.maxStreams. */
   readonly maxStreams?: number
+  /** A syslog server to start beside the jails' own sources; `backend = syslog` jails read what it receives. Kept across reloads. */
+  readonly syslog?: Omit<SyslogServerConfig, 'log' | 'now'>
   /** Directories POST /v1/replay may read log files from; the embedded log's lines are always replayable. */
   readonly replayDirs?: readonly string[]
   /** Wall clock in milliseconds (default Date.now). */
@@ -97,6 +101,7 @@ export class RunRole {
   private actions: JailActions = { of: () => [], backends: new Map() }
   private reconcileTimer: NodeJS.Timeout | undefined
   private sources: Source[] = []
+  private syslog: SyslogServer | undefined
   private api: FastifyInstance | undefined
   private reloading: Promise<void> = Promise.resolve()
   private history: { store: Store; sink: ClickHouseSink } | undefined
@@ -155,6 +160,7 @@ export class RunRole {
     role.reconcileTimer.unref()
     role.history = await role.startHistory()
     await role.startSources()
+    await role.startSyslog()
     await role.listen()
     return role
   }
@@ -192,6 +198,7 @@ export class RunRole {
   async stop(): Promise<void> {
     clearInterval(this.reconcileTimer)
     await this.api?.close()
+    await this.syslog?.stop()
     await this.stopSources()
     await this.positions.flush()
     await this.parts.match?.stop()
@@ -211,6 +218,9 @@ export class RunRole {
     for (const { reason } of skipped) note('error', `${reason}; the jail is skipped`)
     for (const { reason } of substituted) note('warn', reason)
     if (jails.length === 0) note('warn', `no jail is enabled in ${this.options.configDir}: nothing is watched`)
+    if (!this.options.syslog) {
+      for (const jail of jails) if (jail.syslog) note('warn', `jail '${jail.config.name}' has backend = syslog, but no syslog server is started (--syslog-udp, --syslog-tcp): it reads nothing`)
+    } else if (!jails.some((j) => j.syslog)) note('warn', 'the syslog server receives lines, but no jail has backend = syslog: none of them is read')
     const policies = await resolveJailPolicies(jails.map((j) => j.policy), { warn: (message) => note('warn', message) })
     const ignoreCommands = ignoreCommandsOf(jails.map((j) => j.config), { warn: (message) => note('warn', message) })
     return { jails, decideOptions: { jails: policies, live: true }, ignoreCommands }
@@ -285,6 +295,21 @@ export class RunRole {
     const sources = this.sources
     this.sources = []
     await Promise.all(sources.map((s) => s.stop()))
+  }
+
+  private async startSyslog(): Promise<void> {
+    if (!this.options.syslog) return
+    const note = this.options.note!
+    this.syslog = new SyslogServer({ ...this.options.syslog, log: (level, message) => note(level, message), now: this.options.now! })
+    registerSyslogMetrics(this.metrics, this.syslog)
+    await this.syslog.start((batch) => this.forward(batch))
+    const { udp, tcp } = this.syslog.addresses()
+    note('info', `syslog: receiving${udp ? ` udp ${udp.address}:${udp.port}` : ''}${tcp ? ` tcp ${tcp.address}:${tcp.port}` : ''}`)
+  }
+
+  /** Where the syslog server listens, once started (the ports chosen for port 0). */
+  get syslogAddresses(): ReturnType<SyslogServer['addresses']> {
+    return this.syslog?.addresses() ?? {}
   }
 
   private async forward(batch: LineBatch): Promise<void> {

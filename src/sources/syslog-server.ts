@@ -1,8 +1,11 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net'
+import { BlockList, createServer, isIP, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net'
 import { SyslogFrameDecoder } from './syslog-framing.js'
 import { renderSyslogMessage } from './syslog-message.js'
 import { stderrLog, type LineBatch, type Source, type SourceCounters, type SourceLog } from './source.js'
+
+/** The stream every syslog batch belongs to unless configured otherwise: what `backend = syslog` jails read. */
+export const SYSLOG_STREAM = 'syslog'
 
 export interface SyslogListen {
   /** Default '0.0.0.0'; '::' listens on IPv6 (and IPv4 where the system maps it). */
@@ -17,8 +20,14 @@ export interface SyslogServerConfig {
   udp?: SyslogListen
   /** Listen for connections framed by newline or by octet counting (RFC 6587), decided per frame. */
   tcp?: SyslogListen
-  /** The stream of every batch, which jails select on. Default 'syslog'. */
+  /** The stream of every batch, which jails select on. Default SYSLOG_STREAM. */
   stream?: string
+  /**
+   * Addresses and networks (`192.0.2.0/24`, `2001:db8::/32`) that may send; a datagram or connection
+   * from elsewhere is dropped and counted as `refused_senders`. Absent: every sender. A sender chooses
+   * the lines, so it can get any address banned: list only the hosts whose logs are trusted.
+   */
+  allowed_senders?: readonly string[]
   /** Longer messages are cut to this many bytes and counted as `oversized`. Default 65536. */
   max_message_bytes?: number
   /** Messages waiting for emit; past it datagrams are dropped (counted) and connections are paused. Default 100000. */
@@ -49,6 +58,7 @@ export class SyslogServer implements Source {
   private readonly maxBatch: number
   private readonly log: SourceLog
   private readonly now: () => number
+  private readonly senders: BlockList | undefined
   private readonly count = {
     messages: 0,
     batches: 0,
@@ -57,6 +67,7 @@ export class SyslogServer implements Source {
     dropped: 0,
     connection_errors: 0,
     refused_connections: 0,
+    refused_senders: 0,
     emit_errors: 0,
   }
   private readonly connections = new Set<Socket>()
@@ -69,12 +80,13 @@ export class SyslogServer implements Source {
   private tcp: Server | undefined
 
   constructor(private readonly config: SyslogServerConfig) {
-    this.stream = config.stream ?? 'syslog'
+    this.stream = config.stream ?? SYSLOG_STREAM
     this.maxMessageBytes = config.max_message_bytes ?? 65536
     this.maxQueued = config.max_queued_messages ?? 100000
     this.maxBatch = config.max_batch_lines ?? 1000
     this.log = config.log ?? stderrLog
     this.now = config.now ?? Date.now
+    this.senders = config.allowed_senders && senderList(config.allowed_senders)
   }
 
   counters(): SourceCounters {
@@ -107,6 +119,7 @@ export class SyslogServer implements Source {
   private async listenUdp({ address = '0.0.0.0', port = 514 }: SyslogListen): Promise<void> {
     const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' })
     socket.on('message', (datagram, remote) => {
+      if (!this.allowed(remote.address)) return
       if (this.queue.length - this.queueHead >= this.maxQueued) {
         this.count.dropped++
         return
@@ -146,6 +159,10 @@ export class SyslogServer implements Source {
 
   private accept(connection: Socket): void {
     const remote = unmapIPv4(connection.remoteAddress ?? '')
+    if (!this.allowed(remote)) {
+      connection.destroy()
+      return
+    }
     const decoder = new SyslogFrameDecoder(this.maxMessageBytes, this.count)
     this.connections.add(connection)
     if (this.paused) connection.pause()
@@ -159,6 +176,14 @@ export class SyslogServer implements Source {
     })
     connection.on('error', () => this.count.connection_errors++)
     connection.on('close', () => this.connections.delete(connection))
+  }
+
+  private allowed(address: string): boolean {
+    if (!this.senders) return true
+    const unmapped = unmapIPv4(address)
+    if (this.senders.check(unmapped, isIPv6(unmapped) ? 'ipv6' : 'ipv4')) return true
+    this.count.refused_senders++
+    return false
   }
 
   private receive(message: Buffer, remoteAddress: string): void {
@@ -220,4 +245,20 @@ export class SyslogServer implements Source {
 
 function unmapIPv4(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+}
+
+/**
+ * The senders a server accepts, from addresses and networks; throws naming the first entry that is
+ * neither, so a typo is not a silently refused host.
+ */
+export function senderList(entries: readonly string[]): BlockList {
+  const list = new BlockList()
+  for (const entry of entries) {
+    const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(entry.trim())
+    const family = m ? isIP(m[1]!) : 0
+    const bits = m?.[2] === undefined ? (family === 6 ? 128 : 32) : Number(m[2])
+    if (family === 0 || bits > (family === 6 ? 128 : 32)) throw new Error(`'${entry}' is not an address or network (e.g. 192.0.2.0/24, 2001:db8::/32)`)
+    list.addSubnet(m![1]!, bits, family === 6 ? 'ipv6' : 'ipv4')
+  }
+  return list
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { appendFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, test, type TestContext } from 'node:test'
@@ -98,6 +98,47 @@ describe('fleet commands against a Kafka cluster (librdkafka mock)', () => {
       await new Promise((r) => setTimeout(r, 200))
     }
     assert.deepEqual(lines.map((l) => l.slice(0, 15)), ['Nov 22 03:00:01', 'Nov 22 03:00:02'])
+  })
+
+  test('forward with --syslog-tcp sends what other hosts send, each batch keyed by the host its messages name', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'banstream-forward-syslog-'))
+    const config = join(dir, 'config')
+    await mkdir(config)
+    await writeFile(join(config, 'jail.conf'), '')
+    const port = await freePort()
+    const child = spawn(process.execPath, [...cliCommand(), 'forward', '--kafka', brokers, '--config', config, '--data-dir', join(dir, 'data'),
+      '--host', 'collector', '--syslog-tcp', `127.0.0.1:${port}`], { stdio: 'ignore', env: { ...process.env, BANSTREAM_KAFKA_IDEMPOTENT: '0' } })
+    t.after(async () => {
+      await stopChild(child)
+      await rm(dir, { recursive: true, force: true })
+    })
+    const messages = ['<38>Nov 22 03:00:03 mx2 sshd[3]: Failed password for root from 192.0.2.8 port 22 ssh2\n',
+      '<38>Nov 22 03:00:04 mx3 sshd[4]: Failed password for root from 192.0.2.9 port 22 ssh2\n']
+    const sendUntilListening = async (): Promise<void> => {
+      for (const deadline = Date.now() + 30_000; ;) {
+        const sent = await new Promise<boolean>((done) => {
+          const socket = connect(port, '127.0.0.1', () => socket.end(messages.join(''), () => done(true))).on('error', () => done(false))
+        })
+        if (sent) return
+        if (Date.now() > deadline) throw new Error('forward never listened for syslog')
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    await sendUntilListening()
+    const log = new KafkaLog({ brokers: cluster.brokers, idempotent: false, clientLogLevel: 'nothing' })
+    t.after(() => log.close())
+    const seen: string[] = []
+    for (const deadline = Date.now() + 60_000; seen.length < 2 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      seen.length = 0
+      for (const [partition, end] of (await log.endOffsets('lines')).entries()) {
+        for (const record of await log.read('lines', partition, 0, end)) {
+          const batch = lineBatchOf(record)
+          if (batch.stream !== 'syslog') continue
+          seen.push(...batch.lines.map((line) => `${record.key?.toString()} ${batch.host} ${String(line).slice(16, 19)}`))
+        }
+      }
+    }
+    assert.deepEqual(seen.sort(), ['mx2 mx2 mx2', 'mx3 mx3 mx3'])
   })
 
   /**

@@ -50,3 +50,16 @@ test('a systemd backend jail reads the journal with its filter journalmatch, on 
   assert.deepEqual(jail!.match.streams, ['journald:sshd'])
   assert.deepEqual(jail!.files, [])
 })
+
+test('a syslog backend jail reads the syslog stream and no file, so needs no logpath', (t) => {
+  const dir = tempTree({
+    'jail.conf': '[sshd]\nenabled = true\nbackend = syslog\nfilter = sshd\n\n[typo]\nenabled = true\nbackend = sislog\nfilter = sshd\n',
+    'filter.d/sshd.conf': '[Definition]\nfailregex = ^Failed password for \\S+ from <HOST>\n',
+  })
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const { jails: [jail], skipped } = loadRunJails(dir, now)
+  assert.equal(jail!.syslog, true)
+  assert.deepEqual(jail!.match.streams, ['syslog'])
+  assert.deepEqual(jail!.files, [])
+  assert.match(skipped[0]!.reason, /jail 'typo': backend = sislog is not one of auto, polling, pyinotify, systemd, syslog/)
+})

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { SyslogServer } from '../../src/sources/syslog-server.js'
+import { senderList, SyslogServer } from '../../src/sources/syslog-server.js'
 import { collector, waitFor } from './wait-for.js'
 
 const sink = collector()
@@ -115,5 +115,54 @@ test('TCP connections past max_connections are dropped on accept and counted; th
     for (const socket of held) socket.destroy()
   } finally {
     await small.stop()
+  }
+})
+
+describe('SyslogServer with allowed senders', () => {
+  const allowed = collector()
+  const server = new SyslogServer({
+    udp: { address: '127.0.0.1', port: 0 },
+    tcp: { address: '127.0.0.1', port: 0 },
+    allowed_senders: ['192.0.2.0/24', '127.0.0.2'],
+    log: () => undefined,
+  })
+  before(async () => {
+    await server.start(allowed.emit)
+  })
+  after(async () => {
+    await server.stop()
+  })
+
+  async function udpFrom(address: string, message: string): Promise<void> {
+    const socket = createSocket('udp4')
+    await new Promise<void>((resolve) => socket.bind(0, address, () => resolve()))
+    await new Promise<void>((resolve, reject) => socket.send(message, server.addresses().udp!.port, '127.0.0.1', (e) => (e ? reject(e) : resolve())))
+    socket.close()
+  }
+
+  test('a datagram from a listed address is received, one from elsewhere is dropped and counted', async () => {
+    await udpFrom('127.0.0.1', '<38>Aug 14 11:58:58 forged sshd[1]: Failed password for root from 192.0.2.66 port 22 ssh2')
+    await udpFrom('127.0.0.2', '<38>Aug 14 11:58:59 bastion sshd[2]: Failed password for root from 192.0.2.7 port 22 ssh2')
+    await waitFor(() => allowed.lines().length === 1 && server.counters()['refused_senders'] === 1, 'one line, one refusal')
+    assert.deepEqual(allowed.lines(), ['Aug 14 11:58:59 bastion sshd[2]: Failed password for root from 192.0.2.7 port 22 ssh2'])
+  })
+
+  test('a connection from an address not listed is closed before it is read', async () => {
+    const socket = connect({ port: server.addresses().tcp!.port, host: '127.0.0.1', localAddress: '127.0.0.1' })
+    socket.on('error', () => undefined)
+    socket.write('<38>Aug 14 11:59:00 forged sshd[3]: Failed password for root from 192.0.2.66 port 22 ssh2\n')
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    assert.equal(server.counters()['refused_senders'], 2)
+    assert.equal(allowed.lines().length, 1)
+  })
+})
+
+test('senderList takes addresses and networks of both families, and names an entry that is neither', () => {
+  const list = senderList(['192.0.2.0/24', '2001:db8::/32', '198.51.100.7'])
+  assert.equal(list.check('192.0.2.200', 'ipv4'), true)
+  assert.equal(list.check('198.51.100.8', 'ipv4'), false)
+  assert.equal(list.check('2001:db8:1::9', 'ipv6'), true)
+  for (const bad of ['192.0.2.0/33', 'mail.example.com', '2001:db8::/129', '192.0.2.0/', '']) {
+    assert.throws(() => senderList([bad]), new RegExp(`'${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}' is not an address or network`), bad)
   }
 })
