@@ -32,6 +32,18 @@ test('knows which networks hold which addresses', () => {
   assert.equal(overlaps(parseAddress('10.1.2.3')!, net), true)
 })
 
+test('compares a prefix that ends inside a byte bit by bit, and every full-length one exactly', () => {
+  const cases: [string, string, boolean][] = [
+    ['192.0.2.0/23', '192.0.3.255', true], ['192.0.2.0/23', '192.0.4.0', false], ['192.0.2.0/23', '192.0.2.0/24', true],
+    ['192.0.2.0/24', '192.0.2.0/23', false], ['192.0.2.7', '192.0.2.7', true], ['192.0.2.7', '192.0.2.6', false],
+    ['0.0.0.0/0', '203.0.113.9', true], ['128.0.0.0/1', '127.255.255.255', false],
+    ['2001:db8:a:b::/63', '2001:db8:a:a:ffff::1', true], ['2001:db8:a:b::/63', '2001:db8:a:c::1', false],
+    ['2001:db8:a:b::/64', '2001:db8:a:b:1::/80', true], ['2001:db8::1', '2001:db8::1', true], ['2001:db8::1', '2001:db8::2', false],
+    ['10.0.0.0/8', '2001:db8::1', false],
+  ]
+  for (const [outer, inner, held] of cases) assert.equal(contains(parseAddress(outer)!, parseAddress(inner)!), held, `${outer} holds ${inner}`)
+})
+
 test('tells an IPv4 address in its canonical text without parsing, and nothing else', () => {
   for (const text of ['192.0.2.1', '0.0.0.0', '255.255.255.255', '10.0.0.10']) {
     assert.equal(isCanonicalIpv4(text), true, text)
