@@ -27,6 +27,7 @@ const control: ControlPort = {
   jails: async () => [...JAILS],
   status: async () => undefined,
   banned: async () => [],
+  liftedSince: async () => [],
   ban: async () => [],
   unban: async () => 0,
   reload: async () => undefined,

@@ -44,6 +44,11 @@ export interface ApiOptions {
   bind: string
   /** CrowdSec bouncer keys (`X-Api-Key`) for /v1/decisions and /v1/decisions/stream. */
   bouncerKeys?: readonly string[]
+  /**
+   * Where the time of each bouncer's last pull is kept, so that after a restart a bouncer is told
+   * the bans lifted while it was not served; without it, only for as long as this process runs.
+   */
+  bouncerPullsFile?: string
   /** The clock, epoch milliseconds: default ranges, remaining ban durations, actuator lag. */
   now?: () => number
   /** Where /metrics reads from; the role registers its own counters on it too. */
@@ -155,7 +160,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     await guarded.register(eventsRoutes, { store: opts.store })
     await guarded.register(statsRoutes, { store: opts.store, now })
     await guarded.register(actuatorsRoutes, { store: opts.store, now })
-    await guarded.register(decisionsRoutes, { control: opts.control, now })
+    await guarded.register(decisionsRoutes, { control: opts.control, now, ...(opts.bouncerPullsFile !== undefined ? { pullsFile: opts.bouncerPullsFile } : {}) })
     await guarded.register(replayRoutes, { settings: opts.replay, store: opts.store, now })
   })
   return app

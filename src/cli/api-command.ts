@@ -21,6 +21,7 @@ interface ApiFlags {
   readToken: string[]
   bouncerKey: string[]
   replayDir: string[]
+  dataDir: string
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
@@ -38,6 +39,7 @@ export function apiCommand(): Command {
     .option('--listen <host:port>', 'where the API listens; beyond loopback a token is required (default: $BANSTREAM_API_LISTEN)',
       process.env['BANSTREAM_API_LISTEN'] ?? `127.0.0.1:${DEFAULT_CONTROL_PORT}`)
     .option('--control-token <token>', `bearer token for reading and operating (bans, unbans, reload) (default: $${TOKEN_ENV})`)
+    .option('--data-dir <dir>', "where the API keeps CrowdSec bouncers' last pull times, so a restart misses no unban", process.env['BANSTREAM_DATA_DIR'] ?? 'data')
     .option('--read-token <token>', 'a bearer token that may only read (repeatable; also $BANSTREAM_READ_TOKENS, comma-separated)', collect, [])
     .option('--replay-dir <dir>', 'a directory whose log files (and those below it) POST /v1/replay may read (repeatable)', collect, [])
     .option('--bouncer-key <key>', "a CrowdSec bouncer's X-Api-Key for /v1/decisions (repeatable; also $BANSTREAM_BOUNCER_KEYS)", collect, [])
@@ -68,6 +70,7 @@ export function apiCommand(): Command {
         tokens: tokensOf(flags),
         bouncerKeys: [...flags.bouncerKey, ...listFromEnv('BANSTREAM_BOUNCER_KEYS')],
         replayDirs: flags.replayDir.map((dir) => resolve(dir)),
+        dataDir: resolve(flags.dataDir),
       }).catch(async (error: unknown) => {
         // A refused token setting or a taken port: the connections would keep the process from exiting.
         await closeAll()

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
 import { buildApi, type ApiToken } from '../api/build-api.js'
@@ -22,6 +23,8 @@ export interface ApiRoleOptions {
   readonly tokens?: readonly ApiToken[]
   /** CrowdSec bouncers' X-Api-Key values. */
   readonly bouncerKeys?: readonly string[]
+  /** Where the API keeps its own state: the bouncers' last pull times. */
+  readonly dataDir?: string
   /** Directories POST /v1/replay may read log files from; the log's `lines` topic is always replayable. */
   readonly replayDirs?: readonly string[]
   /** How long POST /v1/bans and DELETE /v1/bans/{ip} wait for their decision (default 15 000 ms). */
@@ -71,6 +74,7 @@ export async function startApi(options: ApiRoleOptions): Promise<ApiRole> {
       tokens: options.tokens,
       bind: options.listen.host,
       ...(options.bouncerKeys ? { bouncerKeys: options.bouncerKeys } : {}),
+      ...(options.dataDir !== undefined ? { bouncerPullsFile: join(options.dataDir, 'bouncer-pulls.json') } : {}),
       now,
       metrics: new Registry(),
       replay: {

@@ -8,11 +8,12 @@ import { partitionKey, Topics } from '../../schemas/topics.js'
 import { touchesIgnored } from '../../streams/decide-ignore.js'
 import type { JailPolicy } from '../../streams/decide-policy.js'
 import { ControlError, unknownJail } from '../api/control/control-error.js'
-import type { BannedEntry, ControlPort } from '../api/control/control-port.js'
+import type { BannedEntry, ControlPort, LiftedEntry } from '../api/control/control-port.js'
 import type { Log } from '../log/log.js'
 import type { Store } from '../store/store.js'
 import type { BanBook } from './ban-book.js'
 import { banCommand, liftCommand } from './control-commands.js'
+import { liftedSince } from './lifted-since.js'
 
 /** A jail as the fleet's API knows it: from the configuration the detect workers run. */
 export interface FleetJail {
@@ -101,6 +102,10 @@ export class FleetControl implements ControlPort {
 
   async banned(): Promise<BannedEntry[]> {
     return this.inForce().map((b) => ({ jail: b.jail, ip: b.ip, expires_at: b.expires_at, event_id: b.event_id, banned_at: b.occurred_at }))
+  }
+
+  liftedSince(ms: number): Promise<LiftedEntry[]> {
+    return liftedSince(this.parts.log, ms)
   }
 
   async ban(jail: string, ips: string[], opts: { force?: boolean }): Promise<{ ip: string; result: BanOutcome }[]> {

@@ -3,12 +3,13 @@ import type { BanAddress } from '../../schemas/events/ban-address.js'
 import type { LiftBan } from '../../schemas/events/lift-ban.js'
 import { partitionKey, Topics } from '../../schemas/topics.js'
 import type { DecideInput, DecideOutput } from '../../streams/decide.js'
-import type { BannedEntry, ControlPort } from '../api/control/control-port.js'
+import type { BannedEntry, ControlPort, LiftedEntry } from '../api/control/control-port.js'
 import type { Log } from '../log/log.js'
 import { expandGlob } from '../sources/glob.js'
 import type { BanBook } from './ban-book.js'
 import { banCommand, liftCommand } from './control-commands.js'
 import type { DecideWorker } from './decide-worker.js'
+import { liftedSince } from './lifted-since.js'
 import type { RunJail } from './run-jails.js'
 
 /** What the control port needs of the running role. */
@@ -67,6 +68,10 @@ export class RunControl implements ControlPort {
 
   async banned(): Promise<BannedEntry[]> {
     return this.parts.book.bans().map((b) => ({ jail: b.jail, ip: b.ip, expires_at: b.expires_at, event_id: b.event_id, banned_at: b.occurred_at }))
+  }
+
+  liftedSince(ms: number): Promise<LiftedEntry[]> {
+    return liftedSince(this.parts.log, ms)
   }
 
   async ban(jail: string, ips: string[], opts: { force?: boolean }): Promise<{ ip: string; result: BanOutcome }[]> {

@@ -330,6 +330,7 @@ export class RunRole {
       tokens: tokens.length > 0 ? tokens : undefined,
       bind,
       ...(control.bouncerKeys ? { bouncerKeys: control.bouncerKeys } : {}),
+      bouncerPullsFile: join(this.options.dataDir, 'bouncer-pulls.json'),
       now: this.options.now!,
       metrics: this.metrics,
       replay: {

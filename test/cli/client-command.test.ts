@@ -38,7 +38,7 @@ let url: string
 const auth = () => ['--url', url, '--token', TOKEN]
 
 before(async () => {
-  app = buildApi({ control: { jails: () => port.jails(), status: (j) => port.status(j), banned: () => port.banned(),
+  app = buildApi({ control: { jails: () => port.jails(), status: (j) => port.status(j), banned: () => port.banned(), liftedSince: (ms) => port.liftedSince(ms),
     ban: (j, ips, o) => port.ban(j, ips, o), unban: (j, ips) => port.unban(j, ips), reload: () => port.reload() },
   bind: '127.0.0.1', tokens: [{ token: TOKEN, role: 'operate' }] })
   await app.listen({ host: '127.0.0.1', port: 0 })

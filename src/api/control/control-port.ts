@@ -18,6 +18,15 @@ export interface BannedEntry {
   banned_at?: string
 }
 
+/** A ban that ended, as the port reports it. */
+export interface LiftedEntry {
+  jail: string
+  ip: string
+  /** The BanIssued it lifted: the CrowdSec decision id derives from it. */
+  ban_event_id: string
+  lifted_at: string
+}
+
 /**
  * What the control API drives: the running jails, implemented by the run role.
  * Implementations must: take addresses in canonical spelling (the API
@@ -29,6 +38,8 @@ export interface ControlPort {
   jails(): Promise<string[]>
   status(jail: string): Promise<JailStatus | undefined>
   banned(): Promise<BannedEntry[]>
+  /** Bans lifted (ended or unbanned) since `ms`, epoch milliseconds; may hold more, never fewer. */
+  liftedSince(ms: number): Promise<LiftedEntry[]>
   ban(jail: string, ips: string[], opts: { force?: boolean }): Promise<{ ip: string; result: BanOutcome }[]>
   /** `jail` undefined: every jail. `ips` 'all': every ban. Returns how many bans ended. */
   unban(jail: string | undefined, ips: string[] | 'all'): Promise<number>

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { CrowdsecDecision } from '../../../schemas/api/crowdsec.js'
-import type { BannedEntry } from '../control/control-port.js'
+import type { BannedEntry, LiftedEntry } from '../control/control-port.js'
 
 /**
  * What a permanent ban is told as: CrowdSec decisions always end, and Go's
@@ -62,12 +62,24 @@ export function activeDecisions(bans: readonly BannedEntry[], nowMs: number): Ma
       endsMs: ends,
       decision: {
         id: decisionId(ban), origin: 'banstream', type: 'ban',
-        scope: ban.ip.includes('/') ? 'Range' : 'Ip', value: ban.ip,
+        scope: scopeOf(ban.ip), value: ban.ip,
         duration: goDuration(remainingMs(ends, nowMs)), scenario: `banstream/${ban.jail}`,
       },
     })
   }
   return byValue
+}
+
+/** The decision of a lifted ban, as a deleted one is told: its duration the (negative) time since it ended. */
+export function liftedDecision(entry: LiftedEntry, nowMs: number): CrowdsecDecision {
+  return {
+    id: decisionId({ jail: entry.jail, ip: entry.ip, expires_at: null, event_id: entry.ban_event_id }), origin: 'banstream', type: 'ban',
+    scope: scopeOf(entry.ip), value: entry.ip, duration: goDuration(Date.parse(entry.lifted_at) - nowMs), scenario: `banstream/${entry.jail}`,
+  }
+}
+
+function scopeOf(ip: string): CrowdsecDecision['scope'] {
+  return ip.includes('/') ? 'Range' : 'Ip'
 }
 
 /** A decision with its duration as of now (negative once its ban has ended). */

@@ -1,5 +1,6 @@
 import type { CrowdsecDecision, DecisionStream } from '../../../schemas/api/crowdsec.js'
 import { asOf, type TimedDecision } from './crowdsec-decision.js'
+import type { PullLedger } from './pull-ledger.js'
 
 /** Which decisions a bouncer asked for: CrowdSec's `scopes`, `origins` and scenario filters. */
 export interface DecisionFilter {
@@ -33,7 +34,7 @@ export function passes(filter: DecisionFilter, decision: CrowdsecDecision): bool
   return true
 }
 
-/** How many bouncer views are remembered; the least recently pulling one is forgotten first (it then restarts from a full list). */
+/** How many bouncer views' sent decisions are held; a view forgotten is told what ended by its last pull time. */
 const MAX_CONSUMERS = 1024
 
 /**
@@ -41,22 +42,32 @@ const MAX_CONSUMERS = 1024
  * (`startup=true`), then each pull gets what changed since its previous one —
  * decisions it has not been sent (new bans, a ban now held by a longer one)
  * and those it was sent whose ban is over. What each bouncer was sent is kept
- * here, per bouncer and filter; a bouncer this feed has not seen (banstream
- * restarted) gets the full list, which bouncers apply idempotently.
+ * here, per bouncer and filter. A bouncer whose view this feed does not hold
+ * (banstream restarted, or the view was forgotten) gets the full list, which
+ * bouncers apply idempotently, and as deleted every ban lifted since its last
+ * pull that is not in force again: without them, a ban that ended meanwhile
+ * would stay in its firewall.
  */
 export class DecisionFeed {
   private readonly sent = new Map<string, ReadonlyMap<string, TimedDecision>>()
 
+  constructor(private readonly ledger: PullLedger) {}
+
   /**
    * What `consumer` is to be sent now that `active` is in force. The feed keeps `active` as what the
    * consumer was sent, so it must not change afterwards (ActiveDecisions hands out such maps); the
-   * same map pulled again has nothing new.
+   * same map pulled again has nothing new. `liftedSince` (the decisions of the bans lifted since a
+   * time, as the consumer's filter lets them through) is asked only for a view the feed lost.
    */
-  pull(consumer: string, active: ReadonlyMap<string, TimedDecision>, startup: boolean, nowMs: number): DecisionStream {
+  async pull(consumer: string, active: ReadonlyMap<string, TimedDecision>, startup: boolean, nowMs: number,
+    liftedSince: (ms: number) => Promise<readonly CrowdsecDecision[]>): Promise<DecisionStream> {
     const before = startup ? undefined : this.sent.get(consumer)
+    const lastPull = startup || before ? undefined : this.ledger.lastPull(consumer)
+    const lifted = lastPull === undefined ? [] : await liftedSince(lastPull)
     this.sent.delete(consumer)
     this.sent.set(consumer, active)
     if (this.sent.size > MAX_CONSUMERS) this.sent.delete(this.sent.keys().next().value!)
+    this.ledger.pulled(consumer, nowMs)
     if (before === active) return { new: [], deleted: [] }
     const fresh: CrowdsecDecision[] = []
     const deleted: CrowdsecDecision[] = []
@@ -64,6 +75,12 @@ export class DecisionFeed {
       if (before?.get(value)?.decision.id !== timed.decision.id) fresh.push(asOf(timed, nowMs))
     }
     if (before) for (const [value, timed] of before) if (!active.has(value)) deleted.push(asOf(timed, nowMs))
+    const told = new Set<string>()
+    for (const decision of lifted) {
+      if (active.has(decision.value) || told.has(decision.value)) continue
+      told.add(decision.value)
+      deleted.push(decision)
+    }
     return { new: fresh, deleted }
   }
 }

@@ -5,16 +5,19 @@ import { overlaps, parseAddress, contains } from '../../../schemas/events/addres
 import type { ControlPort } from '../control/control-port.js'
 import { coerceQuery } from '../query-coercion.js'
 import { ActiveDecisions } from './active-decisions.js'
-import { asOf } from './crowdsec-decision.js'
-import { DecisionFeed, decisionFilter } from './decision-feed.js'
+import { asOf, liftedDecision } from './crowdsec-decision.js'
+import { DecisionFeed, decisionFilter, passes } from './decision-feed.js'
+import { PullLedger } from './pull-ledger.js'
 
 /**
  * CrowdSec's bouncer API over banstream's active bans: GET /v1/decisions/stream
  * (what CrowdSec's bouncers poll) and GET /v1/decisions (live lookups). Both
  * take a bouncer key in `X-Api-Key` or an `actuate` bearer token.
  */
-export const decisionsRoutes: FastifyPluginAsync<{ control: ControlPort; now: () => number }> = async (app, { control, now }) => {
-  const feed = new DecisionFeed()
+export const decisionsRoutes: FastifyPluginAsync<{ control: ControlPort; now: () => number; pullsFile?: string }> = async (app, { control, now, pullsFile }) => {
+  const ledger = await PullLedger.open(pullsFile)
+  app.addHook('onClose', () => ledger.close())
+  const feed = new DecisionFeed(ledger)
   const decisions = new ActiveDecisions()
   const config = { permission: 'actuate' as const, bouncerKey: true }
   const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse }
@@ -28,7 +31,9 @@ export const decisionsRoutes: FastifyPluginAsync<{ control: ControlPort; now: ()
     const nowMs = now()
     const active = decisions.filtered(await control.banned(), nowMs, filter)
     const consumer = `${request.principal?.id ?? 'anonymous'}\u0000${JSON.stringify(filter)}`
-    return feed.pull(consumer, active, request.query.startup === true, nowMs)
+    const liftedSince = async (ms: number) =>
+      (await control.liftedSince(ms)).map((entry) => liftedDecision(entry, nowMs)).filter((decision) => passes(filter, decision))
+    return feed.pull(consumer, active, request.query.startup === true, nowMs, liftedSince)
   })
 
   app.get<{ Querystring: DecisionsQuery }>('/v1/decisions', {

@@ -125,7 +125,7 @@ describe('control API routes', () => {
     await port.ban('postfix', ['192.0.2.1'], {})
     const res = await api(port).inject({ method: 'DELETE', url: '/v1/bans?ip=192.0.2.1&ip=192.0.2.3' })
     assert.deepEqual(res.json(), { unbanned: 3 })
-    assert.deepEqual(await port.banned(), [{ jail: 'sshd', ip: '192.0.2.2', expires_at: '2005-08-14T10:10:00.000Z' }])
+    assert.deepEqual((await port.banned()).map(({ jail, ip, expires_at }) => ({ jail, ip, expires_at })), [{ jail: 'sshd', ip: '192.0.2.2', expires_at: '2005-08-14T10:10:00.000Z' }])
   })
 
   test('ends every ban of every jail when no address is given', async () => {

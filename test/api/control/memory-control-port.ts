@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import { contains, parseAddress, type Address } from '../../../schemas/events/address.js'
-import type { ControlPort, JailStatus } from '../../../src/api/control/control-port.js'
+import type { ControlPort, JailStatus, LiftedEntry } from '../../../src/api/control/control-port.js'
 
 /** What an in-memory jail is configured with. */
 export interface MemoryJailConfig {
@@ -13,16 +14,16 @@ export interface MemoryJailConfig {
 }
 
 type BanEvent =
-  | { type: 'banned'; jail: string; ip: string; expires_at: string | null }
-  | { type: 'lifted'; jail: string; ip: string }
+  | { type: 'banned'; jail: string; ip: string; expires_at: string | null; event_id: string }
+  | { type: 'lifted'; jail: string; ip: string; at: string; ban_event_id: string }
 
-interface JailState { bans: Map<string, string | null>; total_banned: number }
+interface JailState { bans: Map<string, { expires_at: string | null; event_id: string }>; total_banned: number }
 
 /** Folds one ban event into the jails' state: the only place state changes. */
 function evolve(state: Map<string, JailState>, event: BanEvent): void {
   const jail = state.get(event.jail)!
   if (event.type === 'banned') {
-    jail.bans.set(event.ip, event.expires_at)
+    jail.bans.set(event.ip, { expires_at: event.expires_at, event_id: event.event_id })
     jail.total_banned++
   } else {
     jail.bans.delete(event.ip)
@@ -67,8 +68,13 @@ export class MemoryControlPort implements ControlPort {
     }
   }
 
-  async banned(): Promise<{ jail: string; ip: string; expires_at: string | null }[]> {
-    return [...this.state].flatMap(([jail, s]) => [...s.bans].map(([ip, expires_at]) => ({ jail, ip, expires_at })))
+  async banned(): Promise<{ jail: string; ip: string; expires_at: string | null; event_id: string }[]> {
+    return [...this.state].flatMap(([jail, s]) => [...s.bans].map(([ip, ban]) => ({ jail, ip, ...ban })))
+  }
+
+  async liftedSince(ms: number): Promise<LiftedEntry[]> {
+    return this.events.flatMap((e) => (e.type === 'lifted' && Date.parse(e.at) >= ms
+      ? [{ jail: e.jail, ip: e.ip, ban_event_id: e.ban_event_id, lifted_at: e.at }] : []))
   }
 
   async ban(jail: string, ips: string[], opts: { force?: boolean }): Promise<{ ip: string; result: 'banned' | 'already banned' | 'ignored' }[]> {
@@ -80,7 +86,7 @@ export class MemoryControlPort implements ControlPort {
       if (state.bans.has(ip)) return { ip, result: 'already banned' as const }
       const expires_at = config.ban_time_secs < 0 ? null
         : new Date(this.now().getTime() + config.ban_time_secs * 1000).toISOString()
-      this.emit({ type: 'banned', jail, ip, expires_at })
+      this.emit({ type: 'banned', jail, ip, expires_at, event_id: randomUUID() })
       return { ip, result: 'banned' as const }
     })
   }
@@ -88,8 +94,9 @@ export class MemoryControlPort implements ControlPort {
   async unban(jail: string | undefined, ips: string[] | 'all'): Promise<number> {
     const lifted = [...this.state]
       .filter(([name]) => jail === undefined || name === jail)
-      .flatMap(([name, s]) => [...s.bans.keys()].filter((ip) => ips === 'all' || ips.includes(ip)).map((ip) => ({ jail: name, ip })))
-    for (const { jail: name, ip } of lifted) this.emit({ type: 'lifted', jail: name, ip })
+      .flatMap(([name, s]) => [...s.bans].filter(([ip]) => ips === 'all' || ips.includes(ip)).map(([ip, ban]) => ({ jail: name, ip, ban_event_id: ban.event_id })))
+    const at = this.now().toISOString()
+    for (const entry of lifted) this.emit({ type: 'lifted', ...entry, at })
     return lifted.length
   }
 

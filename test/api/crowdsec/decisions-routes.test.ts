@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { buildApi } from '../../../src/api/build-api.js'
 import { goDuration } from '../../../src/api/crowdsec/crowdsec-decision.js'
@@ -68,6 +71,54 @@ describe('CrowdSec decision stream', () => {
     const delta = await pull('')
     assert.deepEqual(delta.new, [])
     assert.deepEqual(delta.deleted.map((d) => [d.value, d.id]), [['192.0.2.1', first.new[0]!.id]])
+  })
+
+  test('after a restart, a bouncer is told as deleted the bans lifted since its last pull that are not in force again', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'banstream-pulls-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    let now = START
+    const control = new MemoryControlPort([{ name: 'sshd', file_list: [], ban_time_secs: 14_400 }], () => new Date(now))
+    const start = () => buildApi({ control, tokens: undefined, bind: '127.0.0.1', bouncerKeys: ['bouncer-key-1'], now: () => now, bouncerPullsFile: join(dir, 'pulls.json') })
+    const pull = async (app: ReturnType<typeof start>, query: string) => {
+      const res = await app.inject({ method: 'GET', url: `/v1/decisions/stream?${query}`, headers: { 'x-api-key': 'bouncer-key-1' } })
+      assert.equal(res.statusCode, 200, res.body)
+      return res.json() as { new: { value: string }[]; deleted: { value: string; duration: string }[] }
+    }
+    let app = start()
+    await control.ban('sshd', ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.0/24'], {})
+    assert.equal((await pull(app, 'startup=true&scopes=ip,range')).new.length, 4)
+    now += 10_000
+    await app.close()
+
+    // While banstream is down: one unban, one unban and ban again, one ban that begins and ends.
+    now += 60_000
+    await control.unban(undefined, ['192.0.2.1', '192.0.2.3', '192.0.2.0/24'])
+    await control.ban('sshd', ['192.0.2.3', '192.0.2.4'], {})
+    await control.unban(undefined, ['192.0.2.4'])
+    now += 5_000
+    app = start()
+    t.after(() => app.close())
+    const delta = await pull(app, 'scopes=ip,range')
+    assert.deepEqual(delta.new.map((d) => d.value).sort(), ['192.0.2.2', '192.0.2.3'])
+    assert.deepEqual(delta.deleted.map((d) => d.value).sort(), ['192.0.2.0/24', '192.0.2.1', '192.0.2.4'])
+    assert.equal(delta.deleted.find((d) => d.value === '192.0.2.1')!.duration, '-5s')
+    assert.deepEqual(await pull(app, 'scopes=ip,range'), { new: [], deleted: [] })
+  })
+
+  test('a lifted ban is told only to bouncers whose filter lets its decision through', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'banstream-pulls-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const control = new MemoryControlPort([{ name: 'sshd', file_list: [], ban_time_secs: 14_400 }], () => new Date(START))
+    const start = () => buildApi({ control, tokens: undefined, bind: '127.0.0.1', bouncerKeys: ['bouncer-key-1'], now: () => START, bouncerPullsFile: join(dir, 'pulls.json') })
+    let app = start()
+    await app.inject({ method: 'GET', url: '/v1/decisions/stream?startup=true', headers: { 'x-api-key': 'bouncer-key-1' } })
+    await app.close()
+    await control.ban('sshd', ['192.0.2.0/24'], {})
+    await control.unban(undefined, ['192.0.2.0/24'])
+    app = start()
+    t.after(() => app.close())
+    const res = await app.inject({ method: 'GET', url: '/v1/decisions/stream', headers: { 'x-api-key': 'bouncer-key-1' } })
+    assert.deepEqual(res.json(), { new: [], deleted: [] })
   })
 
   test('tells a permanent ban as ten years left at every pull, however late', async () => {

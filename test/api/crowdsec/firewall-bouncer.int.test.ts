@@ -39,6 +39,10 @@ describe('crowdsec-firewall-bouncer (nftables) pointed at banstream', { skip }, 
   let output = ''
   const control = new MemoryControlPort([{ name: 'sshd', file_list: [], ban_time_secs: 14_400 }], () => new Date())
 
+  const startApi = () => buildApi({
+    control, tokens: [{ token: 'operator', role: 'operate' }], bind: '198.51.100.1', bouncerKeys: [KEY], bouncerPullsFile: join(dir, 'bouncer-pulls.json'),
+  })
+
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'banstream-fwbouncer-'))
     await sh('ip', 'netns', 'add', ns)
@@ -48,7 +52,7 @@ describe('crowdsec-firewall-bouncer (nftables) pointed at banstream', { skip }, 
     await sh('ip', '-n', ns, 'addr', 'add', '198.51.100.2/30', 'dev', `bs-n-${id}`)
     await sh('ip', '-n', ns, 'link', 'set', `bs-n-${id}`, 'up')
     await sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
-    app = buildApi({ control, tokens: [{ token: 'operator', role: 'operate' }], bind: '198.51.100.1', bouncerKeys: [KEY] })
+    app = startApi()
     await app.listen({ host: '198.51.100.1', port: 0 })
     const { port } = app.server.address() as { port: number }
     writeFileSync(join(dir, 'bouncer.yaml'), [
@@ -93,5 +97,22 @@ describe('crowdsec-firewall-bouncer (nftables) pointed at banstream', { skip }, 
   test('bans an IPv6 address in the IPv6 set', async () => {
     await control.ban('sshd', ['2001:db8::99'], {})
     await eventually(`2001:db8::99 in the set\n${output}`, () => setHolds('ip6', 'crowdsec6-blacklists', '2001:db8::99'))
+  })
+
+  test('an unban made while banstream restarts leaves the set once the bouncer pulls from the new process', async () => {
+    await control.ban('sshd', ['192.0.2.20', '192.0.2.21'], {})
+    await eventually(`192.0.2.20 and .21 in the set\n${output}`, async () =>
+      (await setHolds('ip', 'crowdsec-blacklists', '192.0.2.20')) && (await setHolds('ip', 'crowdsec-blacklists', '192.0.2.21')))
+    const { port } = app.server.address() as { port: number }
+    await app.close()
+    await control.unban(undefined, ['192.0.2.20'])
+    // A ban that began and ended while the bouncer could not pull: it is told as deleted though never added.
+    await control.ban('sshd', ['192.0.2.22'], {})
+    await control.unban(undefined, ['192.0.2.22'])
+    app = startApi()
+    await app.listen({ host: '198.51.100.1', port })
+    await eventually(`192.0.2.20 out of the set\n${output}`, async () => !(await setHolds('ip', 'crowdsec-blacklists', '192.0.2.20')))
+    assert.equal(await setHolds('ip', 'crowdsec-blacklists', '192.0.2.21'), true)
+    assert.ok(bouncer.exitCode === null, output)
   })
 })
