@@ -99,6 +99,8 @@ export class DateDetector {
   private lastEndPos = FAR
   private lastLast = -1
   private lastNext = -1
+  /** The last time computed from a template's captures, with what it was computed from (see Matcher.outcome). */
+  private timed: { matcher: DateTemplate['matcher']; outcome: number; now: number; time: number } | undefined
 
   constructor(opts: DateDetectorOptions) {
     this.now = opts.now
@@ -261,7 +263,17 @@ export class DateDetector {
     const t = slot.t
     let start = caps[2]!, end = caps[3]!
     if (start < 0) start = end = distance
-    return { start, end, time: start === end ? now : this.timeOf(t, line, caps, now), template: t.name }
+    return { start, end, time: start === end ? now : this.timeOfMatch(t, line, caps, now), template: t.name }
+  }
+
+  /** timeOf, computed once for the lines of one second: their captures and bytes are the same. */
+  private timeOfMatch(t: DateTemplate, line: Buffer, caps: Int32Array, now: number): number {
+    const last = this.timed
+    const fresh = caps !== t.matcher.caps
+    if (!fresh && last !== undefined && last.matcher === t.matcher && last.outcome === t.matcher.outcome && last.now === now) return last.time
+    const time = this.timeOf(t, line, caps, now)
+    this.timed = fresh ? undefined : { matcher: t.matcher, outcome: t.matcher.outcome, now, time }
+    return time
   }
 
   private timeOf(t: DateTemplate, line: Buffer, caps: Int32Array, now: number): number {

@@ -16,7 +16,7 @@ export class DatePatternError extends Error {
   }
 }
 
-/** A zero-width condition at position i of s[0..len). */
+/** A zero-width condition at position i of s[0..len); it reads no byte after s[i] (see Matcher.search's repeats). */
 export type Assertion = (s: Uint8Array, i: number, len: number) => boolean
 
 export type Node =
@@ -400,6 +400,32 @@ interface Ctx {
   len: number
   caps: Int32Array
   budget: number
+  /**
+   * The highest offset the search has read or compared with `len`: the search's outcome is a
+   * function of the bytes up to it (assertions read no byte after their position).
+   */
+  seen: number
+}
+
+/** Widens ctx.seen to offset i. */
+function see(ctx: Ctx, i: number): void {
+  if (i > ctx.seen) ctx.seen = i
+}
+
+/**
+ * The last search whose outcome depended on only part of its text, and that part: a search from the
+ * same offsets over a text with the same bytes there ends the same way. Log lines of one second
+ * share their date and what follows it up to where the pattern stops looking (the host name), so
+ * most searches of a busy log repeat the one before.
+ */
+interface Repeat {
+  from: number
+  last: number
+  /** The bytes the outcome depended on: the text's first `seen + 1`. */
+  bytes: Uint8Array
+  found: boolean
+  budgetExceeded: boolean
+  caps: Int32Array
 }
 
 function utf8Width(s: Uint8Array, i: number, len: number): number {
@@ -420,7 +446,13 @@ export class Matcher {
   readonly anchored: boolean
   /** Set when the last search gave up on the step budget, for the caller's diagnostics. */
   budgetExceeded = false
+  /**
+   * Changes whenever a search may have left other captures than the search before it: while it
+   * stays, a value computed from the captures and their bytes (a date's time) stays the same too.
+   */
+  outcome = 0
   private readonly ctx: Ctx
+  private repeat: Repeat | undefined
   /**
    * The program, and the bytes a match can start with (null when it can be empty), made on the first
    * search: a detector holds every default template, and a log's lines use one or two of them.
@@ -429,7 +461,7 @@ export class Matcher {
 
   constructor(readonly parsed: ParsedRegex) {
     this.caps = new Int32Array(2 * (parsed.groupCount + 1))
-    this.ctx = { s: new Uint8Array(0), len: 0, caps: this.caps, budget: 0 }
+    this.ctx = { s: new Uint8Array(0), len: 0, caps: this.caps, budget: 0, seen: -1 }
     this.anchored = startsAnchored(parsed.root)
   }
 
@@ -445,16 +477,35 @@ export class Matcher {
 
   /** Leftmost match starting in [from, last] with the text cut at `len`; fills caps. */
   search(s: Uint8Array, from: number, last: number, len: number): boolean {
+    if (this.anchored) last = Math.min(last, 0)
+    const r = this.repeat
+    if (r !== undefined && r.from === from && r.last === last && repeats(r.bytes, s, len)) {
+      this.caps.set(r.caps)
+      this.budgetExceeded = r.budgetExceeded
+      return r.found
+    }
+    const found = this.run(s, from, last, len)
+    this.outcome++
+    const seen = this.ctx.seen
+    // Unless the text goes on past what was seen, the outcome may hang on where it ends.
+    this.repeat = seen + 1 < len
+      ? { from, last, bytes: s.slice(0, seen + 1), found, budgetExceeded: this.budgetExceeded, caps: this.caps.slice() }
+      : undefined
+    return found
+  }
+
+  private run(s: Uint8Array, from: number, last: number, len: number): boolean {
     const ctx = this.ctx
     ctx.s = s
     ctx.len = len
     ctx.budget = STEP_BUDGET
+    ctx.seen = -1
     this.budgetExceeded = false
     const caps = this.caps
-    if (this.anchored) last = Math.min(last, 0)
     const { prog, startBytes: sb } = this.program()
     try {
       for (let i = from; i <= last; i++) {
+        see(ctx, i)
         if (sb !== null && (i >= len || sb[s[i]!] !== 1)) continue
         caps.fill(-1)
         caps[0] = i
@@ -477,10 +528,11 @@ export class Matcher {
         if (k === 1) {
           const b0 = bytes[0]!
           return ci
-            ? (i) => i < ctx.len && lower(ctx.s[i]!) === b0 && next(i + 1)
-            : (i) => i < ctx.len && ctx.s[i] === b0 && next(i + 1)
+            ? (i) => { see(ctx, i); return i < ctx.len && lower(ctx.s[i]!) === b0 && next(i + 1) }
+            : (i) => { see(ctx, i); return i < ctx.len && ctx.s[i] === b0 && next(i + 1) }
         }
         return (i) => {
+          see(ctx, i + k - 1)
           if (i + k > ctx.len) return false
           const s = ctx.s
           for (let j = 0; j < k; j++) {
@@ -494,10 +546,13 @@ export class Matcher {
         const tbl = this.foldSet(n.ascii)
         const high = n.high
         return (i) => {
+          see(ctx, i)
           if (i >= ctx.len) return false
           const b = ctx.s[i]!
           if (b < 0x80) return tbl[b] === 1 && next(i + 1)
-          return high && next(i + utf8Width(ctx.s, i, ctx.len))
+          if (!high) return false
+          see(ctx, i + 3)
+          return next(i + utf8Width(ctx.s, i, ctx.len))
         }
       }
       case 'seq': {
@@ -533,6 +588,7 @@ export class Matcher {
         for (let b = 0; b < 256; b++) byByte.push(listFor(b))
         const atEnd = listFor(-1)
         return (i) => {
+          see(ctx, i)
           const list = i < ctx.len ? byByte[ctx.s[i]!]! : atEnd
           for (let j = 0; j < list.length; j++) if (list[j]!(i)) return true
           return false
@@ -562,11 +618,12 @@ export class Matcher {
       }
       case 'rep': return this.compRep(n, next)
       case 'bol': return (i) => i === 0 && next(i)
-      case 'eos': return (i) => i === ctx.len && next(i)
-      case 'eol': return (i) => (i === ctx.len || (i === ctx.len - 1 && ctx.s[i] === 10)) && next(i)
+      case 'eos': return (i) => { see(ctx, i); return i === ctx.len && next(i) }
+      case 'eol': return (i) => { see(ctx, i); return (i === ctx.len || (i === ctx.len - 1 && ctx.s[i] === 10)) && next(i) }
       case 'wordb': {
         const neg = n.negate
         return (i) => {
+          see(ctx, i)
           const a = i > 0 && isWordByte(ctx.s[i - 1]!)
           const b = i < ctx.len && isWordByte(ctx.s[i]!)
           return (a !== b) !== neg && next(i)
@@ -574,7 +631,7 @@ export class Matcher {
       }
       case 'assert': {
         const test = n.test
-        return (i) => test(ctx.s, i, ctx.len) && next(i)
+        return (i) => { see(ctx, i); return test(ctx.s, i, ctx.len) && next(i) }
       }
       case 'backref': {
         const g = 2 * n.index
@@ -582,6 +639,7 @@ export class Matcher {
           const st = ctx.caps[g]!, en = ctx.caps[g + 1]!
           if (st < 0 || en < 0) return false
           const k = en - st
+          see(ctx, i + Math.max(k, 1) - 1)
           if (i + k > ctx.len) return false
           const s = ctx.s
           for (let j = 0; j < k; j++) {
@@ -611,6 +669,7 @@ export class Matcher {
       const tbl = body.t === 'set' ? this.foldSet(body.ascii) : this.foldSet(asciiOf(body.bytes[0]!))
       const high = body.t === 'set' && body.high
       const step = (i: number): number => {
+        see(ctx, high ? i + 3 : i)
         if (i >= ctx.len) return -1
         const b = ctx.s[i]!
         if (b < 0x80) return tbl[b] === 1 ? i + 1 : -1
@@ -634,6 +693,8 @@ export class Matcher {
             else break
             n++
           }
+          // The loop read up to j, or stopped there at the end of the text (or at max).
+          see(ctx, high ? j + 3 : j)
           if (n < min) return false
           while (true) {
             if (next(j)) return true
@@ -702,6 +763,14 @@ export class Matcher {
       return false
     }
   }
+}
+
+/** Whether `s`, cut at `len`, holds `bytes` and goes on past them. */
+function repeats(bytes: Uint8Array, s: Uint8Array, len: number): boolean {
+  const n = bytes.length
+  if (len <= n) return false
+  for (let k = n - 1; k >= 0; k--) if (s[k] !== bytes[k]) return false
+  return true
 }
 
 function asciiOf(b: number): Uint8Array {

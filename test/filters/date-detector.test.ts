@@ -110,6 +110,18 @@ test('a yearless date more than a day ahead of now is last year\'s', () => {
   assert.equal(find(d, 'Aug 15 11:59:59 host sshd[1]: x')!.time, zurich(2005, 8, 15, 11, 59, 59, 2))
 })
 
+test('lines of one second share their time until now moves, and each detector reads them in its own zone', () => {
+  let now = SAMPLE_NOW
+  const d = detector({ now: () => now })
+  const utc = detector({ localZone: 'UTC' })
+  const line = 'Aug 15 12:00:01 host sshd[1]: x'
+  assert.equal(find(d, line)!.time, zurich(2004, 8, 15, 12, 0, 1, 2))
+  assert.equal(find(utc, line)!.time, Date.UTC(2004, 7, 15, 12, 0, 1) / 1000)
+  assert.equal(find(d, 'Aug 15 12:00:01 host sshd[2]: y')!.time, zurich(2004, 8, 15, 12, 0, 1, 2))
+  now += 86400
+  assert.equal(find(d, line)!.time, zurich(2005, 8, 15, 12, 0, 1, 2))
+})
+
 test('on New Year\'s night a December date belongs to the old year', () => {
   const d = detector({ now: () => zurich(2006, 1, 1, 0, 30, 0, 1) })
   assert.equal(find(d, 'Dec 31 23:59:59 host sshd[1]: x')!.time, zurich(2005, 12, 31, 23, 59, 59, 1))

@@ -102,3 +102,28 @@ test('a brace that is no repeat count is a literal, as in Python', () => {
   assert.deepEqual(spans('ax{,}', 'axxx')![0], [0, 4])
   assert.deepEqual(spans('x{,2}y', 'xxy')![0], [0, 3])
 })
+
+test('a search of a text that differs from the last one only past what that one read finds the same', () => {
+  const m = new Matcher(parseRegex('^(\\d\\d):(\\d\\d)(?: (\\d{4}))?'))
+  const search = (input: string, len = input.length): number[] | null => {
+    const s = Buffer.from(input)
+    return m.search(s, 0, 0, len) ? [...m.caps] : null
+  }
+  assert.deepEqual(search('12:34 mx1 sshd'), [0, 5, 0, 2, 3, 5, -1, -1])
+  const outcome = m.outcome
+  assert.deepEqual(search('12:34 mx1 postfix'), [0, 5, 0, 2, 3, 5, -1, -1])
+  assert.equal(m.outcome, outcome)
+  // The optional year read one byte past the match: another byte there is another search.
+  assert.deepEqual(search('12:34 2026 mx1'), [0, 10, 0, 2, 3, 5, 6, 10])
+  assert.notEqual(m.outcome, outcome)
+  assert.deepEqual(search('12:35 2026 mx1'), [0, 10, 0, 2, 3, 5, 6, 10])
+})
+
+test('a text cut before the end of what the last search read is searched anew', () => {
+  const m = new Matcher(parseRegex('^(\\d\\d):(\\d\\d)(?: (\\d{4}))?'))
+  const s = Buffer.from('12:34 2026 mx1')
+  assert.equal(m.search(s, 0, 0, s.length), true)
+  assert.deepEqual([...m.caps], [0, 10, 0, 2, 3, 5, 6, 10])
+  assert.equal(m.search(s, 0, 0, 8), true)
+  assert.deepEqual([...m.caps], [0, 5, 0, 2, 3, 5, -1, -1])
+})
