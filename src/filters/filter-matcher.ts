@@ -32,11 +32,11 @@ export type LineOutcome = 'matched' | 'ignored' | 'missed'
 
 export interface LineResult {
   outcome: LineOutcome
-  failures: Failure[]
+  failures: readonly Failure[]
   /** failregex indexes that matched this line (including helpers that produced no failure). */
-  matchedRegexes: number[]
+  matchedRegexes: readonly number[]
   /** ignoreregex indexes that matched this line. */
-  ignoredBy: number[]
+  ignoredBy: readonly number[]
   /** Matches counted as helpers instead of extracted (MatchOptions.countHelpers); they are not in `failures`. */
   helpers: number
   date: DateMatch | null
@@ -210,7 +210,7 @@ export class FilterMatcher {
 
   private findFailures(tuple: TupleLine, date: number | undefined, dateMatch: DateMatch | null, candidates: number[] | undefined): LineResult {
     const f = this.filter
-    const result: LineResult = { outcome: 'missed', failures: [], matchedRegexes: [], ignoredBy: [], helpers: 0, date: dateMatch }
+    const result = { outcome: 'missed' as LineOutcome, failures: [] as Failure[], matchedRegexes: [] as number[], ignoredBy: [] as number[], helpers: 0, date: dateMatch }
     const multiline = f.maxlines > 1
     const orgBuffer = this.lineBuffer = multiline ? [...this.lineBuffer, tuple].slice(-f.maxlines) : [tuple]
     let buf: Buffer | undefined = linesBuffer(orgBuffer, multiline)
@@ -290,7 +290,7 @@ export class FilterMatcher {
   }
 
   /** Runs the ignoreregexes (those among `candidates`, when given); records which matched. */
-  private ignoreLine(buf: Buffer, result: LineResult, candidates: readonly number[] | undefined): boolean {
+  private ignoreLine(buf: Buffer, result: { ignoredBy: number[] }, candidates: readonly number[] | undefined): boolean {
     let found = false
     const n = this.filter.failregex.length
     for (let j = 0; j < this.filter.ignoreregex.length; j++) {
@@ -449,8 +449,11 @@ function omit(fields: Record<string, string>, ...keys: string[]): Record<string,
   return out
 }
 
+/** Most lines of a log miss: their results share one empty list, which no reader may change. */
+const NONE: readonly never[] = Object.freeze([])
+
 function missed(date: DateMatch | null): LineResult {
-  return { outcome: 'missed', failures: [], matchedRegexes: [], ignoredBy: [], helpers: 0, date }
+  return { outcome: 'missed', failures: NONE, matchedRegexes: NONE, ignoredBy: NONE, helpers: 0, date }
 }
 
 /** fail2ban's _tupleLinesBuf: the date-less texts joined by newlines (with a final one when multi-line). */

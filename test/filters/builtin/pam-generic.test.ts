@@ -9,7 +9,7 @@ import { FilterMatcher, type Failure } from '../../../src/filters/filter-matcher
 const FILTERS = join(process.cwd(), 'config/filter.d')
 const PREFIX = 'Aug 10 14:55:10 srv sshd[4021]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh '
 
-function failures(line: string, opts: Record<string, string> = {}): Failure[] {
+function failures(line: string, opts: Record<string, string> = {}): readonly Failure[] {
   const def = loadFilter(FILTERS, 'pam-generic', opts)
   const m = new FilterMatcher(compileFilter(def, { useDns: 'raw', timezone: 'UTC', now: () => 1124013600 }))
   return m.processLine(Buffer.from(line)).failures
