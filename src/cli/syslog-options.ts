@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { isLoopbackBind } from '../api/control/bind-address.js'
 import { parseListenAddress } from '../api/listen-address.js'
 import { senderList, type SyslogListen, type SyslogServerConfig } from '../sources/syslog-server.js'
 import { UsageError } from './usage-error.js'
@@ -31,7 +32,7 @@ export function syslogOf(flags: SyslogFlags): Omit<SyslogServerConfig, 'log' | '
     if (flags.syslogAllow.length > 0) throw new UsageError('--syslog-allow names senders of a syslog server: add --syslog-udp or --syslog-tcp')
     return undefined
   }
-  const beyondLoopback = [udp, tcp].find((at) => at && !isLoopback(at.address!))
+  const beyondLoopback = [udp, tcp].find((at) => at && !isLoopbackBind(at.address!))
   if (beyondLoopback && flags.syslogAllow.length === 0) {
     throw new UsageError(`syslog on ${beyondLoopback.address}: name the hosts that may send with --syslog-allow <network> (a sender's lines can get any address banned)`)
   }
@@ -48,8 +49,4 @@ function listenOf(option: string, text: string): SyslogListen {
   const at = parseListenAddress(text)
   if (at === undefined) throw new UsageError(`${option} ${text}: use host:port, [v6-address]:port or :port`)
   return { address: at.host, port: at.port }
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || address === 'localhost' || /^127\./.test(address)
 }
