@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { ErrorResponse } from '../../../schemas/api/control.js'
 import { DecisionList, DecisionsQuery, DecisionStream, DecisionStreamQuery } from '../../../schemas/api/crowdsec.js'
@@ -30,7 +31,8 @@ export const decisionsRoutes: FastifyPluginAsync<{ control: ControlPort; now: ()
     const filter = decisionFilter(request.query)
     const nowMs = now()
     const active = decisions.filtered(await control.banned(), nowMs, filter)
-    const consumer = `${request.principal?.id ?? 'anonymous'}\u0000${JSON.stringify(filter)}`
+    // The filter by its digest: a bouncer writes it, and the pull ledger keeps every view's key in its file.
+    const consumer = `${request.principal?.id ?? 'anonymous'}\u0000${createHash('sha256').update(JSON.stringify(filter)).digest('base64url').slice(0, 22)}`
     const liftedSince = async (ms: number) =>
       (await control.liftedSince(ms)).map((entry) => liftedDecision(entry, nowMs)).filter((decision) => passes(filter, decision))
     return feed.pull(consumer, active, request.query.startup === true, nowMs, liftedSince)

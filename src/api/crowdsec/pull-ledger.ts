@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { writeAtomically } from '../../files/write-atomically.js'
 
-/** Bouncer views remembered; the least recently pulling one is forgotten first. */
-const MAX_CONSUMERS = 65_536
+/** Bouncer views remembered (a bouncer may pull with filters of its choosing); the least recently pulling one is forgotten first. */
+const MAX_CONSUMERS = 4096
 /** A pull's time reaches the file at most this much later: it errs earlier, which only re-sends lifts. */
 const SAVE_DELAY_MS = 5_000
 

@@ -35,3 +35,14 @@ test('a pull ledger starts empty from a missing or unreadable file, and in memor
   await memory.close()
   assert.equal(memory.lastPull('bouncer:a'), 7)
 })
+
+test('a pull ledger holds at most 4096 views, forgetting the one that pulled least recently', async () => {
+  const ledger = await PullLedger.open()
+  for (let i = 0; i <= 4096; i++) ledger.pulled(`view-${i}`, i)
+  ledger.pulled('view-1', 5000)
+  ledger.pulled('view-4097', 5001)
+  assert.equal(ledger.lastPull('view-0'), undefined)
+  assert.equal(ledger.lastPull('view-2'), undefined)
+  assert.equal(ledger.lastPull('view-1'), 5000)
+  assert.equal(ledger.lastPull('view-4096'), 4096)
+})
