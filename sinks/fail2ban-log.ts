@@ -50,6 +50,56 @@ export function banLine(atMs: number, ban: BanIssued, opts: LogLineOptions): str
   return formatLogLine(atMs, 'fail2ban.actions', 'NOTICE', message, opts)
 }
 
+/**
+ * fail2ban's observer line for a ban that bantime.increment made longer (or shorter, with rndtime)
+ * than the jail's bantime: `[jail] Increase Ban ip (count # length -> end)`, written after the Ban line.
+ */
+export function increaseBanLine(atMs: number, ban: BanIssued, opts: LogLineOptions): string {
+  let length = 'permanent'
+  let end = 'infinite'
+  if (ban.ban_time_secs !== -1 && ban.expires_at !== null) {
+    const t = localTime(Date.parse(ban.expires_at), opts.time_zone)
+    length = banLength(ban.ban_time_secs)
+    end = `${t.date} ${t.time}`
+  }
+  return formatLogLine(atMs, 'fail2ban.observer', 'NOTICE', `[${ban.jail}] Increase Ban ${ban.ip} (${ban.ban_count} # ${length} -> ${end})`, opts)
+}
+
+/**
+ * A ban's length as fail2ban's MyTime.seconds2str writes it: at most three units, rounded to the
+ * day past a year, to the hour past a week, to the minute past a day, to ten seconds past an hour.
+ */
+export function banLength(secs: number): string {
+  const units = (value: number, steps: readonly [number, string][]): string => {
+    const parts: string[] = []
+    let rest = value
+    steps.forEach(([size, unit], i) => {
+      const n = Math.floor(rest / size)
+      // The first unit is always written; the others only when not zero.
+      if (i === 0 || n > 0) parts.push(`${n}${unit}`)
+      rest -= n * size
+    })
+    return parts.join(' ')
+  }
+  if (secs >= 31_536_000) return units(pyRound(secs / 86_400), [[365, 'y'], [7, 'w'], [1, 'd']])
+  if (secs >= 604_800) return units(pyRound(secs / 3_600), [[168, 'w'], [24, 'd'], [1, 'h']])
+  if (secs >= 86_400) return units(pyRound(secs / 60), [[1_440, 'd'], [60, 'h'], [1, 'm']])
+  if (secs >= 3_595) return units(pyRound(secs / 10), [[360, 'h'], [6, 'm']])
+  if (secs === 0) return '0'
+  const parts: string[] = []
+  if (secs >= 60) parts.push(`${Math.floor(secs / 60)}m`)
+  if (secs % 60) parts.push(`${secs % 60}s`)
+  return parts.join(' ')
+}
+
+/** Python 3's round(): halves to the even neighbour. */
+function pyRound(x: number): number {
+  const floor = Math.floor(x)
+  const diff = x - floor
+  if (diff !== 0.5) return Math.round(x)
+  return floor % 2 === 0 ? floor : floor + 1
+}
+
 /** fail2ban's actions line for a failure of an address already banned: `[jail] ip already banned`. */
 export function alreadyBannedLine(atMs: number, jail: string, ip: string, opts: LogLineOptions): string {
   return formatLogLine(atMs, 'fail2ban.actions', 'NOTICE', `[${jail}] ${ip} already banned`, opts)
@@ -148,19 +198,23 @@ export class Fail2banLog {
     return this.append(foundLine(this.now(), failure, this.opts, countedMs))
   }
 
-  /** A ban was decided: "already banned" lines of its address wait for its Ban line (see ban()). */
-  expectBan(jail: string, ip: string): void {
+  /**
+   * A ban was decided: "already banned" lines of its address wait for its Ban line (see ban()), and
+   * so does its Increase Ban line when `increased` (the ban, made longer by bantime.increment) is given.
+   */
+  expectBan(jail: string, ip: string, increased?: BanIssued): void {
     const key = banKey(jail, ip)
     // Past the bound (a flood of bans the actions lag behind) a ban's notices go out at once, out of order.
     if (this.awaitedBans.has(key) || this.awaitedBans.size >= MAX_AWAITED_BANS) return
     const network = ip.includes('/') ? parseAddress(ip) : null
     if (network !== null) this.awaitedNetworks++
-    this.awaitedBans.set(key, { jail, ip, network, held: [] })
+    this.awaitedBans.set(key, { jail, ip, network, held: [], ...(increased !== undefined && { increased }) })
   }
 
   ban(ban: BanIssued): Promise<void> {
     const written = this.append(banLine(this.now(), ban, this.opts))
     const awaited = this.awaitedBans.get(banKey(ban.jail, ban.ip))
+    if (awaited?.increased?.event_id === ban.event_id) void this.append(increaseBanLine(this.now(), ban, this.opts))
     if (awaited !== undefined) this.release(awaited)
     return written
   }
@@ -274,6 +328,8 @@ interface AwaitedBan {
   /** The ban's network, when it is one: it holds the lines of the addresses inside. */
   readonly network: Address | null
   readonly held: { readonly ip: string; resolve(): void; reject(error: unknown): void }[]
+  /** Set when bantime.increment changed the ban's length: its Increase Ban line follows the Ban line. */
+  readonly increased?: BanIssued
 }
 
 /**

@@ -3,8 +3,10 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
 import { DEFAULT_RETENTION } from '../../schemas/clickhouse/tables.js'
+import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import { Topics } from '../../schemas/topics.js'
 import { liveFailureTime, type DecideInput, type DecideOutput } from '../../streams/decide.js'
+import type { JailPolicy } from '../../streams/decide-policy.js'
 import { ClickHouseSink } from '../../sinks/clickhouse/clickhouse-sink.js'
 import { Fail2banLog } from '../../sinks/fail2ban-log.js'
 import { buildApi } from '../api/build-api.js'
@@ -101,6 +103,8 @@ export class RunRole {
   private actions: JailActions = { of: () => [], backends: new Map() }
   private reconcileTimer: NodeJS.Timeout | undefined
   private sources: Source[] = []
+  /** The jails' decide policies, by name: what bans are told against (their bantime, increments). */
+  private policies = new Map<string, JailPolicy>()
   private syslog: SyslogServer | undefined
   private api: FastifyInstance | undefined
   private reloading: Promise<void> = Promise.resolve()
@@ -140,6 +144,7 @@ export class RunRole {
     role = new RunRole({ ...options, note, now }, log, fail2banLog, positions, book, control, parts)
     const { jails, decideOptions, ignoreCommands } = await role.readConfig()
     role.jails = jails
+    role.policies = new Map(decideOptions.jails.map((p) => [p.name, p]))
     role.actions = await role.prepareActions(jails)
     parts.decide = await DecideWorker.start({
       log, now, report,
@@ -184,6 +189,7 @@ export class RunRole {
       const { jails, decideOptions } = await this.readConfig()
       await this.stopSources()
       this.jails = jails
+      this.policies = new Map(decideOptions.jails.map((p) => [p.name, p]))
       this.actions = await this.prepareActions(jails)
       await this.reconcile()
       this.parts.match!.reconfigure(jails.map((j) => j.match))
@@ -275,7 +281,7 @@ export class RunRole {
       }
     }
     for (const output of outputs) {
-      if (output.type === 'BanIssued') log.expectBan(output.jail, output.ip)
+      if (output.type === 'BanIssued') log.expectBan(output.jail, output.ip, this.increased(output) ? output : undefined)
       if (output.type !== 'DecideNotice') continue
       if (output.kind === 'already-banned') void write(log.alreadyBanned(output.jail, output.ip))
       else if (output.kind === 'ignored') void write(log.log('fail2ban.filter', 'INFO', `[${output.jail}] Ignore ${output.ip} by ip`))
@@ -283,6 +289,12 @@ export class RunRole {
         void write(log.log('fail2ban.filter', 'WARNING', `[${output.jail}] ${output.detail}`))
       }
     }
+  }
+
+  /** Whether bantime.increment gave the ban another length than the jail's bantime: fail2ban logs Increase Ban then. */
+  private increased(ban: BanIssued): boolean {
+    const policy = this.policies.get(ban.jail)
+    return ban.reason === 'threshold' && policy !== undefined && policy.increment !== null && ban.ban_time_secs !== policy.ban_time_secs
   }
 
   private async startSources(): Promise<void> {

@@ -9,7 +9,7 @@ import type { FailureDetected } from '../../schemas/events/failure-detected.js'
 import { loadFilter } from '../../src/config/filter-config.js'
 import { compileFilter } from '../../src/filters/compiled-filter.js'
 import { FilterMatcher } from '../../src/filters/filter-matcher.js'
-import { banLine, Fail2banLog, foundLine, formatLogLine, unbanLine } from '../../sinks/fail2ban-log.js'
+import { banLength, banLine, Fail2banLog, foundLine, formatLogLine, increaseBanLine, unbanLine } from '../../sinks/fail2ban-log.js'
 
 const AT = Date.UTC(2026, 10, 22, 10, 0, 0, 123)
 const OPTS = { pid: 1234, time_zone: 'UTC' }
@@ -159,6 +159,41 @@ test('an "already banned" line of a decided ban is written after its Ban line, w
     '[sshd] 2001:db8:a:b::5 already banned',
     '[sshd] 192.0.2.1 already banned',
   ])
+  await rm(dir, { recursive: true })
+})
+
+test('a ban length is written as fail2ban writes it: at most three units, coarser as it grows', () => {
+  // The examples of fail2ban's MyTime.seconds2str (checked against fail2ban 1.0.2 itself), and bantime.increment's usual lengths.
+  const cases: [number, string][] = [
+    [86400 * 390, '1y 3w 4d'], [86400 * 368, '1y 3d'], [86400 * 2 + 3600 * 7 + 60 * 15, '2d 7h 15m'],
+    [86400 * 2 + 3599, '2d 1h'], [3600 - 5, '1h'], [3600 - 10, '59m 50s'], [59, '59s'], [0, '0'],
+    [600, '10m'], [1200, '20m'], [4800, '1h 20m'], [604800, '1w'], [38400, '10h 40m'],
+  ]
+  for (const [secs, text] of cases) assert.equal(banLength(secs), text, String(secs))
+})
+
+test('a ban that bantime.increment lengthened gets its Increase Ban line right after its Ban line', async () => {
+  const { dir, path } = await tempLog()
+  const log = new Fail2banLog({ path, pid: 1, time_zone: 'UTC', now: () => AT })
+  const longer: BanIssued = { ...ban('sshd', '192.0.2.1'), ban_time_secs: 1200, ban_count: 2, expires_at: '2026-11-22T10:20:00.000Z' }
+  const forever: BanIssued = { ...ban('sshd', '192.0.2.2'), ban_time_secs: -1, ban_count: 9, expires_at: null }
+  log.expectBan('sshd', '192.0.2.1', longer)
+  log.expectBan('sshd', '192.0.2.2', forever)
+  log.expectBan('sshd', '192.0.2.3')
+  await log.ban(ban('sshd', '192.0.2.3'))
+  await log.ban(longer)
+  await log.ban(forever)
+  await log.close()
+  assert.deepEqual(await messages(path), [
+    '[sshd] Ban 192.0.2.3',
+    '[sshd] Ban 192.0.2.1',
+    '[sshd] Increase Ban 192.0.2.1 (2 # 20m -> 2026-11-22 10:20:00)',
+    '[sshd] Ban 192.0.2.2',
+    '[sshd] Increase Ban 192.0.2.2 (9 # permanent -> infinite)',
+  ])
+  assert.match(increaseBanLine(AT, longer, OPTS), /^2026-11-22 10:00:00,123 fail2ban\.observer {7}\[1234\]: NOTICE  \[sshd\] Increase Ban/)
+  // recidive counts the Ban line alone.
+  assert.equal(recidive()(increaseBanLine(AT, longer, OPTS)), undefined)
   await rm(dir, { recursive: true })
 })
 
