@@ -194,7 +194,9 @@ export class Segment {
         continue
       }
       let result = decodeFrame(chunk, position - chunkStart, end - position - FRAME_HEADER_BYTES)
-      if (result.status === 'short' && position + result.size <= end) {
+      // Read again as far as the frame says it needs: twice when the chunk held too little of its header
+      // to tell its length, so a frame longer than a chunk is read whole, not taken for damage.
+      for (let reads = 0; reads < 2 && result.status === 'short' && position + result.size <= end; reads++) {
         chunkStart = position
         chunk = await this.readAt(position, Math.min(end - position, Math.max(chunkBytes, result.size)))
         result = decodeFrame(chunk, 0, end - position - FRAME_HEADER_BYTES)

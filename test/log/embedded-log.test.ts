@@ -57,6 +57,19 @@ test('read starts at the given offset and stops at maxRecords, across segment fi
   assert.deepEqual(all.map((r) => r.offset), Array.from({ length: 300 }, (_, i) => i))
 })
 
+test('a record longer than a read chunk is read whole from any offset, and nothing is reported damaged', async (t) => {
+  const problems: unknown[] = []
+  const { log } = await openLog(t, { dataDir: await tempDataDir(t), report: (problem) => problems.push(problem) })
+  await log.createTopic('lines', 1)
+  const sizes = [1000, 200 * 1024, 300 * 1024, 1000, 900 * 1024, 1000]
+  await log.append('lines', sizes.map((n, i) => ({ key: null, value: Buffer.alloc(n, 0x61 + i) })))
+  for (let from = 0; from < sizes.length; from++) {
+    const records = await log.read('lines', 0, from, 100)
+    assert.deepEqual(records.map((r) => [r.offset, r.value.length]), sizes.slice(from).map((n, i) => [from + i, n]), `from ${from}`)
+  }
+  assert.deepEqual(problems, [])
+})
+
 test('a subscriber gets every partition in offset order, in batches no larger than asked', async (t) => {
   const { log } = await openLog(t, { dataDir: await tempDataDir(t) })
   await log.createTopic('failures', 3)
