@@ -35,6 +35,11 @@ export interface SyslogServerConfig {
   /** Most lines in one batch. Default 1000. */
   max_batch_lines?: number
   /**
+   * Most bytes of lines in one batch (a batch holds at least one line): a batch is one `lines` record,
+   * which the log and Kafka bound (1 MiB). Default 262144, as a file tail's reads.
+   */
+  max_batch_bytes?: number
+  /**
    * TCP connections at once; more are dropped on accept (counted as `refused_connections`). Each may
    * hold an unfinished frame of up to max_message_bytes, so this bounds what senders can pin. Default 1024.
    */
@@ -56,6 +61,7 @@ export class SyslogServer implements Source {
   private readonly maxMessageBytes: number
   private readonly maxQueued: number
   private readonly maxBatch: number
+  private readonly maxBatchBytes: number
   private readonly log: SourceLog
   private readonly now: () => number
   private readonly senders: BlockList | undefined
@@ -84,6 +90,7 @@ export class SyslogServer implements Source {
     this.maxMessageBytes = config.max_message_bytes ?? 65536
     this.maxQueued = config.max_queued_messages ?? 100000
     this.maxBatch = config.max_batch_lines ?? 1000
+    this.maxBatchBytes = config.max_batch_bytes ?? 262_144
     this.log = config.log ?? stderrLog
     this.now = config.now ?? Date.now
     this.senders = config.allowed_senders && senderList(config.allowed_senders)
@@ -215,8 +222,13 @@ export class SyslogServer implements Source {
     while (this.queueHead < this.queue.length) {
       const host = this.queue[this.queueHead]!.host
       const lines: Buffer[] = []
+      let bytes = 0
       while (this.queueHead < this.queue.length && lines.length < this.maxBatch && this.queue[this.queueHead]!.host === host) {
-        lines.push(this.queue[this.queueHead++]!.line)
+        const line = this.queue[this.queueHead]!.line
+        if (lines.length > 0 && bytes + line.length + 1 > this.maxBatchBytes) break
+        bytes += line.length + 1
+        lines.push(line)
+        this.queueHead++
       }
       if (this.queueHead === this.queue.length) {
         this.queue = []

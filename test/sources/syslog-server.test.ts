@@ -166,3 +166,35 @@ test('senderList takes addresses and networks of both families, and names an ent
     assert.throws(() => senderList([bad]), new RegExp(`'${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}' is not an address or network`), bad)
   }
 })
+
+test('a batch holds at most max_batch_bytes of lines (one line at the least), so it stays one record the log takes', async () => {
+  let open!: () => void
+  const gate = new Promise<void>((resolve) => { open = resolve })
+  const batches: string[][] = []
+  const bounded = new SyslogServer({ tcp: { address: '127.0.0.1', port: 0 }, max_batch_bytes: 150, log: () => undefined })
+  await bounded.start(async (batch) => {
+    batches.push(batch.lines.map(String))
+    // The first batch is held, so the next messages queue up behind it.
+    if (batches.length === 1) await gate
+  })
+  try {
+    const send = (text: string) => new Promise<void>((resolve, reject) => {
+      const socket = connect(bounded.addresses().tcp!.port, '127.0.0.1', () => socket.end(text, () => resolve())).on('error', reject)
+    })
+    await send('<38>Aug 14 11:58:58 bastion sshd[1]: first\n')
+    await waitFor(() => batches.length === 1, 'the first batch')
+    const messages = Array.from({ length: 6 }, (_, i) => `<38>Aug 14 11:58:59 bastion sshd[2]: message ${i} ${'x'.repeat(20)}`)
+    await send(`${messages.join('\n')}\n${'<38>Aug 14 11:59:00 bastion sshd[3]: '}${'y'.repeat(200)}\n`)
+    await waitFor(() => bounded.counters()['messages'] === 8, 'eight messages')
+    open()
+    await waitFor(() => batches.flat().length === 8, 'every line handed on')
+    for (const batch of batches) {
+      const bytes = batch.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0)
+      assert.ok(batch.length === 1 || bytes <= 150, `${batch.length} lines, ${bytes} bytes`)
+    }
+    assert.ok(batches.length >= 5, `${batches.length} batches`)
+  } finally {
+    open()
+    await bounded.stop()
+  }
+})
