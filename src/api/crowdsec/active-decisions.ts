@@ -41,7 +41,7 @@ export class ActiveDecisions {
     const key = JSON.stringify(filter)
     const held = this.views.get(key)
     if (held?.of === active) return held.view
-    const view = new Map([...active].filter(([, timed]) => passes(filter, timed.decision)))
+    const view = activeDecisions(this.built, nowMs, (decision) => passes(filter, decision))
     if (this.views.size >= MAX_VIEWS) this.views.clear()
     this.views.set(key, { of: active, view })
     return view

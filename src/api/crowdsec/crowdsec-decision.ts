@@ -49,23 +49,23 @@ function remainingMs(endsMs: number, nowMs: number): number {
 /**
  * The active bans as CrowdSec decisions, one per address or network: bouncers
  * key their firewall sets by value, so two jails banning one address make one
- * decision, the one that ends last (its jail names the scenario).
+ * decision, the one that ends last (its jail names the scenario). `keep` (a
+ * bouncer's filter) chooses among each ban's decision before they are merged:
+ * a ban the filter lets through is not hidden by a longer one it does not.
  */
-export function activeDecisions(bans: readonly BannedEntry[], nowMs: number): Map<string, TimedDecision> {
+export function activeDecisions(bans: readonly BannedEntry[], nowMs: number, keep: (decision: CrowdsecDecision) => boolean = () => true): Map<string, TimedDecision> {
   const byValue = new Map<string, TimedDecision>()
   for (const ban of bans) {
     const ends = endMs(ban)
     if (ends <= nowMs) continue
     const held = byValue.get(ban.ip)
     if (held && held.endsMs >= ends) continue
-    byValue.set(ban.ip, {
-      endsMs: ends,
-      decision: {
-        id: decisionId(ban), origin: 'banstream', type: 'ban',
-        scope: scopeOf(ban.ip), value: ban.ip,
-        duration: goDuration(remainingMs(ends, nowMs)), scenario: `banstream/${ban.jail}`,
-      },
-    })
+    const decision: CrowdsecDecision = {
+      id: decisionId(ban), origin: 'banstream', type: 'ban',
+      scope: scopeOf(ban.ip), value: ban.ip,
+      duration: goDuration(remainingMs(ends, nowMs)), scenario: `banstream/${ban.jail}`,
+    }
+    if (keep(decision)) byValue.set(ban.ip, { endsMs: ends, decision })
   }
   return byValue
 }

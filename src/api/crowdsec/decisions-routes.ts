@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { ErrorResponse } from '../../../schemas/api/control.js'
-import { DecisionList, DecisionsQuery, DecisionStream, DecisionStreamQuery } from '../../../schemas/api/crowdsec.js'
+import { DecisionList, DecisionsQuery, DecisionStream, DecisionStreamQuery, type CrowdsecDecision } from '../../../schemas/api/crowdsec.js'
 import { overlaps, parseAddress, contains } from '../../../schemas/events/address.js'
 import type { ControlPort } from '../control/control-port.js'
 import { coerceQuery } from '../query-coercion.js'
 import { ActiveDecisions } from './active-decisions.js'
-import { asOf, liftedDecision } from './crowdsec-decision.js'
+import { activeDecisions, asOf, liftedDecision } from './crowdsec-decision.js'
 import { DecisionFeed, decisionFilter, passes } from './decision-feed.js'
 import { PullLedger } from './pull-ledger.js'
 
@@ -48,19 +48,23 @@ export const decisionsRoutes: FastifyPluginAsync<{ control: ControlPort; now: ()
     const wanted = q.ip ?? q.range
     const target = wanted === undefined ? undefined : parseAddress(wanted)!
     const holding = q.contains ?? true
-    const matches = [...decisions.of(await control.banned(), nowMs).values()].filter(({ decision: d }) => {
+    const covered = (ip: string): boolean => {
+      if (!target) return true
+      const banned = parseAddress(ip)!
+      return holding ? contains(banned, target) : q.ip !== undefined ? overlaps(target, banned) && banned.prefix === target.prefix : contains(target, banned)
+    }
+    // Each ban's decision is judged before the bans of one address are merged into the one that ends last.
+    const kept = (d: CrowdsecDecision): boolean => {
       if (q.scope !== undefined && q.scope.toLowerCase() !== d.scope.toLowerCase()) return false
       if (q.value !== undefined && q.value !== d.value) return false
       if (q.type !== undefined && q.type !== d.type) return false
       if (q.origins !== undefined && !q.origins.split(',').includes(d.origin)) return false
       if (q.scenarios_containing !== undefined && !q.scenarios_containing.split(',').some((w) => w !== '' && d.scenario.includes(w))) return false
       if (q.scenarios_not_containing?.split(',').some((w) => w !== '' && d.scenario.includes(w))) return false
-      if (target) {
-        const banned = parseAddress(d.value)!
-        return holding ? contains(banned, target) : q.ip !== undefined ? overlaps(target, banned) && banned.prefix === target.prefix : contains(target, banned)
-      }
       return true
-    }).map((timed) => asOf(timed, nowMs))
+    }
+    const bans = (await control.banned()).filter((ban) => covered(ban.ip))
+    const matches = [...activeDecisions(bans, nowMs, kept).values()].map((timed) => asOf(timed, nowMs))
     return matches.length === 0 ? null : matches
   })
 }

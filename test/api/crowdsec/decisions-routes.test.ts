@@ -155,6 +155,18 @@ describe('CrowdSec decision stream', () => {
     assert.deepEqual((await pull('startup=true&origins=crowdsec,cscli')).new, [])
   })
 
+  test('a filter judges each jail\'s ban of an address, not only the longest: a longer ban of another jail hides nothing', async () => {
+    const { control, app, pull } = setup()
+    await control.ban('sshd', ['192.0.2.20'], {})
+    assert.deepEqual((await pull('startup=true&scenarios_containing=sshd')).new.map((d) => d.value), ['192.0.2.20'])
+    await control.ban('recidive', ['192.0.2.20'], {})
+    assert.deepEqual(await pull('scenarios_containing=sshd'), { new: [], deleted: [] })
+    const res = await app.inject({ method: 'GET', url: '/v1/decisions?ip=192.0.2.20&scenarios_containing=sshd', headers: { 'x-api-key': 'bouncer-key-1' } })
+    assert.deepEqual((res.json() as { scenario: string }[]).map((d) => d.scenario), ['banstream/sshd'])
+    const all = await app.inject({ method: 'GET', url: '/v1/decisions?ip=192.0.2.20', headers: { 'x-api-key': 'bouncer-key-1' } })
+    assert.deepEqual((all.json() as { scenario: string }[]).map((d) => d.scenario), ['banstream/recidive'])
+  })
+
   test('refuses a wrong bouncer key with 403 and no key with 401', async () => {
     const { app } = setup()
     const wrong = await app.inject({ method: 'GET', url: '/v1/decisions/stream', headers: { 'x-api-key': 'nope' } })
