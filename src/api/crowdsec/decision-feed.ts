@@ -1,5 +1,6 @@
 import type { CrowdsecDecision, DecisionStream } from '../../../schemas/api/crowdsec.js'
 import { asOf, type TimedDecision } from './crowdsec-decision.js'
+import { BouncerViews } from './bouncer-views.js'
 import type { PullLedger } from './pull-ledger.js'
 
 /** Which decisions a bouncer asked for: CrowdSec's `scopes`, `origins` and scenario filters. */
@@ -34,9 +35,6 @@ export function passes(filter: DecisionFilter, decision: CrowdsecDecision): bool
   return true
 }
 
-/** How many bouncer views' sent decisions are held; a view forgotten is told what ended by its last pull time. */
-const MAX_CONSUMERS = 1024
-
 /**
  * CrowdSec's decision stream: a bouncer starts with every active decision
  * (`startup=true`), then each pull gets what changed since its previous one —
@@ -49,25 +47,23 @@ const MAX_CONSUMERS = 1024
  * would stay in its firewall.
  */
 export class DecisionFeed {
-  private readonly sent = new Map<string, ReadonlyMap<string, TimedDecision>>()
+  private readonly sent = new BouncerViews<ReadonlyMap<string, TimedDecision>>()
 
   constructor(private readonly ledger: PullLedger) {}
 
   /**
-   * What `consumer` is to be sent now that `active` is in force. The feed keeps `active` as what the
-   * consumer was sent, so it must not change afterwards (ActiveDecisions hands out such maps); the
-   * same map pulled again has nothing new. `liftedSince` (the decisions of the bans lifted since a
-   * time, as the consumer's filter lets them through) is asked only for a view the feed lost.
+   * What `bouncer`'s `view` (its filter) is to be sent now that `active` is in force. The feed keeps
+   * `active` as what the view was sent, so it must not change afterwards (ActiveDecisions hands out
+   * such maps); the same map pulled again has nothing new. `liftedSince` (the decisions of the bans
+   * lifted since a time, as the view's filter lets them through) is asked only for a view the feed lost.
    */
-  async pull(consumer: string, active: ReadonlyMap<string, TimedDecision>, startup: boolean, nowMs: number,
+  async pull(bouncer: string, view: string, active: ReadonlyMap<string, TimedDecision>, startup: boolean, nowMs: number,
     liftedSince: (ms: number) => Promise<readonly CrowdsecDecision[]>): Promise<DecisionStream> {
-    const before = startup ? undefined : this.sent.get(consumer)
-    const lastPull = startup || before ? undefined : this.ledger.lastPull(consumer)
+    const before = startup ? undefined : this.sent.get(bouncer, view)
+    const lastPull = startup || before ? undefined : this.ledger.lastPull(bouncer, view)
     const lifted = lastPull === undefined ? [] : await liftedSince(lastPull)
-    this.sent.delete(consumer)
-    this.sent.set(consumer, active)
-    if (this.sent.size > MAX_CONSUMERS) this.sent.delete(this.sent.keys().next().value!)
-    this.ledger.pulled(consumer, nowMs)
+    this.sent.set(bouncer, view, active)
+    this.ledger.pulled(bouncer, view, nowMs)
     if (before === active) return { new: [], deleted: [] }
     const fresh: CrowdsecDecision[] = []
     const deleted: CrowdsecDecision[] = []

@@ -32,10 +32,10 @@ export const decisionsRoutes: FastifyPluginAsync<{ control: ControlPort; now: ()
     const nowMs = now()
     const active = decisions.filtered(await control.banned(), nowMs, filter)
     // The filter by its digest: a bouncer writes it, and the pull ledger keeps every view's key in its file.
-    const consumer = `${request.principal?.id ?? 'anonymous'}\u0000${createHash('sha256').update(JSON.stringify(filter)).digest('base64url').slice(0, 22)}`
+    const view = createHash('sha256').update(JSON.stringify(filter)).digest('base64url').slice(0, 22)
     const liftedSince = async (ms: number) =>
       (await control.liftedSince(ms)).map((entry) => liftedDecision(entry, nowMs)).filter((decision) => passes(filter, decision))
-    return feed.pull(consumer, active, request.query.startup === true, nowMs, liftedSince)
+    return feed.pull(request.principal?.id ?? 'anonymous', view, active, request.query.startup === true, nowMs, liftedSince)
   })
 
   app.get<{ Querystring: DecisionsQuery }>('/v1/decisions', {

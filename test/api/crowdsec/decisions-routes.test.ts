@@ -167,6 +167,15 @@ describe('CrowdSec decision stream', () => {
     assert.deepEqual((all.json() as { scenario: string }[]).map((d) => d.scenario), ['banstream/recidive'])
   })
 
+  test("one bouncer pulling with many filters does not make another bouncer's view forgotten", async () => {
+    const { control, pull } = setup()
+    await control.ban('sshd', ['192.0.2.30'], {})
+    assert.deepEqual((await pull('startup=true', 'bouncer-key-1')).new.map((d) => d.value), ['192.0.2.30'])
+    for (let i = 0; i < 100; i++) await pull(`scenarios_not_containing=zz${i}`, 'bouncer-key-2')
+    await control.unban(undefined, ['192.0.2.30'])
+    assert.deepEqual((await pull('', 'bouncer-key-1')).deleted.map((d) => d.value), ['192.0.2.30'])
+  })
+
   test('refuses a wrong bouncer key with 403 and no key with 401', async () => {
     const { app } = setup()
     const wrong = await app.inject({ method: 'GET', url: '/v1/decisions/stream', headers: { 'x-api-key': 'nope' } })
