@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
+import { Decision } from '../../schemas/events/decision.js'
 import type { FailureDetected } from '../../schemas/events/failure-detected.js'
-import type { Decision } from '../../schemas/events/decision.js'
+import { decodeEvent } from '../../schemas/events/validate.js'
 import { Topics } from '../../schemas/topics.js'
 import { decider, type Decider, type DecideInput, type DecideOptions, type DecideOutput } from '../../streams/decide.js'
 import { restoreSnapshot, snapshotJson, type DecideSnapshot } from '../../streams/decide-snapshot.js'
@@ -80,8 +81,10 @@ export class DecideWorker {
     const saved = await readSaved(options.snapshotPath)
     const alreadyAppended = new Set<string>()
     for await (const record of readToEnd(options.log, Topics.decisions.name, saved?.decisions_end ?? {})) {
-      const decision = JSON.parse(record.value.toString('utf8')) as Decision
-      alreadyAppended.add(decision.event_id)
+      // A record that is no decision is reported and skipped: it must not keep the stage from starting.
+      const decoded = decodeEvent(Decision, record.value)
+      if (decoded.ok) alreadyAppended.add(decoded.value.event_id)
+      else options.report({ kind: 'corrupt-record', topic: record.topic, partition: record.partition, position: record.offset, reason: decoded.errors.join('; ') })
     }
     const worker = new DecideWorker(options, saved, alreadyAppended)
     for (const topic of INPUT_TOPICS) {

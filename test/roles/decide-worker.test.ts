@@ -103,6 +103,20 @@ test('a malformed failures record is reported and skipped', async (t) => {
   assert.equal((await decisions(log)).length, 1)
 })
 
+test('a record of decisions that is no decision is reported and skipped at start, and the stage starts', async (t) => {
+  const { dir, log, problems } = await setup(t)
+  await log.append('decisions', [{ key: null, value: Buffer.from('not json') }, { key: null, value: Buffer.from('{"type":"BanIssued"}') }])
+  const progress = stepped(3)
+  const worker = await DecideWorker.start({ log, decide, snapshotPath: join(dir, 'decide.json'), report: (p) => problems.push(p), onOutputs: progress.onOutputs })
+  await append(log, [failure('192.0.2.1', 0), failure('192.0.2.1', 10), failure('192.0.2.1', 20)])
+  await progress.reached
+  await worker.stop()
+  assert.deepEqual(problems.map((p) => [p.kind, p.topic, p.position]), [['corrupt-record', 'decisions', 0], ['corrupt-record', 'decisions', 1]])
+  const appended: string[] = []
+  for await (const r of readToEnd(log, 'decisions', { 0: 2 })) appended.push((JSON.parse(r.value.toString()) as Decision).type)
+  assert.deepEqual(appended, ['BanIssued'])
+})
+
 test('failures of an ignored address are not counted in Total failed, as fail2ban skips them before counting', async (t) => {
   const { dir, log, problems } = await setup(t)
   const progress = stepped(3)
