@@ -60,7 +60,7 @@ function rfc3164(body: Buffer, start: number, context: SyslogContext): SyslogLin
     timestamp = `${traditional[1]} ${traditional[2]!.padStart(2, ' ')} ${traditional[3]}`
     at = traditional[0].length
   } else if (iso) {
-    timestamp = traditionalTimestamp(Date.parse(iso[1]!), context.time_zone)
+    timestamp = traditionalTimestamp(instantOr(iso[1]!, context.received_at), context.time_zone)
     at = iso[0].length
   }
   let host = context.remote_address
@@ -84,7 +84,7 @@ function rfc5424(body: Buffer, start: number, context: SyslogContext): SyslogLin
   let time = context.received_at
   if (stamp !== '-') {
     if (!RFC3339.test(`${stamp} `)) return undefined
-    time = Date.parse(stamp)
+    time = instantOr(stamp, context.received_at)
   }
   const dataEnd = structuredDataEnd(body, start + fields[0].length)
   if (dataEnd === undefined) return undefined
@@ -94,6 +94,12 @@ function rfc5424(body: Buffer, start: number, context: SyslogContext): SyslogLin
   const tag = app === '-' ? '' : procid === '-' ? `${app}:` : `${app}[${procid}]:`
   const rest = tag === '' ? message : Buffer.concat([Buffer.from(message.length > 0 ? `${tag} ` : tag, 'latin1'), message])
   return { host, line: join(traditionalTimestamp(time, context.time_zone), host, rest) }
+}
+
+/** The instant of an RFC 3339 stamp; `fallback` (the receipt) for one shaped like a stamp that names no instant (hour 25, month 13), as rsyslog does. */
+function instantOr(stamp: string, fallback: number): number {
+  const ms = Date.parse(stamp)
+  return Number.isNaN(ms) ? fallback : ms
 }
 
 /** The index after STRUCTURED-DATA (`-` or `[id k="v"]...`, values with `\"`, `\\`, `\]` escapes), if well formed. */

@@ -35,6 +35,15 @@ describe('renderSyslogMessage', () => {
     assert.deepEqual(render('just text'), { host: '192.0.2.1', line: 'Aug 14 12:00:00 192.0.2.1 just text' })
   })
 
+  test('a stamp shaped like RFC 3339 that names no instant (hour 25, month 13) gets the receipt time', () => {
+    assert.deepEqual(render('<34>1 2026-11-23T25:00:00Z web1 sshd 7 - - Failed password for root from 192.0.2.9 port 22 ssh2'), {
+      host: 'web1', line: 'Aug 14 12:00:00 web1 sshd[7]: Failed password for root from 192.0.2.9 port 22 ssh2',
+    })
+    assert.deepEqual(render('<34>2026-13-45T10:00:00Z web1 sshd[7]: Failed password for root from 192.0.2.9 port 22 ssh2'), {
+      host: 'web1', line: 'Aug 14 12:00:00 web1 sshd[7]: Failed password for root from 192.0.2.9 port 22 ssh2',
+    })
+  })
+
   test('RFC 5424 becomes HOSTNAME APP-NAME[PROCID]: MSG without structured data and BOM', () => {
     assert.deepEqual(
       render(
