@@ -1,5 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { BlockList, createServer, isIP, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net'
+import { BlockList, createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net'
+import { addressBits, formatAddress, parseAddress } from '../../schemas/events/address.js'
 import { SyslogFrameDecoder } from './syslog-framing.js'
 import { renderSyslogMessage } from './syslog-message.js'
 import { stderrLog, type LineBatch, type Source, type SourceCounters, type SourceLog } from './source.js'
@@ -64,7 +65,7 @@ export class SyslogServer implements Source {
   private readonly maxBatchBytes: number
   private readonly log: SourceLog
   private readonly now: () => number
-  private readonly senders: BlockList | undefined
+  private readonly senders: SenderList | undefined
   private readonly count = {
     messages: 0,
     batches: 0,
@@ -186,9 +187,7 @@ export class SyslogServer implements Source {
   }
 
   private allowed(address: string): boolean {
-    if (!this.senders) return true
-    const unmapped = unmapIPv4(address)
-    if (this.senders.check(unmapped, isIPv6(unmapped) ? 'ipv6' : 'ipv4')) return true
+    if (!this.senders || this.senders.allows(address)) return true
     this.count.refused_senders++
     return false
   }
@@ -259,18 +258,30 @@ function unmapIPv4(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
 }
 
+/** Which senders a server hears. */
+export interface SenderList {
+  allows(address: string): boolean
+}
+
 /**
  * The senders a server accepts, from addresses and networks; throws naming the first entry that is
- * neither, so a typo is not a silently refused host.
+ * neither, so a typo is not a silently refused host. The families stay apart, as in ignoreip: an
+ * IPv6 network (`::/64`) holds no IPv4 sender, though node's BlockList would match IPv4 addresses
+ * against the IPv4-mapped part of it; an IPv4-mapped entry (`::ffff:192.0.2.0/120`) is IPv4.
  */
-export function senderList(entries: readonly string[]): BlockList {
-  const list = new BlockList()
+export function senderList(entries: readonly string[]): SenderList {
+  const lists = { 4: new BlockList(), 6: new BlockList() }
   for (const entry of entries) {
-    const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(entry.trim())
-    const family = m ? isIP(m[1]!) : 0
-    const bits = m?.[2] === undefined ? (family === 6 ? 128 : 32) : Number(m[2])
-    if (family === 0 || bits > (family === 6 ? 128 : 32)) throw new Error(`'${entry}' is not an address or network (e.g. 192.0.2.0/24, 2001:db8::/32)`)
-    list.addSubnet(m![1]!, bits, family === 6 ? 'ipv6' : 'ipv4')
+    const network = parseAddress(entry)
+    if (!network) throw new Error(`'${entry}' is not an address or network (e.g. 192.0.2.0/24, 2001:db8::/32)`)
+    lists[network.family].addSubnet(formatAddress({ ...network, prefix: addressBits(network.family) }), network.prefix, `ipv${network.family}`)
   }
-  return list
+  return {
+    allows(address) {
+      // A link-local sender's zone (`fe80::1%eth0`) names an interface, not another address.
+      const sender = parseAddress(address.replace(/%.*$/, ''))
+      if (!sender || sender.prefix !== addressBits(sender.family)) return false
+      return lists[sender.family].check(formatAddress(sender), `ipv${sender.family}`)
+    },
+  }
 }

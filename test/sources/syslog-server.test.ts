@@ -157,11 +157,18 @@ describe('SyslogServer with allowed senders', () => {
   })
 })
 
-test('senderList takes addresses and networks of both families, and names an entry that is neither', () => {
-  const list = senderList(['192.0.2.0/24', '2001:db8::/32', '198.51.100.7'])
-  assert.equal(list.check('192.0.2.200', 'ipv4'), true)
-  assert.equal(list.check('198.51.100.8', 'ipv4'), false)
-  assert.equal(list.check('2001:db8:1::9', 'ipv6'), true)
+test('senderList takes addresses and networks of both families, keeps the families apart, and names an entry that is neither', () => {
+  const list = senderList(['192.0.2.0/24', '2001:db8::/32', '198.51.100.7', '::ffff:203.0.113.0/120', 'fe80::/10'])
+  assert.equal(list.allows('192.0.2.200'), true)
+  assert.equal(list.allows('::ffff:192.0.2.200'), true)
+  assert.equal(list.allows('198.51.100.8'), false)
+  assert.equal(list.allows('2001:db8:1::9'), true)
+  assert.equal(list.allows('203.0.113.77'), true)
+  assert.equal(list.allows('fe80::1%eth0'), true)
+  assert.equal(list.allows('not an address'), false)
+  // node's BlockList alone would let every IPv4 sender through an IPv6 network covering ::ffff:0:0/96.
+  assert.equal(senderList(['::/64']).allows('127.0.0.1'), false)
+  assert.equal(senderList(['::/64']).allows('::1'), true)
   for (const bad of ['192.0.2.0/33', 'mail.example.com', '2001:db8::/129', '192.0.2.0/', '']) {
     assert.throws(() => senderList([bad]), new RegExp(`'${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}' is not an address or network`), bad)
   }
