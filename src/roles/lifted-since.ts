@@ -1,3 +1,4 @@
+import { canonicalAddress } from '../../schemas/events/address.js'
 import { Decision } from '../../schemas/events/decision.js'
 import { decodeEvent } from '../../schemas/events/validate.js'
 import { Topics } from '../../schemas/topics.js'
@@ -18,6 +19,8 @@ export async function liftedSince(log: Log, ms: number): Promise<LiftedEntry[]> 
     const decoded = decodeEvent(Decision, record.value)
     if (!decoded.ok || decoded.value.type !== 'BanLifted') continue
     const { jail, ip, ban_event_id, occurred_at } = decoded.value
+    // What bouncers are told to delete: only an address in the canonical spelling the stages write.
+    if (canonicalAddress(ip) !== ip || Number.isNaN(Date.parse(occurred_at))) continue
     lifted.push({ jail, ip, ban_event_id, lifted_at: occurred_at })
   }
   return lifted

@@ -27,6 +27,10 @@ test('liftedSince gives the lifts appended to decisions since a time, a late one
   // Appended after the restart for a ban that ended while nothing ran: its end is before the time asked, its record after.
   await append(lifted('192.0.2.3', '2026-11-23T09:59:30Z'))
   await log.append(Topics.decisions.name, [{ key: Buffer.from('x'), value: Buffer.from('{"type":"BanLifted"}') }])
+  // Well formed but naming no address in its canonical spelling: never told to a bouncer.
+  await append(lifted('not-an-ip', '2026-11-23T10:01:00Z'))
+  await append(lifted('198.51.100.068', '2026-11-23T10:01:00Z'))
+  await append(lifted('::ffff:198.51.100.69', '2026-11-23T10:01:00Z'))
   now += 60_000
   await append(lifted('2001:db8::/64', '2026-11-23T10:02:00Z'))
 
