@@ -45,6 +45,11 @@ export interface SyslogServerConfig {
    * hold an unfinished frame of up to max_message_bytes, so this bounds what senders can pin. Default 1024.
    */
   max_connections?: number
+  /**
+   * TCP connections from one sender address at once; more are dropped on accept (counted as
+   * `refused_connections`), so one host cannot hold every slot of max_connections. Default 64.
+   */
+  max_connections_per_sender?: number
   /** IANA zone of the rendered times (see SyslogContext.time_zone). Default: the process's zone. */
   time_zone?: string
   log?: SourceLog
@@ -78,6 +83,7 @@ export class SyslogServer implements Source {
     emit_errors: 0,
   }
   private readonly connections = new Set<Socket>()
+  private readonly connectionsBySender = new Map<string, number>()
   private queue: Queued[] = []
   private queueHead = 0
   private paused = false
@@ -171,6 +177,13 @@ export class SyslogServer implements Source {
       connection.destroy()
       return
     }
+    const held = this.connectionsBySender.get(remote) ?? 0
+    if (held >= (this.config.max_connections_per_sender ?? 64)) {
+      this.count.refused_connections++
+      connection.destroy()
+      return
+    }
+    this.connectionsBySender.set(remote, held + 1)
     const decoder = new SyslogFrameDecoder(this.maxMessageBytes, this.count)
     this.connections.add(connection)
     if (this.paused) connection.pause()
@@ -183,7 +196,12 @@ export class SyslogServer implements Source {
       connection.end()
     })
     connection.on('error', () => this.count.connection_errors++)
-    connection.on('close', () => this.connections.delete(connection))
+    connection.on('close', () => {
+      this.connections.delete(connection)
+      const left = (this.connectionsBySender.get(remote) ?? 1) - 1
+      if (left > 0) this.connectionsBySender.set(remote, left)
+      else this.connectionsBySender.delete(remote)
+    })
   }
 
   private allowed(address: string): boolean {

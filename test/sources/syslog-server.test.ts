@@ -118,6 +118,34 @@ test('TCP connections past max_connections are dropped on accept and counted; th
   }
 })
 
+test('one sender holds at most max_connections_per_sender TCP connections; another sender still gets in', async () => {
+  const lines = collector()
+  const server = new SyslogServer({ tcp: { address: '127.0.0.1', port: 0 }, max_connections_per_sender: 2, log: () => undefined })
+  await server.start(lines.emit)
+  const sockets: ReturnType<typeof connect>[] = []
+  try {
+    const port = server.addresses().tcp!.port
+    const open = async (from: string) => {
+      const socket = connect({ port, host: '127.0.0.1', localAddress: from })
+      sockets.push(socket.on('error', () => undefined))
+      await new Promise<void>((resolve) => socket.once('connect', resolve))
+      return socket
+    }
+    await open('127.0.0.1')
+    await open('127.0.0.1')
+    const third = await open('127.0.0.1')
+    await new Promise<void>((resolve) => third.once('close', () => resolve()))
+    assert.equal(server.counters()['refused_connections'], 1)
+    const other = await open('127.0.0.2')
+    other.write('<13>Aug 14 12:00:12 web5 app: another sender\n')
+    await waitFor(() => lines.lines().length === 1, 'the other sender delivering')
+    assert.deepEqual(lines.lines(), ['Aug 14 12:00:12 web5 app: another sender'])
+  } finally {
+    for (const socket of sockets) socket.destroy()
+    await server.stop()
+  }
+})
+
 describe('SyslogServer with allowed senders', () => {
   const allowed = collector()
   const server = new SyslogServer({
