@@ -1,9 +1,12 @@
+import type { CrowdsecDecision } from '../../../schemas/api/crowdsec.js'
 import type { BannedEntry } from '../control/control-port.js'
-import { activeDecisions, type TimedDecision } from './crowdsec-decision.js'
+import { activeDecisions, banEndMs, type TimedDecision } from './crowdsec-decision.js'
 import { passes, type DecisionFilter } from './decision-feed.js'
 
 /** Filters kept a view each; bouncers choose their filters, so the views are bounded. */
 const MAX_VIEWS = 64
+/** The view of no filter, what of() gives. */
+const EVERY_DECISION = ''
 
 /**
  * The active bans as CrowdSec decisions, built once per change of the bans
@@ -14,36 +17,42 @@ const MAX_VIEWS = 64
  * (DecisionFeed relies on it).
  */
 export class ActiveDecisions {
-  /** The listing the decisions were built from. */
+  /** The listing the views were built from. */
   private built: readonly BannedEntry[] = []
-  private active: ReadonlyMap<string, TimedDecision> = new Map()
-  /** When the first of the decisions ends: they change then without any ban changing. */
+  /** When the first of the bans ends: the decisions change then without any ban changing. */
   private rebuildAtMs = -Infinity
-  /** Each filter's view of `active`, by the filter's JSON. */
-  private readonly views = new Map<string, { of: ReadonlyMap<string, TimedDecision>; view: ReadonlyMap<string, TimedDecision> }>()
+  /** Each filter's decisions, by the filter's JSON; every one built from `built`. */
+  private readonly views = new Map<string, ReadonlyMap<string, TimedDecision>>()
 
   /** The decisions of `bans` at `nowMs`, the same map as last time when they are the same. */
   of(bans: readonly BannedEntry[], nowMs: number): ReadonlyMap<string, TimedDecision> {
-    if (nowMs < this.rebuildAtMs && this.builtFrom(bans)) return this.active
-    this.active = activeDecisions(bans, nowMs)
-    this.built = bans
-    // A ban outlasted by another of the same address ending changes no decision: only the decisions' ends count.
-    let first = Infinity
-    for (const { endsMs } of this.active.values()) first = Math.min(first, endsMs)
-    this.rebuildAtMs = first
-    this.views.clear()
-    return this.active
+    return this.view(bans, nowMs, EVERY_DECISION, () => true)
   }
 
-  /** The decisions of `bans` a bouncer's filter lets through, the same map for as long as `of` gives the same. */
+  /** The decisions of `bans` a bouncer's filter lets through, the same map for as long as the bans stay. */
   filtered(bans: readonly BannedEntry[], nowMs: number, filter: DecisionFilter): ReadonlyMap<string, TimedDecision> {
-    const active = this.of(bans, nowMs)
-    const key = JSON.stringify(filter)
-    const held = this.views.get(key)
-    if (held?.of === active) return held.view
-    const view = activeDecisions(this.built, nowMs, (decision) => passes(filter, decision))
-    if (this.views.size >= MAX_VIEWS) this.views.clear()
-    this.views.set(key, { of: active, view })
+    return this.view(bans, nowMs, JSON.stringify(filter), (decision) => passes(filter, decision))
+  }
+
+  private view(bans: readonly BannedEntry[], nowMs: number, key: string, keep: (decision: CrowdsecDecision) => boolean): ReadonlyMap<string, TimedDecision> {
+    if (nowMs >= this.rebuildAtMs || !this.builtFrom(bans)) {
+      this.built = bans
+      // Bans outlasted by another of the same address count too: a rebuild more, never one less.
+      let first = Infinity
+      for (const ban of bans) {
+        const ends = banEndMs(ban)
+        if (ends > nowMs) first = Math.min(first, ends)
+      }
+      this.rebuildAtMs = first
+      this.views.clear()
+    }
+    let view = this.views.get(key)
+    if (view === undefined) {
+      // Each ban's decision is judged before the bans of one address are merged (see activeDecisions).
+      view = activeDecisions(this.built, nowMs, keep)
+      if (this.views.size >= MAX_VIEWS) this.views.clear()
+      this.views.set(key, view)
+    }
     return view
   }
 

@@ -37,7 +37,8 @@ export interface TimedDecision {
   readonly endsMs: number
 }
 
-function endMs(ban: BannedEntry): number {
+/** When a ban ends, epoch milliseconds; Infinity for a permanent one. */
+export function banEndMs(ban: BannedEntry): number {
   return ban.expires_at === null ? Infinity : Date.parse(ban.expires_at)
 }
 
@@ -56,7 +57,7 @@ function remainingMs(endsMs: number, nowMs: number): number {
 export function activeDecisions(bans: readonly BannedEntry[], nowMs: number, keep: (decision: CrowdsecDecision) => boolean = () => true): Map<string, TimedDecision> {
   const byValue = new Map<string, TimedDecision>()
   for (const ban of bans) {
-    const ends = endMs(ban)
+    const ends = banEndMs(ban)
     if (ends <= nowMs) continue
     const held = byValue.get(ban.ip)
     if (held && held.endsMs >= ends) continue
