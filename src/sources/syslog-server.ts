@@ -1,6 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { BlockList, createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net'
-import { addressBits, formatAddress, parseAddress } from '../../schemas/events/address.js'
+import { createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net'
+import { addressBits, contains, parseAddress } from '../../schemas/events/address.js'
 import { SyslogFrameDecoder } from './syslog-framing.js'
 import { renderSyslogMessage } from './syslog-message.js'
 import { stderrLog, type LineBatch, type Source, type SourceCounters, type SourceLog } from './source.js'
@@ -283,23 +283,21 @@ export interface SenderList {
 
 /**
  * The senders a server accepts, from addresses and networks; throws naming the first entry that is
- * neither, so a typo is not a silently refused host. The families stay apart, as in ignoreip: an
- * IPv6 network (`::/64`) holds no IPv4 sender, though node's BlockList would match IPv4 addresses
- * against the IPv4-mapped part of it; an IPv4-mapped entry (`::ffff:192.0.2.0/120`) is IPv4.
+ * neither, so a typo is not a silently refused host. A sender is held by a network as ignoreip holds
+ * an address (`contains`): the families stay apart, so an IPv6 network (`::/64`) holds no IPv4 sender,
+ * and an IPv4-mapped entry (`::ffff:192.0.2.0/120`) is IPv4.
  */
 export function senderList(entries: readonly string[]): SenderList {
-  const lists = { 4: new BlockList(), 6: new BlockList() }
-  for (const entry of entries) {
+  const networks = entries.map((entry) => {
     const network = parseAddress(entry)
     if (!network) throw new Error(`'${entry}' is not an address or network (e.g. 192.0.2.0/24, 2001:db8::/32)`)
-    lists[network.family].addSubnet(formatAddress({ ...network, prefix: addressBits(network.family) }), network.prefix, `ipv${network.family}`)
-  }
+    return network
+  })
   return {
     allows(address) {
       // A link-local sender's zone (`fe80::1%eth0`) names an interface, not another address.
       const sender = parseAddress(address.replace(/%.*$/, ''))
-      if (!sender || sender.prefix !== addressBits(sender.family)) return false
-      return lists[sender.family].check(formatAddress(sender), `ipv${sender.family}`)
+      return sender !== null && sender.prefix === addressBits(sender.family) && networks.some((network) => contains(network, sender))
     },
   }
 }
