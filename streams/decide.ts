@@ -370,7 +370,7 @@ export function isDecision(output: DecideOutput): output is Decision {
 export function decide(options: DecideOptions, clock: SchedulerLike, history: Iterable<Decision> = []): OperatorFunction<DecideEvent, DecideOutput> {
   const d = decider(options)
   // Not scan + mergeMap: flattening each step's outputs through mergeMap subscribed to an inner
-  // observable per failure, which cost the stage twice the decider's own time.
+  // observable per failure, about a sixth of the stage's time (4.3 against 3.6 us a failure).
   return (inputs) => new Observable<DecideOutput>((subscriber) => {
     let state = d.rebuild(history)
     return inputs.subscribe({

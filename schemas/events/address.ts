@@ -78,7 +78,6 @@ function mask(bytes: Uint8Array, prefix: number): Uint8Array {
   return out
 }
 
-
 /**
  * Parses an address or CIDR network; null when the text is neither.
  * IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) read as IPv4, as fail2ban does.
