@@ -14,12 +14,13 @@ export interface PrefregexCutResult {
  * optional), cut with match ends alone: no submatch search, which costs ~2.5 µs a line against
  * ~0.2 µs for a DFA scan (and its groups extracted through the binding on top).
  *
- * RE2 finds the leftmost-first end of `^A` and of `^AB` with its DFA. Leftmost-first picks the
- * first path in priority order, and in the whole prefregex that is A's first path, then B's first
- * path after it (B never fails: it matches the empty text and asserts nothing), then the rest as
- * content — as long as the rest is not empty and holds no newline, which `.+$` needs. So the two
+ * RE2 finds the leftmost-first end of `^A`, and of B from there, with its DFA. Leftmost-first picks
+ * the first path in priority order, and in the whole prefregex that is A's first path, then B's
+ * first path after it (B never fails: it matches the empty text and asserts nothing), then the rest
+ * as content — as long as the rest is not empty and holds no newline, which `.+$` needs. So the two
  * ends are where the prefregex puts its groups' bounds, and every other case is left to the full
- * regex: `cut` then answers undefined.
+ * regex: `cut` then answers undefined. B is run alone from A's end, not as `^AB` from the start:
+ * A is a syslog prefix line, the longest part, and scanning it twice was a third of a line's cost.
  *
  * A lazy content followed by a tail, `<F-CONTENT>.+?</F-CONTENT>T$` (postfix's, whose submatch
  * search costs ~8 µs on a rejection line), is cut too when T asserts nothing and matches the empty
@@ -31,7 +32,7 @@ export class PrefregexCut {
   private constructor(
     /** `^A` with the global flag: a test() leaves the match end in lastIndex. Absent without an MLFID group. */
     private readonly mlfidEnd: RE2 | undefined,
-    /** `^AB`, likewise. */
+    /** B, sticky, run from the end of `^A`; without an MLFID group, `^B`, global. */
     private readonly contentStart: RE2,
     /** For a lazy content: `T$` to find where the tail starts, and `^T$` for its groups. */
     private readonly tail: { readonly start: RE2; readonly groups: FailRegex } | undefined,
@@ -56,13 +57,15 @@ export class PrefregexCut {
     }
     if (ASSERTION.test(b) || !matchesEmpty(b, opts)) return undefined
     const mlfidEnd = endFinder(a, opts)
-    const contentStart = endFinder(`(?:${a})(?:${b})`, opts)
+    const contentStart = endFinder(b, opts, 'yu')
     return mlfidEnd && contentStart && new PrefregexCut(mlfidEnd, contentStart, tail)
   }
 
   /** The prefregex's groups for `text`; null when it does not match; undefined when this cut cannot tell. */
   cut(text: Buffer): PrefregexCutResult | null | undefined {
-    const start = endOf(this.contentStart, text)
+    const mlfidEnd = this.mlfidEnd === undefined ? 0 : endOf(this.mlfidEnd, text)
+    if (mlfidEnd < 0) return null
+    const start = endOf(this.contentStart, text, mlfidEnd)
     if (start < 0) return null
     if (start >= text.length || text.indexOf(NEWLINE, start) >= 0) return undefined
     let content: Buffer
@@ -80,7 +83,7 @@ export class PrefregexCut {
       if (Object.keys(m.fields).length > 0) fields = m.fields
     }
     const result: PrefregexCutResult = { content, ...(fields !== undefined && { fields }) }
-    if (this.mlfidEnd !== undefined) result.mlfid = text.toString('utf8', 0, endOf(this.mlfidEnd, text))
+    if (this.mlfidEnd !== undefined) result.mlfid = text.toString('utf8', 0, mlfidEnd)
     return result
   }
 }
@@ -103,10 +106,13 @@ const GLOBAL_FLAGS = /\(\?[aiLmsux]+\)/
 /** Anything B could assert, which might hold where B is empty in one place and not in another. */
 const ASSERTION = /[\^$]|\\[bBAZz]|\(\?[=!<]/
 
-/** `^source` by fail2ban's rules, global, for its match ends; undefined when it captures a group or does not compile. */
-function endFinder(source: string, opts: FailRegexOptions): RE2 | undefined {
-  const regex = compiled(`^(?:${source})`, opts)
-  return regex === undefined || regex.fieldNames.length > 0 ? undefined : new RE2(regex.source, 'gu')
+/**
+ * `source` by fail2ban's rules, for its match ends: anchored at the start, global (`gu`), or at
+ * lastIndex, sticky (`yu`); undefined when it captures a group or does not compile.
+ */
+function endFinder(source: string, opts: FailRegexOptions, flags: 'gu' | 'yu' = 'gu'): RE2 | undefined {
+  const regex = compiled(flags === 'gu' ? `^(?:${source})` : `(?:${source})`, opts)
+  return regex === undefined || regex.fieldNames.length > 0 ? undefined : new RE2(regex.source, flags)
 }
 
 function matchesEmpty(source: string, opts: FailRegexOptions): boolean {
@@ -124,8 +130,8 @@ function compiled(source: string, opts: FailRegexOptions): FailRegex | undefined
 
 const EMPTY = Buffer.alloc(0)
 
-/** The end of the leftmost-first match of an anchored global regex in `text`, in bytes; -1 when none. */
-function endOf(regex: RE2, text: Buffer): number {
-  regex.lastIndex = 0
+/** The end of the leftmost-first match of an anchored or sticky regex in `text` from byte `from`, in bytes; -1 when none. */
+function endOf(regex: RE2, text: Buffer, from = 0): number {
+  regex.lastIndex = from
   return regex.test(text) ? regex.lastIndex : -1
 }

@@ -14,7 +14,7 @@ export interface StreamMatch { filter: number; result: LineResult }
  */
 export class StreamPrefilter {
   readonly set?: RE2Set
-  /** Set pattern index → [filter index, failregex index (ignoreregexes follow them)]. */
+  /** Set pattern index → [filter index, failregex index (ignoreregexes follow them)], in filter order: a filter's patterns are consecutive. */
   readonly owner: readonly (readonly [number, number])[]
   /** Filters that must see every line. */
   readonly always: readonly number[]
@@ -68,17 +68,13 @@ export class StreamMatcher {
     const { set, owner, wordStart, always } = this.prefilter
     const rawHolds = startsWithWordChar(line)
     const hits = set ? set.match(line) : []
-    // Most lines of a busy log hit nothing: they allocate nothing more.
-    if (hits.length > 0) {
-      const candidates = new Map<number, number[]>()
-      for (const h of hits) {
-        const [filter, regex] = owner[h]!
-        if (!rawHolds && wordStart.has(filter)) continue
-        const list = candidates.get(filter)
-        if (list) list.push(regex)
-        else candidates.set(filter, [regex])
-      }
-      for (const [i, regexes] of candidates) this.collect(out, i, this.matcher(i).processLine(line, time, regexes))
+    // Sorted (the binding sorts them already; RE2 does not promise it), so each filter's hits are one run: its candidates.
+    if (hits.length > 1) hits.sort((a, b) => a - b)
+    for (let k = 0; k < hits.length;) {
+      const filter = owner[hits[k]!]![0]
+      const regexes: number[] = []
+      for (; k < hits.length && owner[hits[k]!]![0] === filter; k++) regexes.push(owner[hits[k]!]![1])
+      if (rawHolds || !wordStart.has(filter)) this.collect(out, filter, this.matcher(filter).processLine(line, time, regexes))
     }
     if (!rawHolds) for (const i of wordStart) this.collect(out, i, this.matcher(i).processLine(line, time))
     for (const i of always) this.collect(out, i, this.matcher(i).processLine(line, time))
