@@ -153,7 +153,11 @@ export class FilterMatcher {
    * failregexes and ignoreregexes a prefilter let through for this line (see candidates()); only those run.
    */
   processLine(line: Buffer, time?: number, candidates?: number[]): LineResult {
-    line = matchableLine(line)
+    return this.processMatchable(matchableLine(line), time, candidates)
+  }
+
+  /** processLine for a line matchableLine() has already given: a stream's lines are checked for UTF-8 once, not once per filter. */
+  processMatchable(line: Buffer, time?: number, candidates?: number[]): LineResult {
     candidates = candidates === undefined ? this.candidates(line) : this.admitted(line, candidates)
     const hopeless = candidates !== undefined && !this.anyFailregex(candidates)
     if (hopeless && !this.mustClassify()) return missed(null)

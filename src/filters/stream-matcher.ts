@@ -74,10 +74,10 @@ export class StreamMatcher {
       const filter = owner[hits[k]!]![0]
       const regexes: number[] = []
       for (; k < hits.length && owner[hits[k]!]![0] === filter; k++) regexes.push(owner[hits[k]!]![1])
-      if (rawHolds || !wordStart.has(filter)) this.collect(out, filter, this.matcher(filter).processLine(line, time, regexes))
+      if (rawHolds || !wordStart.has(filter)) this.collect(out, filter, this.matcher(filter).processMatchable(line, time, regexes))
     }
-    if (!rawHolds) for (const i of wordStart) this.collect(out, i, this.matcher(i).processLine(line, time))
-    for (const i of always) this.collect(out, i, this.matcher(i).processLine(line, time))
+    if (!rawHolds) for (const i of wordStart) this.collect(out, i, this.matcher(i).processMatchable(line, time))
+    for (const i of always) this.collect(out, i, this.matcher(i).processMatchable(line, time))
     return out
   }
 
