@@ -6,7 +6,7 @@
  *   npx tsx bench/regex-vs-fail2ban.ts [lines, default 200000] [runs, default 3]
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { packageRoot } from '../src/package-root.js'
@@ -15,8 +15,11 @@ import { generateMailLog } from './mail-log.js'
 const LINES = Number(process.argv[2] ?? 200_000)
 const RUNS = Number(process.argv[3] ?? 3)
 const root = packageRoot()
-const log = join(mkdtempSync(join(tmpdir(), 'banstream-bench-')), 'mail.log')
+const dir = mkdtempSync(join(tmpdir(), 'banstream-bench-'))
+const log = join(dir, 'mail.log')
 writeFileSync(log, generateMailLog(LINES))
+// The log is tens of MB: a bench run leaves nothing behind.
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
 
 interface Timed { secs: number; matched: string }
 
