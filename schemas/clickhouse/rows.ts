@@ -30,9 +30,15 @@ export function clickHouseTime(rfc3339: string): string {
 /** The form of a time as toISOString writes it (what our stages emit), with an hour, minute and second in range. */
 const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/
 
+/**
+ * The canonical form on the 1st to the 28th of a month, a day of the calendar in any year: one
+ * test for most times, where slicing out the month and day cost the store sink as much as the test.
+ */
+const CANONICAL_UTC_EARLY_IN_MONTH = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/
+
 /** A time as toISOString writes it, on a day of the calendar: taken as it is, without Date.parse. */
 function isCanonicalTime(rfc3339: string): boolean {
-  return CANONICAL_UTC.test(rfc3339) && (isEarlyInMonth(rfc3339) || isCalendarDay(rfc3339.slice(0, 10)))
+  return CANONICAL_UTC_EARLY_IN_MONTH.test(rfc3339) || (CANONICAL_UTC.test(rfc3339) && isCalendarDay(rfc3339.slice(0, 10)))
 }
 
 /**
@@ -177,13 +183,6 @@ function canonicalTime(rfc3339: string): string {
   const text = `${clickHouseTime(rfc3339).replace(' ', 'T')}Z`
   if (!CANONICAL_UTC.test(text)) throw new UnstorableEventError(`not a time ClickHouse keeps: ${JSON.stringify(rfc3339)}`)
   return text
-}
-
-/** A YYYY-MM-DD... whose month is one and whose day is the 1st to the 28th: a day of the calendar in any year. */
-function isEarlyInMonth(text: string): boolean {
-  const month = Number(text.slice(5, 7))
-  const day = Number(text.slice(8, 10))
-  return month >= 1 && month <= 12 && day >= 1 && day <= 28
 }
 
 const NEWLINE = 0x0a

@@ -43,3 +43,14 @@ test('decodes a JSON record and reports one that is not JSON', () => {
 test('assertValid throws a coded error', () => {
   assert.throws(() => assertValid(FailureDetected, {}), (e: unknown) => e instanceof InvalidEventError && e.code === 'BANSTREAM_ERR_INVALID_EVENT')
 })
+
+test('takes a time in the form toISOString writes exactly when Date.parse reads it', () => {
+  for (const month of ['00', '01', '02', '12', '13']) {
+    for (const day of ['00', '01', '28', '29', '30', '31', '32']) {
+      for (const clock of ['00:00:00.000', '23:59:59.999', '24:00:00.000', '12:60:00.000', '12:00:60.000']) {
+        const occurred_at = `2026-${month}-${day}T${clock}Z`
+        assert.equal(validate(FailureDetected, { ...failure, occurred_at }).ok, !Number.isNaN(Date.parse(occurred_at)), occurred_at)
+      }
+    }
+  }
+})
