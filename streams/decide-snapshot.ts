@@ -59,6 +59,15 @@ function savedBan([ip, ban]: [string, ActiveBan]): [string, Omit<ActiveBan, 'end
   return [ip, { ...ban, ends: Number.isFinite(ban.ends) ? ban.ends : null }]
 }
 
+/**
+ * A saved window with every field a live one has: JSON drops the fields that were undefined
+ * (`hosts`, `user`), and windows of one shape share one object layout (openWindow).
+ */
+function restoredWindow(saved: Window): Window {
+  const { first, last, retry, attempts, matches, hosts, user, hits } = saved
+  return { first, last, retry, attempts, matches, hosts, user, ...(hits === undefined ? {} : { hits }) }
+}
+
 /** The state a snapshot was taken of; eviction lines are rebuilt in time order so they evict as before. */
 export function restoreSnapshot(snapshot: DecideSnapshot): DecideState {
   if (snapshot.version !== 1) throw new Error(`decide snapshot version ${String(snapshot.version)} is not understood`)
@@ -66,7 +75,7 @@ export function restoreSnapshot(snapshot: DecideSnapshot): DecideState {
   state.watermark = snapshot.watermark ?? -Infinity
   for (const [name, saved] of Object.entries(snapshot.jails)) {
     const js = jailState(state, name)
-    for (const [key, window] of [...saved.windows].sort((a, b) => a[1].last - b[1].last)) putWindow(js, key, window)
+    for (const [key, window] of [...saved.windows].sort((a, b) => a[1].last - b[1].last)) putWindow(js, key, restoredWindow(window))
     for (const [ip, ban] of saved.bans) {
       const ends = ban.ends ?? Infinity
       js.bans.set(ip, { ...ban, ends })

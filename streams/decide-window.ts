@@ -15,6 +15,11 @@ export interface Window {
   readonly matches: readonly string[]
   /** The hosts whose logs showed the failures, when the jail bans on them (bantarget origin); a sliding window keeps the hosts of failures it has dropped. */
   readonly hosts?: readonly string[]
+  /**
+   * The user the window's first failure captured (<F-USER>): fail2ban's FailManager keeps the first
+   * ticket's data and counts later failures into it, so that is the user its actions are told of.
+   */
+  readonly user?: string
   /** Sliding window only: each counted failure as [time, weight]. */
   readonly hits?: ReadonlyArray<readonly [number, number]>
 }
@@ -44,10 +49,10 @@ export function windowExpired(window: Window, now: number, findTimeSecs: number)
 
 /**
  * The window a first failure opens (fail2ban keeps the first ticket's lines
- * whole). `hosts` is kept as given; every window has the same fields, so a
+ * whole). `hosts` and `user` are kept as given; every window has the same fields, so a
  * million of them share one object layout (see memory in bench/pipeline.ts).
  */
-export function openWindow(time: number, weight: number, matches: readonly string[], rules: WindowRules, hosts?: readonly string[]): Window {
+export function openWindow(time: number, weight: number, matches: readonly string[], rules: WindowRules, hosts?: readonly string[], user?: string): Window {
   return {
     first: time,
     last: time,
@@ -55,6 +60,7 @@ export function openWindow(time: number, weight: number, matches: readonly strin
     attempts: 1,
     matches: rules.window === 'sliding' ? trim(matches, rules.max_matches) : matches,
     hosts,
+    user,
     ...(rules.window === 'sliding' ? { hits: [[time, weight] as const] } : {}),
   }
 }
@@ -77,6 +83,7 @@ export function addToWindow(window: Window, time: number, weight: number, matche
       attempts: hits.length,
       matches: merged,
       hosts,
+      user: window.user,
       hits,
     }
   }
@@ -89,5 +96,5 @@ export function addToWindow(window: Window, time: number, weight: number, matche
     }
     last = time
   }
-  return { first, last, retry: retry + weight, attempts: window.attempts + 1, matches: merged, hosts }
+  return { first, last, retry: retry + weight, attempts: window.attempts + 1, matches: merged, hosts, user: window.user }
 }

@@ -187,7 +187,7 @@ export function decider(options: DecideOptions): Decider {
     const held = js?.windows.get(key)
     const existing = held && !windowExpired(held, watermark, policy.find_time_secs) ? held : undefined
     const hosts = policy.ban_target !== 'fleet' && policy.ban_target.origin ? withHost(existing?.hosts, failure.host) : undefined
-    const window = existing ? addToWindow(existing, time, weight, failure.matches, policy, hosts) : openWindow(time, weight, failure.matches, policy, hosts)
+    const window = existing ? addToWindow(existing, time, weight, failure.matches, policy, hosts) : openWindow(time, weight, failure.matches, policy, hosts, failure.user)
 
     const outputs: DecideOutput[] = []
     const banned = activeBan(js, banIp, time) ?? activeBan(js, formatAddress(address), time)
@@ -203,6 +203,7 @@ export function decider(options: DecideOptions): Decider {
       jail,
       ip: banIp,
       ...(failure.fid !== undefined ? { fid: failure.fid } : {}),
+      ...(window.user !== undefined ? { user: window.user } : {}),
       failures: window.attempts,
       ban_time_secs: secs,
       ban_count: 1,

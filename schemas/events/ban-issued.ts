@@ -11,6 +11,7 @@ export const BanIssued = Type.Object({
   jail: Type.String({ minLength: 1 }),
   ip: Type.String({ description: 'What to ban: an IPv4 or IPv6 address, or a CIDR network (IPv6 addresses are counted and banned per network, /64 unless the jail says otherwise).' }),
   fid: Type.Optional(Type.String({ description: 'The failure id failures were counted under (<F-ID>), when it was not the address.' })),
+  user: Type.Optional(Type.String({ description: "The user name the first counted failure captured (<F-USER>), as fail2ban's ban ticket keeps it; actions get it as <F-USER>." })),
   failures: Type.Integer({ minimum: 0, description: 'Failures counted in the window that reached maxretry; 0 for a manual ban.' }),
   ban_time_secs: Type.Integer({ minimum: -1, description: 'Length of the ban in seconds from occurred_at; -1 = permanent. Includes the bantime.increment growth.' }),
   ban_count: Type.Integer({ minimum: 1, description: 'How many times this address has been banned in this jail (across all jails with bantime.overalljails), this ban included; drives bantime.increment.' }),

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS decisions
     ip IPv6 COMMENT 'What to ban: an IPv4 or IPv6 address, or a CIDR network (IPv6 addresses are counted and banned per network, /64 unless the jail says otherwise).',
     ip_prefix UInt8 COMMENT 'Prefix length of ip in IPv6 terms: 128 for one address; an IPv4 network /n is 96 + n.',
     fid Nullable(String) COMMENT 'The failure id failures were counted under (<F-ID>), when it was not the address.',
+    user Nullable(String) COMMENT 'The user name the first counted failure captured (<F-USER>), as fail2ban\'s ban ticket keeps it; actions get it as <F-USER>.',
     failures Nullable(UInt32) COMMENT 'Failures counted in the window that reached maxretry; 0 for a manual ban.',
     ban_time_secs Nullable(Int32) COMMENT 'Length of the ban in seconds from occurred_at; -1 = permanent. Includes the bantime.increment growth.',
     ban_count Nullable(UInt32) COMMENT 'How many times this address has been banned in this jail (across all jails with bantime.overalljails), this ban included; drives bantime.increment.',

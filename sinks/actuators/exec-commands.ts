@@ -350,7 +350,13 @@ export function banFacts(ban: BanIssued, restored: boolean): BanFacts {
     bancount: ban.ban_count,
     matches: ban.matches,
     restored,
+    ...(ban.user === undefined && ban.fid === undefined ? {} : { captures: captured(ban) }),
   }
+}
+
+/** The filter's captures a ban carries, by fail2ban's option name: what its ticket data gives <F-USER> and <F-ID>. */
+function captured(ban: BanIssued): Record<string, string> {
+  return { ...(ban.user === undefined ? {} : { user: ban.user }), ...(ban.fid === undefined ? {} : { fid: ban.fid }) }
 }
 
 /** A command run without a ban (actionstart, actioncheck, ...). */

@@ -74,6 +74,14 @@ test('counts failures per failure id when the filter captures one', () => {
   assert.equal(bans[0]!.ip, '192.0.2.3')
 })
 
+test("a ban carries the user its window's first failure captured, as fail2ban's ticket keeps the first ticket's data", () => {
+  const users = ['root', 'admin', 'oracle']
+  const f = (s: number) => failure('192.0.2.1', s, { user: users[s]! })
+  assert.equal(scenario({ jails: [sshd()] }, [f(0), f(1)], [f(2)]).bans[0]!.user, 'root')
+  const anonymous = scenario({ jails: [sshd()] }, times('192.0.2.1', 0, 1), times('192.0.2.1', 2)).bans[0]!
+  assert.equal('user' in anonymous, false)
+})
+
 test('ignores failures of an address in ignoreip', () => {
   const jail = sshd({ ignore_ip: '127.0.0.1/8 192.0.2.0/24' })
   const { bans, notices } = scenario({ jails: [jail] }, times('192.0.2.1', 0, 1), times('192.0.2.1', 2))

@@ -123,6 +123,13 @@ describe('rendering a ban', () => {
     assert.equal(shell(banCommand(action, 'actionban', f, HOST)).stdout, 'roota\nb')
   })
 
+  test("a ban's user and failure id fill <F-USER> and <F-ID>, quoted whatever the log wrote", () => {
+    const user = `x'; touch /tmp/pwned; echo '$(id)`
+    const b = { ...ban('sshd', '192.0.2.7', 600), user, fid: 'conn-1' }
+    const action = execAction(source({ actionban: 'printf "%s|%s" <F-USER> <F-ID>' }))
+    assert.equal(shell(banCommand(action, 'actionban', banFacts(b, false), HOST)).stdout, `${user}|conn-1`)
+  })
+
   test('a capture the ban does not carry is empty, as in fail2ban', () => {
     const action = execAction(source({ actionban: 'echo "[<F-USER>]"' }))
     assert.equal(shell(banCommand(action, 'actionban', facts('192.0.2.7'), HOST)).stdout, '[]\n')
