@@ -62,6 +62,9 @@ interface Queued {
   line: Buffer
 }
 
+/** Idle time before the first keepalive probe; the kernel's probe interval and count decide the rest. */
+const TCP_KEEPALIVE_DELAY_MS = 60_000
+
 export class SyslogServer implements Source {
   private readonly stream: string
   private readonly maxMessageBytes: number
@@ -157,7 +160,10 @@ export class SyslogServer implements Source {
   }
 
   private async listenTcp({ address = '0.0.0.0', port = 514 }: SyslogListen): Promise<void> {
-    const server = createServer((connection) => this.accept(connection))
+    // A sender that crashed or lost its network never closes its connections: keepalive probes find
+    // them dead and free their slots (max_connections, max_connections_per_sender), or after enough
+    // reboots a sender would be refused its own new connection.
+    const server = createServer({ keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_DELAY_MS }, (connection) => this.accept(connection))
     server.maxConnections = this.config.max_connections ?? 1024
     server.on('drop', () => this.count.refused_connections++)
     await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
@@ -143,6 +144,20 @@ test('one sender holds at most max_connections_per_sender TCP connections; anoth
   } finally {
     for (const socket of sockets) socket.destroy()
     await server.stop()
+  }
+})
+
+test("a sender's TCP connection is probed with keepalive, so one that vanished without closing frees its slot", async () => {
+  const port = server.addresses().tcp!.port
+  const socket = connect(port, '127.0.0.1')
+  try {
+    const local = await new Promise<number>((resolve) => socket.once('connect', () => resolve(socket.localPort!)))
+    // The server's end of this connection, as the kernel shows it: its timer is keepalive's.
+    const shown = () => execFileSync('ss', ['-tno', 'state', 'established', `( sport = :${port} and dport = :${local} )`], { encoding: 'utf8' })
+    await waitFor(() => shown().includes(`127.0.0.1:${local}`), 'the accepted connection')
+    assert.match(shown(), /timer:\(keepalive,/)
+  } finally {
+    socket.destroy()
   }
 })
 
