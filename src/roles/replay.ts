@@ -5,12 +5,12 @@ import { Subject } from 'rxjs'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
-import type { FailureDetected } from '../../schemas/events/failure-detected.js'
 import { decider } from '../../streams/decide.js'
 import type { JailPolicy } from '../../streams/decide-policy.js'
 import { emptyExpireState, evolveExpire, expireDue } from '../../streams/expire.js'
 import { match, MatchCounters, type MatchJail } from '../../streams/match.js'
 import { LineSplitter } from '../sources/line-splitter.js'
+import { FailureSort, type TimedFailure } from './replay-sort.js'
 import type { LineBatch } from '../sources/source.js'
 
 /** A file to replay, and the path its lines are routed by (a copied log replayed as the path it came from). */
@@ -39,6 +39,10 @@ export interface ReplayJailsOptions {
   readonly onProgress?: (progress: ReplayProgress) => void
   /** Stops the replay between two chunks, rejecting with the signal's reason. */
   readonly signal?: AbortSignal
+  /** How many failures are held in memory to be put in time order; beyond that they wait in temp files (default 100000). */
+  readonly failuresInMemory?: number
+  /** Where those temp files go (default: the OS temp directory). */
+  readonly tempDir?: string
 }
 
 export interface ReplayOptions extends ReplayJailsOptions {
@@ -116,23 +120,28 @@ export function replay(options: ReplayOptions): Promise<ReplayResult> {
  */
 export async function replayLines(options: ReplayJailsOptions, chunks: AsyncIterable<ReplayChunk>): Promise<ReplayResult> {
   const counters = new MatchCounters()
-  const failures: FailureDetected[] = []
-  const batches = new Subject<LineBatch>()
-  batches.pipe(match(options.jails, { counters })).subscribe((failure) => {
-    if (failure.success) failures.push(failure)
-    else if (inRange(failure, options)) failures.push(failure)
-  })
-  let lines = 0
-  for await (const chunk of chunks) {
-    options.signal?.throwIfAborted()
-    for (const batch of chunk.batches) {
-      lines += batch.lines.length
-      batches.next(batch)
+  const failures = new FailureSort(options.failuresInMemory ?? DEFAULT_FAILURES_IN_MEMORY, options.tempDir)
+  try {
+    const batches = new Subject<LineBatch>()
+    batches.pipe(match(options.jails, { counters })).subscribe((failure) => {
+      const t = Date.parse(failure.occurred_at)
+      if (failure.success || inRange(t / 1000, options)) failures.add(failure, t)
+    })
+    let lines = 0
+    for await (const chunk of chunks) {
+      options.signal?.throwIfAborted()
+      for (const batch of chunk.batches) {
+        lines += batch.lines.length
+        batches.next(batch)
+      }
+      await failures.spillIfFull()
+      options.onProgress?.({ done: chunk.done, total: chunk.total, lines })
     }
-    options.onProgress?.({ done: chunk.done, total: chunk.total, lines })
+    batches.complete()
+    return await decideAll(options, failures.sorted(), counters, lines)
+  } finally {
+    await failures.close()
   }
-  batches.complete()
-  return decideAll(options, failures, counters, lines)
 }
 
 /** The files' lines, a batch per chunk read, each routed by the file's `as` path. */
@@ -156,8 +165,7 @@ async function* fileChunks(inputs: readonly ReplayInput[]): AsyncGenerator<Repla
   }
 }
 
-function inRange(failure: FailureDetected, options: ReplayJailsOptions): boolean {
-  const t = Date.parse(failure.occurred_at) / 1000
+function inRange(t: number, options: ReplayJailsOptions): boolean {
   return (options.from === undefined || t >= options.from) && (options.to === undefined || t < options.to)
 }
 
@@ -177,11 +185,11 @@ async function* readChunks(path: string): AsyncGenerator<{ data: Buffer; read: n
   for await (const chunk of file.pipe(createGunzip())) yield { data: chunk as Buffer, read }
 }
 
-function decideAll(options: ReplayJailsOptions, failures: FailureDetected[], counters: MatchCounters, lines: number): ReplayResult {
-  // Files are read one after another: the decider, keyed on event time, sees their failures interleaved as they happened.
-  const ordered = failures
-    .map((failure, index) => ({ failure, index, t: Date.parse(failure.occurred_at) }))
-    .sort((a, b) => a.t - b.t || a.index - b.index)
+// About 50 MB of heap; a run written beyond it is about 30 MB of NDJSON.
+const DEFAULT_FAILURES_IN_MEMORY = 100_000
+
+/** Decides the failures, which come in event time order: files are read one after another, but the decider sees their failures interleaved as they happened. */
+async function decideAll(options: ReplayJailsOptions, ordered: AsyncIterable<TimedFailure>, counters: MatchCounters, lines: number): Promise<ReplayResult> {
   const d = decider({ jails: options.policies, live: false })
   let state = d.initialState()
   const expiry = emptyExpireState()
@@ -193,9 +201,14 @@ function decideAll(options: ReplayJailsOptions, failures: FailureDetected[], cou
     }
   }
   const perJail = new Map(options.jails.map((j) => [j.name, { failures: 0, byRegex: new Map<number, number>() }]))
-  for (const { failure, t } of ordered) {
+  let first: TimedFailure | undefined
+  let last: TimedFailure | undefined
+  for await (const timed of ordered) {
+    const { failure, t } = timed
     lift(t / 1000)
     if (!failure.success) {
+      first ??= timed
+      last = timed
       const counts = perJail.get(failure.jail)!
       counts.failures++
       counts.byRegex.set(failure.regex_index, (counts.byRegex.get(failure.regex_index) ?? 0) + 1)
@@ -208,9 +221,8 @@ function decideAll(options: ReplayJailsOptions, failures: FailureDetected[], cou
       evolveExpire(expiry, output)
     }
   }
-  const counted = ordered.filter((o) => !o.failure.success)
   if (options.to !== undefined) lift(options.to)
-  else if (counted.length > 0) lift(counted.at(-1)!.t / 1000)
+  else if (last !== undefined) lift(last.t / 1000)
 
   const jails = [...options.jails].map((j) => j.name).sort().map((name): JailReplay => {
     const counts = perJail.get(name)!
@@ -226,8 +238,8 @@ function decideAll(options: ReplayJailsOptions, failures: FailureDetected[], cou
     }
   })
   return {
-    first_failure_at: counted.length > 0 ? counted[0]!.failure.occurred_at : null,
-    last_failure_at: counted.length > 0 ? counted.at(-1)!.failure.occurred_at : null,
+    first_failure_at: first?.failure.occurred_at ?? null,
+    last_failure_at: last?.failure.occurred_at ?? null,
     lines,
     unrouted_lines: counters.unrouted_lines,
     jails,

@@ -1,12 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Decision } from '../../schemas/events/decision.js'
 import { diffDecisions, parseDecisionsNdjson } from '../../src/roles/replay-diff.js'
-import { replay, type ReplayInput, type ReplayResult } from '../../src/roles/replay.js'
-import { ATTACKERS, WEEK_START, weekConfig, weekJails, writeWeek } from './replay-week.js'
+import { replay, replayLines, type ReplayChunk, type ReplayInput, type ReplayResult } from '../../src/roles/replay.js'
+import { ATTACKERS, WEEK_START, weekConfig, weekJails, weekLog, writeWeek } from './replay-week.js'
 
 async function run(configDir: string, inputs: ReplayInput[], range: { from?: number; to?: number } = {}): Promise<ReplayResult> {
   return replay({ ...await weekJails(configDir), inputs, ...range })
@@ -37,6 +37,34 @@ test('a week of log replayed as its logpath bans the known attackers at the fail
   ])
   assert.deepEqual(web!.bans[0]!.matches, [1, 11, 21, 31, 41].map((s) => `${iso(WEEK_START + 86400 + 3600 + s).replace('T', ' ').slice(0, 19)} Failed login from ${ATTACKERS.burst}`))
   assert.deepEqual(web!.unbans.map((u) => [u.ip, u.time]), web!.bans.map((b) => [b.ip, iso(Date.parse(b.time) / 1000 + 3600)]))
+})
+
+test('failures beyond what memory holds wait in sorted temp files and are decided in the same time order, across files read one after another', async (t) => {
+  const config = weekConfig()
+  const temp = mkdtempSync(join(tmpdir(), 'banstream-replay-temp-'))
+  t.after(() => rmSync(config, { recursive: true, force: true }))
+  t.after(() => rmSync(temp, { recursive: true, force: true }))
+  const lines = weekLog().trimEnd().split('\n').map((line) => Buffer.from(line))
+  // Two rotated files of one log, each in time order, the older read last: every failure of one file is found before any of the other's.
+  const files = [lines.filter((_, i) => i % 2 === 1), lines.filter((_, i) => i % 2 === 0)]
+  async function* chunks(): AsyncGenerator<ReplayChunk> {
+    for (const [n, file] of files.entries()) {
+      for (let i = 0; i < file.length; i += 200) {
+        const batch = { stream: '/var/log/web.log', host: 'replay', lines: file.slice(i, i + 200), position: { path: `web.log.${n}`, offset: i }, received_at: 0 }
+        yield { batches: [batch], done: n * lines.length + i, total: 2 * lines.length }
+      }
+    }
+  }
+  const jails = await weekJails(config)
+  const inMemory = await replayLines(jails, chunks())
+  // One failure in memory: a run per chunk of 200 lines, more than the runs merged at once, so runs are merged into one on the way.
+  const spilled = await replayLines({ ...jails, failuresInMemory: 1, tempDir: temp }, chunks())
+  assert.deepEqual(spilled, inMemory)
+  assert.deepEqual(readdirSync(temp), [])
+  const whole = await run(config, [{ path: fixture(t).plain, as: '/var/log/web.log' }])
+  const decided = (r: ReplayResult) => r.jails.map((j) => ({ ...j, bans: j.bans.map((b) => [b.ip, b.time, b.failures, b.matches]), unbans: j.unbans.map((u) => [u.ip, u.time]) }))
+  assert.deepEqual(decided(spilled), decided(whole))
+  assert.equal(spilled.jails[0]!.bans.length, 4)
 })
 
 test('a file whose path no jail reads is counted as unrouted and bans nothing', async (t) => {
