@@ -107,8 +107,12 @@ function putRecord(js: JailState, ip: string, record: BanRecord): void {
 }
 
 export function secondsOf(iso: string): number {
-  return Date.parse(iso) / 1000
+  if (iso !== lastParsed.iso) lastParsed = { iso, secs: Date.parse(iso) / 1000 }
+  return lastParsed.secs
 }
+
+// Failures come many to a second, their times one string (the match stage writes each once).
+let lastParsed = { iso: '', secs: NaN }
 
 export function isoOf(seconds: number): string {
   return new Date(Math.round(seconds * 1000)).toISOString()

@@ -165,7 +165,8 @@ export function decider(options: DecideOptions): Decider {
       return { jail, outputs: [notice('ignored', failure, address.prefix < addressBits(address.family)
         ? 'the network holds an address in ignoreip' : 'the address is in ignoreip')] }
     }
-    const banIp = formatAddress(countedAs(policy, address))
+    const counted = countedAs(policy, address)
+    const banIp = formatAddress(counted)
     const key = failure.fid ?? banIp
     const watermark = Math.max(state.watermark, time)
     const js = state.jails.get(jail)
@@ -190,7 +191,7 @@ export function decider(options: DecideOptions): Decider {
     const window = existing ? addToWindow(existing, time, weight, failure.matches, policy, hosts) : openWindow(time, weight, failure.matches, policy, hosts, failure.user)
 
     const outputs: DecideOutput[] = []
-    const banned = activeBan(js, banIp, time) ?? activeBan(js, formatAddress(address), time)
+    const banned = activeBan(js, banIp, time) ?? (counted === address ? undefined : activeBan(js, formatAddress(address), time))
     if (window.retry < policy.max_retry) return { jail, key, window, time, outputs }
 
     const started = window.last

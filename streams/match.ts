@@ -135,6 +135,8 @@ class MatchStage {
   /** By the jails' indexes: a fleet's hosts send the same streams, read by the same jails. */
   private readonly plans = new Map<string, StreamPlan>()
   private readonly counts: JailMatchCounts[]
+  /** The last failure time written, and its text: a log's failures come many to a second. */
+  private lastTime = { ms: NaN, iso: '' }
 
   constructor(
     private readonly routes: JailRoutes, private readonly counters: MatchCounters,
@@ -217,6 +219,14 @@ class MatchStage {
     return { ...plan, matcher: new StreamMatcher(plan.prefilter, (filter) => plan.options[filter]!) }
   }
 
+  private isoOf(epochSecs: number): string | undefined {
+    const ms = Math.round(epochSecs * 1000)
+    if (ms === this.lastTime.ms) return this.lastTime.iso
+    if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) return undefined
+    this.lastTime = { ms, iso: new Date(ms).toISOString() }
+    return this.lastTime.iso
+  }
+
   private toEvent(batch: LineBatch, position: string, index: number, nth: number, j: number, failure: Failure): FailureDetected | undefined {
     const counts = this.counts[j]!
     const gained = failure.fields['mlfgained'] !== undefined
@@ -235,7 +245,7 @@ class MatchStage {
       counts.unparseable_host++
       return undefined
     }
-    const occurredAt = isoOf(failure.time)
+    const occurredAt = this.isoOf(failure.time)
     if (occurredAt === undefined) {
       counts.invalid_time++
       return undefined
@@ -309,11 +319,6 @@ function addressText(address: Address): string {
 }
 
 const MAX_DATE_MS = 8.64e15
-
-function isoOf(epochSecs: number): string | undefined {
-  const ms = Math.round(epochSecs * 1000)
-  return Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : undefined
-}
 
 /**
  * The batch's input position as text, the same for every delivery of the batch. A batch without a

@@ -12,21 +12,40 @@ export interface Address {
   readonly prefix: number
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
+/**
+ * The 32-bit value of a dotted-quad IPv4 address (four decimal numbers 0-255, no leading zeros),
+ * or -1 for any other text. Scanned by hand: every failure's address is read, most as this form.
+ */
+function ipv4Value(text: string): number {
+  let value = 0
+  let octet = 0
+  let octets = 0
+  let digits = 0
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : DOT
+    if (c === DOT) {
+      if (digits === 0 || ++octets > 4) return -1
+      value = value * 256 + octet
+      octet = 0
+      digits = 0
+    } else if (c >= DIGIT_0 && c <= DIGIT_9 && digits < 3 && !(digits > 0 && octet === 0)) {
+      // A leading zero reads as octal in some tools: refused above rather than guessed.
+      octet = octet * 10 + (c - DIGIT_0)
+      if (++digits === 3 && octet > 255) return -1
+    } else {
+      return -1
+    }
+  }
+  return octets === 4 ? value : -1
+}
+
+const DOT = 0x2e
+const DIGIT_0 = 0x30
+const DIGIT_9 = 0x39
 
 function parseIpv4(text: string): Uint8Array | null {
-  const m = IPV4.exec(text)
-  if (!m) return null
-  const bytes = new Uint8Array(4)
-  for (let i = 0; i < 4; i++) {
-    const part = m[i + 1]!
-    // A leading zero reads as octal in some tools; refuse it rather than guess.
-    if (part.length > 1 && part.startsWith('0')) return null
-    const n = Number(part)
-    if (n > 255) return null
-    bytes[i] = n
-  }
-  return bytes
+  const value = ipv4Value(text)
+  return value < 0 ? null : Uint8Array.of(value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff)
 }
 
 function parseGroups(text: string): number[] | null {
@@ -91,7 +110,8 @@ export function parseAddress(text: string): Address | null {
   const v4 = parseIpv4(host)
   if (v4) {
     const prefix = bits === null ? 32 : Number(bits)
-    return prefix > 32 ? null : { family: 4, bytes: mask(v4, prefix), prefix }
+    if (prefix > 32) return null
+    return { family: 4, bytes: prefix === 32 ? v4 : mask(v4, prefix), prefix }
   }
   const v6 = host.includes(':') ? parseIpv6(host) : null
   if (!v6) return null
@@ -160,26 +180,8 @@ export function overlaps(a: Address, b: Address): boolean {
  * event's address (the store sink) need parse only the others.
  */
 export function isCanonicalIpv4(text: string): boolean {
-  let octets = 0
-  let value = 0
-  let digits = 0
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : DOT
-    if (c === DOT) {
-      if (digits === 0 || value > 255 || ++octets > 4) return false
-      value = 0
-      digits = 0
-    } else if (c >= 0x30 && c <= 0x39 && digits < 3 && !(digits > 0 && value === 0)) {
-      value = value * 10 + (c - 0x30)
-      digits++
-    } else {
-      return false
-    }
-  }
-  return octets === 4
+  return ipv4Value(text) >= 0
 }
-
-const DOT = 0x2e
 
 /** The canonical text of an address or network, or null when the text is neither. */
 export function canonicalAddress(text: string): string | null {

@@ -1,4 +1,4 @@
-import { addressBits, formatAddress, parseAddress as parseEventAddress } from '../../schemas/events/address.js'
+import { addressBits, formatAddress, isCanonicalIpv4, parseAddress as parseEventAddress } from '../../schemas/events/address.js'
 
 /**
  * Validation of captured hosts, on top of the event address contract (schemas/events/address.ts):
@@ -65,30 +65,3 @@ export function parseAddress(text: string): Address | null {
   return address
 }
 
-/** Four decimal numbers 0-255 without leading zeros, joined by dots: an IPv4 address in its canonical spelling. */
-function isCanonicalIpv4(text: string): boolean {
-  let dots = 0
-  let digits = 0
-  let value = 0
-  let leadingZero = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c === DOT) {
-      if (digits === 0 || dots === 3) return false
-      dots++
-      digits = 0
-      value = 0
-      leadingZero = false
-      continue
-    }
-    if (c < ZERO || c > NINE || leadingZero) return false
-    leadingZero = digits === 0 && c === ZERO
-    value = value * 10 + (c - ZERO)
-    if (++digits > 3 || value > 255) return false
-  }
-  return dots === 3 && digits > 0
-}
-
-const DOT = 0x2e
-const ZERO = 0x30
-const NINE = 0x39

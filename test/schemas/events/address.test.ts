@@ -19,7 +19,8 @@ test('clears host bits of a CIDR network', () => {
 })
 
 test('rejects what is no address', () => {
-  for (const text of ['', 'host.example', '256.1.1.1', '01.2.3.4', '1.2.3.4/33', '1::2::3', '2001:db8::/129', '1:2:3:4:5:6:7:8:9']) {
+  for (const text of ['', 'host.example', '256.1.1.1', '01.2.3.4', '1.2.3.00', '1.2.3', '1.2.3.4.5', '1..2.3', '1.2.3.', '1.2.3.4x',
+    '1.2.3.4/33', '1.2.3.4/', '1::2::3', '2001:db8::/129', '1:2:3:4:5:6:7:8:9', '::ffff:1.2.3.256']) {
     assert.equal(parseAddress(text), null, text)
   }
 })
