@@ -1,9 +1,11 @@
 /**
  * The history store's write speed (issue 5): generated failures (see generated-failures.ts) into chDB,
  * - store.insertEvents: the events' JSON, then ChdbStore.insertEvents per batch (the store's own rate);
- * - sink: the failures already in the embedded log, read by ClickHouseSink (decode, validate, the
- *   events' own JSON to insertEvents, commit) until its committed offsets reach the end: what
- *   `banstream run` keeps up with.
+ * - sink: the failures already in the embedded log, read by ClickHouseSink (the events' own JSON to
+ *   insertEvents, commit) until its committed offsets reach the end: what `banstream run` keeps up
+ *   with, its own log trusted as run trusts it;
+ * - sink-checked: the same with every event decoded and validated first, as `banstream store`
+ *   reads Kafka (there into a ClickHouse server).
  * Each case runs in its own process on a fresh migrated store, so that none inherits another's heap
  * (the insert cases leave hundreds of MiB) or chDB's background merges.
  *
@@ -26,7 +28,7 @@ import { seededRandom } from './seeded-random.js'
 const TOTAL = Number(process.argv[2] ?? 1_000_000)
 const BATCHES = (process.argv[3] ?? '10000,100000').split(',').map(Number)
 /** Set in a child process: the one case it runs. */
-const CASE = process.argv[4] as 'insert' | 'sink' | undefined
+const CASE = process.argv[4] as 'insert' | 'sink' | 'sink-checked' | undefined
 /** Events generated at a time, so that a case's input never sits in memory whole. */
 const CHUNK = 100_000
 const PARTITIONS = 4
@@ -64,7 +66,7 @@ async function storeInsert(batch: number): Promise<void> {
   })
 }
 
-async function sink(batch: number): Promise<void> {
+async function sink(batch: number, checked: boolean): Promise<void> {
   await withStore(async (store, dir) => {
     const log = await EmbeddedLog.open({ dataDir: join(dir, 'log'), fsync: 'never' })
     try {
@@ -78,15 +80,18 @@ async function sink(batch: number): Promise<void> {
       const ends = await log.endOffsets(Topics.failures.name)
       const group = `store-${Topics.failures.name}`
       const t0 = performance.now()
-      const running = ClickHouseSink.start({ log, store, max_batch_rows: batch, max_batch_delay_ms: 200 })
+      const cpu0 = process.cpuUsage()
+      const running = ClickHouseSink.start({ log, store, max_batch_rows: batch, max_batch_delay_ms: 200, trusted: !checked })
       for (;;) {
         const committed = await Promise.all(ends.map((_, p) => log.committed(group, Topics.failures.name, p)))
         if (ends.every((end, p) => end === 0 || committed[p] === end)) break
         await new Promise((resolve) => setTimeout(resolve, 20))
       }
       const ms = performance.now() - t0
+      const cpu = process.cpuUsage(cpu0)
       await running.close()
-      console.log(`  sink (log → ClickHouseSink → chDB), max_batch_rows ${batch}: ${rate(TOTAL, ms)} (${(ms / 1000).toFixed(1)} s)`)
+      // CPU time beside the rate: the sink and chDB's threads share the machine's cores, and the rate moves with what else runs.
+      console.log(`  sink (log → ClickHouseSink → chDB)${checked ? ', every event checked' : ', its own log trusted'}, max_batch_rows ${batch}: ${rate(TOTAL, ms)} (${(ms / 1000).toFixed(1)} s, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU)`)
       printMemory('    ')
     } finally {
       await log.close()
@@ -95,10 +100,10 @@ async function sink(batch: number): Promise<void> {
 }
 
 if (CASE === 'insert') await storeInsert(BATCHES[0]!)
-else if (CASE === 'sink') await sink(BATCHES[0]!)
+else if (CASE === 'sink' || CASE === 'sink-checked') await sink(BATCHES[0]!, CASE === 'sink-checked')
 else {
   console.log(`store: ${TOTAL} generated failures per case into chDB`)
-  for (const kind of ['insert', 'sink']) {
+  for (const kind of ['insert', 'sink', 'sink-checked']) {
     for (const batch of BATCHES) {
       const args = [...process.execArgv, fileURLToPath(import.meta.url), String(TOTAL), String(batch), kind]
       if (spawnSync(process.execPath, args, { stdio: 'inherit' }).status !== 0) process.exitCode = 1

@@ -244,7 +244,8 @@ export class RunRole {
     await migrateStore(store, { ...DEFAULT_RETENTION, ...(linesDays !== undefined ? { lines_days: linesDays } : {}) })
     const note = this.options.note!
     const sink = ClickHouseSink.start({
-      log: this.log, store, onProblem: (p) => note('warn', `history: ${p.kind}${p.topic ? ` in ${p.topic}` : ''}: ${p.reason}`),
+      // Only this process's own stages write to its embedded log.
+      log: this.log, store, trusted: true, onProblem: (p) => note('warn', `history: ${p.kind}${p.topic ? ` in ${p.topic}` : ''}: ${p.reason}`),
       ...(linesDays !== undefined ? { lines: lineRows } : {}),
     })
     return { store, sink }

@@ -123,6 +123,36 @@ describe('ClickHouseSink', () => {
     assert.deepEqual(sink.stats(), { inserted: { failures: 3, decisions: 1, actuations: 1 }, skipped: 0, retries: 0 })
   })
 
+  it('stores the events of a trusted log as they are, and a record that is not one line of JSON as a checked log would', async (t) => {
+    const log = await logWithTopics(t)
+    await append(log, Topics.failures.name, [failure(1), JSON.stringify(failure(2, { ip: '2001:db8::/64' }), null, 2), failure(3)], () => 'one-partition')
+    await append(log, Topics.decisions.name, [ban])
+    await append(log, Topics.actuations.name, [acted], () => 'mx1')
+    const sink = ClickHouseSink.start({ log, store, timers: instant, trusted: true })
+    for (const topic of [Topics.failures.name, Topics.decisions.name, Topics.actuations.name]) await committedToEnd(log, topic)
+    await sink.close()
+    assert.deepEqual(sink.stats(), { inserted: { failures: 3, decisions: 1, actuations: 1 }, skipped: 0, retries: 0 })
+    assert.deepEqual(await store.query('SELECT toString(ip) AS ip, ip_prefix, matches FROM failures ORDER BY occurred_at'), [
+      { ip: '::ffff:192.0.2.1', ip_prefix: 128, matches: ['line 1'] },
+      { ip: '2001:db8::', ip_prefix: 64, matches: ['line 2'] },
+      { ip: '::ffff:192.0.2.3', ip_prefix: 128, matches: ['line 3'] },
+    ])
+    assert.equal(await count('SELECT count() AS n FROM decisions FINAL'), 1)
+    assert.equal(await count('SELECT count() AS n FROM actuations FINAL'), 1)
+  })
+
+  it('checks the records of a trusted log once ClickHouse refuses their insert: the bad ones are skipped and reported, the rest stored', async (t) => {
+    const log = await logWithTopics(t)
+    const problems: SinkProblem[] = []
+    await append(log, Topics.failures.name, [failure(1), '{not json', { ...failure(2), ip: 'mail.example.com' }, failure(3)], () => 'one-partition')
+    const sink = ClickHouseSink.start({ log, store, timers: instant, trusted: true, onProblem: (p) => problems.push(p) })
+    await committedToEnd(log, Topics.failures.name)
+    await sink.close()
+    assert.deepEqual(problems.map((p) => [p.kind, p.offset]), [['insert-failed', undefined], ['bad-event', 1], ['bad-event', 2]])
+    assert.deepEqual(sink.stats(), { inserted: { failures: 2, decisions: 0, actuations: 0 }, skipped: 2, retries: 1 })
+    assert.deepEqual(await store.query('SELECT matches FROM failures ORDER BY occurred_at'), [{ matches: ['line 1'] }, { matches: ['line 3'] }])
+  })
+
   it('waits for max_batch_delay_ms before inserting fewer than max_batch_rows rows', async (t) => {
     const log = await logWithTopics(t)
     const clock = manualTimers()
