@@ -37,7 +37,7 @@ export class FailureSort {
 
   /** Moves the held failures to a sorted run once they are as many as the memory allows. */
   async spillIfFull(): Promise<void> {
-    if (this.held.length < this.inMemory) return
+    if (this.held.length === 0 || this.held.length < this.inMemory) return
     this.runs.push(await this.write(this.takeHeld()))
     if (this.runs.length < MAX_RUNS) return
     const runs = this.runs
