@@ -13,6 +13,14 @@ export interface TimedFailure {
   readonly t: number
 }
 
+/** Date.parse of an event time, the last one remembered: a log's failures come many to a second, in order. */
+export function epochMsOf(iso: string): number {
+  if (iso !== lastTime.iso) lastTime = { iso, ms: Date.parse(iso) }
+  return lastTime.ms
+}
+
+let lastTime = { iso: '', ms: NaN }
+
 // Runs are merged with one open file each; past this many they are merged into one first.
 const MAX_RUNS = 64
 const LINES_PER_WRITE = 1000
@@ -92,7 +100,7 @@ async function* readRun(path: string): AsyncGenerator<TimedFailure> {
   for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
     // Written by this process from validated failures a moment ago.
     const failure = JSON.parse(line) as FailureDetected
-    yield { failure, t: Date.parse(failure.occurred_at) }
+    yield { failure, t: epochMsOf(failure.occurred_at) }
   }
 }
 

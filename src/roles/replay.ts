@@ -10,7 +10,7 @@ import type { JailPolicy } from '../../streams/decide-policy.js'
 import { emptyExpireState, evolveExpire, expireDue } from '../../streams/expire.js'
 import { match, MatchCounters, type MatchJail } from '../../streams/match.js'
 import { LineSplitter } from '../sources/line-splitter.js'
-import { FailureSort, type TimedFailure } from './replay-sort.js'
+import { epochMsOf, FailureSort, type TimedFailure } from './replay-sort.js'
 import type { LineBatch } from '../sources/source.js'
 
 /** A file to replay, and the path its lines are routed by (a copied log replayed as the path it came from). */
@@ -124,7 +124,7 @@ export async function replayLines(options: ReplayJailsOptions, chunks: AsyncIter
   try {
     const batches = new Subject<LineBatch>()
     batches.pipe(match(options.jails, { counters })).subscribe((failure) => {
-      const t = Date.parse(failure.occurred_at)
+      const t = epochMsOf(failure.occurred_at)
       if (failure.success || inRange(t / 1000, options)) failures.add(failure, t)
     })
     let lines = 0
@@ -224,9 +224,15 @@ async function decideAll(options: ReplayJailsOptions, ordered: AsyncIterable<Tim
   if (options.to !== undefined) lift(options.to)
   else if (last !== undefined) lift(last.t / 1000)
 
+  const byJail = new Map<string, Decision[]>()
+  for (const d of decisions) {
+    const own = byJail.get(d.jail)
+    if (own) own.push(d)
+    else byJail.set(d.jail, [d])
+  }
   const jails = [...options.jails].map((j) => j.name).sort().map((name): JailReplay => {
     const counts = perJail.get(name)!
-    const own = decisions.filter((d) => d.jail === name)
+    const own = byJail.get(name) ?? []
     return {
       jail: name,
       lines: counters.jail(name).lines,
