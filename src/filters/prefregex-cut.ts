@@ -1,5 +1,6 @@
 import RE2 from 're2'
 import { FailRegex, type FailRegexOptions } from './failregex.js'
+import { parseRegexTree, printRegex, type RegexNode } from './regex-tree.js'
 
 /** What a prefregex gives the failregexes: the connection id, if it captures one, and the text they run on. */
 export interface PrefregexCutResult {
@@ -27,12 +28,18 @@ export interface PrefregexCutResult {
  * text: the content still takes any rest that is not empty, and ends where T$ first matches after
  * its first character — the leftmost match of T$ there, which the DFA finds. T's groups are then
  * extracted from the tail alone, a few bytes or none.
+ *
+ * Without an MLFID group, a B with groups (dovecot's, the address an auth process writes before its
+ * message) is cut in two where the same holds: a head A free of groups — the syslog prefix — and the
+ * rest, which matches the empty text and asserts nothing. The rest's groups are then extracted from
+ * its own text, a few bytes: its leftmost-first path is its highest-priority one, so also the
+ * highest-priority one of those ending where it ends, which `^B$` on that text finds.
  */
 export class PrefregexCut {
   private constructor(
-    /** `^A` with the global flag: a test() leaves the match end in lastIndex. Absent without an MLFID group. */
-    private readonly mlfidEnd: RE2 | undefined,
-    /** B, sticky, run from the end of `^A`; without an MLFID group, `^B`, global. */
+    /** `^A` with the global flag: a test() leaves the match end in lastIndex. Absent without an A. */
+    private readonly headEnd: RE2 | undefined,
+    /** B, sticky, run from the end of `^A`; without an A, `^B`, global. */
     private readonly contentStart: RE2,
     /**
      * For a lazy content: `T$` to find where the tail starts, `^T$` for its groups, and those groups
@@ -40,9 +47,16 @@ export class PrefregexCut {
      * submatch search would cost more than the rest of the cut.
      */
     private readonly tail: { readonly start: RE2; readonly groups: FailRegex; readonly empty: Readonly<Record<string, string>> | undefined } | undefined,
+    /** Whether A is the MLFID group's text. */
+    private readonly mlfid: boolean,
+    /**
+     * `^B$` for B's groups, when it has any; and what finds text one of them could capture, which
+     * most B texts lack ("imap-login: "), where a submatch search would cost more than the whole cut.
+     */
+    private readonly groups?: { readonly regex: FailRegex; readonly capturable: RE2 | undefined },
   ) {}
 
-  /** The cut of a prefregex of that shape, with A and B free of groups and global flags; undefined otherwise. */
+  /** The cut of a prefregex of that shape, with A free of groups, B's only without a tail, and no global flags; undefined otherwise. */
   static of(pattern: string, opts: FailRegexOptions): PrefregexCut | undefined {
     if (opts.multiline) return undefined
     const shape = SHAPE.exec(pattern)
@@ -57,23 +71,39 @@ export class PrefregexCut {
     }
     if (a === undefined) {
       const contentStart = endFinder(b, opts)
-      return contentStart && new PrefregexCut(undefined, contentStart, tail)
+      if (contentStart !== undefined) return new PrefregexCut(undefined, contentStart, tail, false)
+      const split = tail === undefined ? splitHead(b) : undefined
+      return split && PrefregexCut.ofParts(split.head, split.rest, opts, undefined, false)
     }
-    if (ASSERTION.test(b) || !matchesEmpty(b, opts)) return undefined
-    const mlfidEnd = endFinder(a, opts)
-    const contentStart = endFinder(b, opts, 'yu')
-    return mlfidEnd && contentStart && new PrefregexCut(mlfidEnd, contentStart, tail)
+    return PrefregexCut.ofParts(a, b, opts, tail, true)
+  }
+
+  /** `^AB...`: B runs from A's end, so it must match the empty text and assert nothing; only without a tail may it have groups. */
+  private static ofParts(a: string, b: string, opts: FailRegexOptions, tail: PrefregexCut['tail'], mlfid: boolean): PrefregexCut | undefined {
+    if (ASSERTION.test(withoutClasses(b)) || !matchesEmpty(b, opts)) return undefined
+    // B's groups would come before a tail's, and fail2ban merges alt_ groups across both: only B's or only T's.
+    const regex = tail === undefined ? groupsOf(b, opts) : undefined
+    const headEnd = endFinder(a, opts)
+    const contentStart = endFinder(b, opts, 'yu', regex !== undefined)
+    const groups = regex && { regex, capturable: capturable(regex) }
+    return headEnd && contentStart && new PrefregexCut(headEnd, contentStart, tail, mlfid, groups)
   }
 
   /** The prefregex's groups for `text`; null when it does not match; undefined when this cut cannot tell. */
   cut(text: Buffer): PrefregexCutResult | null | undefined {
-    const mlfidEnd = this.mlfidEnd === undefined ? 0 : endOf(this.mlfidEnd, text)
-    if (mlfidEnd < 0) return null
-    const start = endOf(this.contentStart, text, mlfidEnd)
+    const headEnd = this.headEnd === undefined ? 0 : endOf(this.headEnd, text)
+    if (headEnd < 0) return null
+    const start = endOf(this.contentStart, text, headEnd)
     if (start < 0) return null
     if (start >= text.length || text.indexOf(NEWLINE, start) >= 0) return undefined
     let content: Buffer
     let fields: Record<string, string> | undefined
+    const groups = this.groups
+    if (groups !== undefined && (groups.capturable === undefined || groups.capturable.test(text.subarray(headEnd, start)))) {
+      const m = groups.regex.exec(text.subarray(headEnd, start))
+      if (m === null) return undefined
+      if (Object.keys(m.fields).length > 0) fields = m.fields
+    }
     if (this.tail === undefined) {
       content = text.subarray(start)
     } else {
@@ -92,7 +122,7 @@ export class PrefregexCut {
       content = text.subarray(start, from + at)
     }
     const result: PrefregexCutResult = { content, ...(fields !== undefined && { fields }) }
-    if (this.mlfidEnd !== undefined) result.mlfid = text.toString('utf8', 0, mlfidEnd)
+    if (this.mlfid) result.mlfid = text.toString('utf8', 0, headEnd)
     return result
   }
 }
@@ -119,11 +149,151 @@ const ASSERTION = /[\^$]|\\[bBAZz]|\(\?[=!<]/
 
 /**
  * `source` by fail2ban's rules, for its match ends: anchored at the start, global (`gu`), or at
- * lastIndex, sticky (`yu`); undefined when it captures a group or does not compile.
+ * lastIndex, sticky (`yu`); undefined when it does not compile, or captures a group and `withGroups`
+ * (they are extracted apart) is not said.
  */
-function endFinder(source: string, opts: FailRegexOptions, flags: 'gu' | 'yu' = 'gu'): RE2 | undefined {
+function endFinder(source: string, opts: FailRegexOptions, flags: 'gu' | 'yu' = 'gu', withGroups = false): RE2 | undefined {
   const regex = compiled(flags === 'gu' ? `^(?:${source})` : `(?:${source})`, opts)
-  return regex === undefined || regex.fieldNames.length > 0 ? undefined : new RE2(regex.source, flags)
+  return regex === undefined || (regex.fieldNames.length > 0 && !withGroups) ? undefined : new RE2(regex.source, flags)
+}
+
+/** `^(?:source)$`, for the groups of a text `source` matches whole; undefined when it has none. */
+function groupsOf(source: string, opts: FailRegexOptions): FailRegex | undefined {
+  const regex = compiled(`^(?:${source})$`, opts)
+  return regex !== undefined && regex.fieldNames.length > 0 ? regex : undefined
+}
+
+/**
+ * A regex that finds, anywhere in a text, what one of `regex`'s named groups could capture: a group
+ * takes part in a match only on such a text. Undefined when a group could capture the empty text, or
+ * asserts something, which its text alone would not tell as the whole line does.
+ */
+function capturable(regex: FailRegex): RE2 | undefined {
+  const tree = parseRegexTree(regex.source)
+  if (tree === undefined) return undefined
+  const bodies: string[] = []
+  let asserts = false
+  const visit = (node: RegexNode, inGroup: boolean): void => {
+    switch (node.kind) {
+      case 'assert':
+        asserts ||= inGroup
+        return
+      case 'char':
+        return
+      case 'group':
+        if (!inGroup && node.name !== undefined) bodies.push(printRegex(node.body))
+        return visit(node.body, inGroup || node.name !== undefined)
+      case 'seq':
+        return node.items.forEach((item) => visit(item, inGroup))
+      case 'alt':
+        return node.branches.forEach((branch) => branch.forEach((item) => visit(item, inGroup)))
+      case 'repeat':
+        return visit(node.item, inGroup)
+    }
+  }
+  visit(tree, false)
+  if (asserts || bodies.length === 0) return undefined
+  const found = new RE2(bodies.map((body) => `(?:${body})`).join('|'), 'u')
+  return found.test(EMPTY) ? undefined : found
+}
+
+/**
+ * `source` cut before its first top-level item that holds a group (a fail2ban tag or a named group):
+ * the head, and the rest; undefined when it has a top-level alternation, or the cut leaves either empty.
+ */
+function splitHead(source: string): { head: string; rest: string } | undefined {
+  const items = topLevelItems(source)
+  const first = items?.findIndex((item) => GROUP.test(item)) ?? -1
+  if (items === undefined || first <= 0) return undefined
+  const head = items.slice(0, first).join('')
+  return { head, rest: source.slice(head.length) }
+}
+
+/** A fail2ban tag (`<HOST>`, `<F-USER>`, ...) or a named group: what makes a field. */
+const GROUP = /<\/?[A-Z][\w-]*>|\(\?P</
+
+/** A Python regex's top-level items, each with its quantifier; undefined for a top-level alternation or what does not scan. */
+function topLevelItems(source: string): string[] | undefined {
+  const items: string[] = []
+  for (let i = 0; i < source.length;) {
+    const start = i
+    const tag = TAG_GROUP.exec(source.slice(i))
+    if (source[i] === '|' || source[i] === ')') return undefined
+    if (source[i] === '\\') i += escapeLength(source, i)
+    else if (source[i] === '[') i = classEnd(source, i)
+    else if (source[i] === '(') i = groupEnd(source, i)
+    else if (tag !== null) {
+      const close = source.indexOf(`</${tag[1]}>`, i)
+      if (close < 0) return undefined
+      i = close + tag[1]!.length + 3
+    } else i++
+    if (i < 0) return undefined
+    const quantifier = QUANTIFIER.exec(source.slice(i))
+    if (quantifier !== null) i += quantifier[0].length
+    items.push(source.slice(start, i))
+  }
+  return items
+}
+
+/** A fail2ban group tag, `<F-NAME>`, whose text runs to `</F-NAME>`. */
+const TAG_GROUP = /^<(F-[\w-]+)>/
+const QUANTIFIER = /^(?:[*+?]|\{\d*(?:,\d*)?\})[?+]?/
+
+/** The length of the escape at `i`: `\xhh`, `\uhhhh`, `\Uhhhhhhhh`, `\N{...}`, an octal `\0oo`, or one character. */
+function escapeLength(source: string, i: number): number {
+  const c = source[i + 1]
+  if (c === 'x') return 4
+  if (c === 'u') return 6
+  if (c === 'U') return 10
+  if (c === 'N' && source[i + 2] === '{') return source.indexOf('}', i) < 0 ? source.length - i : source.indexOf('}', i) + 1 - i
+  if (c === '0') return 2 + (/^[0-7]{0,2}/.exec(source.slice(i + 2))?.[0].length ?? 0)
+  return 2
+}
+
+/** `source` without its character classes, where `^` and `$` are characters; an unclosed class is kept. */
+function withoutClasses(source: string): string {
+  let out = ''
+  for (let i = 0; i < source.length;) {
+    if (source[i] === '\\') {
+      out += source.slice(i, i + 2)
+      i += 2
+      continue
+    }
+    const end = source[i] === '[' ? classEnd(source, i) : -1
+    if (end < 0) out += source[i++]
+    else i = end
+  }
+  return out
+}
+
+/** The index after the character class opening at `i`, or -1. */
+function classEnd(source: string, i: number): number {
+  let j = i + 1
+  if (source[j] === '^') j++
+  if (source[j] === ']') j++
+  for (; j < source.length; j++) {
+    if (source[j] === '\\') j++
+    else if (source[j] === ']') return j + 1
+  }
+  return -1
+}
+
+/** The index after the group opening at `i`, or -1. */
+function groupEnd(source: string, i: number): number {
+  if (source.startsWith('(?#', i)) {
+    const close = source.indexOf(')', i)
+    return close < 0 ? -1 : close + 1
+  }
+  let depth = 0
+  for (let j = i; j < source.length; j++) {
+    if (source[j] === '\\') j++
+    else if (source[j] === '[') {
+      j = classEnd(source, j) - 1
+      if (j < 0) return -1
+    } else if (source[j] === '(') depth++
+    else if (source[j] === ')' && --depth === 0) return j + 1
+  }
+  return -1
 }
 
 function matchesEmpty(source: string, opts: FailRegexOptions): boolean {

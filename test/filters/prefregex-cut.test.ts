@@ -8,7 +8,7 @@ import { PrefregexCut, type PrefregexCutResult } from '../../src/filters/prefreg
 
 const FILTERS = join(process.cwd(), 'config/filter.d')
 const LOGS = resolve(process.cwd(), '../shared/conformance/logs')
-const CUT_FILTERS = ['asterisk', 'exim', 'exim-spam', 'freeswitch', 'pam-generic', 'postfix', 'roundcube-auth', 'sendmail-auth', 'sshd']
+const CUT_FILTERS = ['asterisk', 'dovecot', 'exim', 'exim-spam', 'freeswitch', 'pam-generic', 'postfix', 'roundcube-auth', 'sendmail-auth', 'sendmail-reject', 'sshd']
 
 /** What the full prefregex gives: its groups, or null. */
 function fullRegex(regex: FailRegex, text: Buffer): Record<string, string> | null {
@@ -47,6 +47,14 @@ const HOSTILE = [
   'mx1 postfix/smtpd[1]: NOQUEUE: reject: \u00e9, sasl_username=\u00fc\u00fc \t',
   'mx1 postfix/smtpd[1]: NOQUEUE: reject:    ',
   'mx1 postfix/smtpd[1]: NOQUEUE: reject: x\u2003\u2003',
+  'mx1 dovecot: auth-worker(7): pam(a,192.0.2.7): pam_authenticate() failed: Permission denied',
+  'mx1 dovecot: auth-worker(7): pam(a,b,192.0.2.7,<s>): unknown user',
+  'mx1 dovecot: auth: passwd-file(x,2001:db8::7,<s>): unknown user',
+  'mx1 dovecot: auth(a,192.0.2.7): auth(b,192.0.2.8): unknown user',
+  'mx1 dovecot: auth-worker(7): ',
+  'mx1 dovecot: imap-login: ',
+  'mx1 dovecot: conn unix:auth-worker (pid=1,uid=2): auth-worker<3>: sql(u,192.0.2.9,<s>): Password mismatch',
+  'mx1 sm-mta[1]: x1y2z3a4b5c6d7e8: ruleset=check_rcpt, arg1=<a@b>, relay=[192.0.2.1], reject=550',
 ]
 
 for (const name of CUT_FILTERS) {
@@ -70,7 +78,7 @@ for (const name of CUT_FILTERS) {
 }
 
 test('prefregexes of other shapes are left to the full regex', () => {
-  for (const name of ['courier-smtp', 'dovecot', 'sendmail-reject']) {
+  for (const name of ['courier-smtp']) {
     assert.equal(PrefregexCut.of(loadFilter(FILTERS, name).prefregex!, {}), undefined, name)
   }
   const shapes = [
@@ -94,6 +102,14 @@ test('a text whose content would be empty or hold a newline is left to the full 
   assert.deepEqual(cut.cut(Buffer.from('mx1 sshd[1]: error: Failed password')), { mlfid: 'mx1 sshd[1]: ', content: Buffer.from('Failed password') })
   const strict = PrefregexCut.of(String.raw`^<F-MLFID>\S+ sshd\[\d+\]: </F-MLFID><F-CONTENT>.+</F-CONTENT>$`, {})!
   assert.equal(strict.cut(Buffer.from('mx1 cron[1]: Failed password')), null)
+})
+
+test("dovecot's prefregex is cut after the syslog prefix: the address an auth process writes before its message is taken from that part alone", () => {
+  const cut = PrefregexCut.of(loadFilter(FILTERS, 'dovecot').prefregex!, {})!
+  assert.deepEqual(cut.cut(Buffer.from('mx1 dovecot: auth(default,192.0.2.7): unknown user')), { fields: { ip4: '192.0.2.7' }, content: Buffer.from('unknown user') })
+  assert.deepEqual(cut.cut(Buffer.from('mx1 dovecot: auth-worker(default,2001:db8::7,<s>): unknown user')), { fields: { ip6: '2001:db8::7' }, content: Buffer.from('unknown user') })
+  assert.deepEqual(cut.cut(Buffer.from('mx1 dovecot: imap-login: Disconnected (auth failed, 1 attempts): user=<u>, rip=192.0.2.9')),
+    { content: Buffer.from('Disconnected (auth failed, 1 attempts): user=<u>, rip=192.0.2.9') })
 })
 
 test("postfix's lazy content ends where its sasl_username tail begins, and the tail gives the user", () => {
