@@ -107,12 +107,16 @@ function putRecord(js: JailState, ip: string, record: BanRecord): void {
 }
 
 export function secondsOf(iso: string): number {
-  if (iso !== lastParsed.iso) lastParsed = { iso, secs: Date.parse(iso) / 1000 }
-  return lastParsed.secs
+  return epochMsOf(iso) / 1000
 }
 
-// Failures come many to a second, their times one string (the match stage writes each once).
-let lastParsed = { iso: '', secs: NaN }
+/** Date.parse of an event time, the last one remembered: failures come many to a second, in order (the match stage writes each time's text once). */
+export function epochMsOf(iso: string): number {
+  if (iso !== lastParsed.iso) lastParsed = { iso, ms: Date.parse(iso) }
+  return lastParsed.ms
+}
+
+let lastParsed = { iso: '', ms: NaN }
 
 export function isoOf(seconds: number): string {
   return new Date(Math.round(seconds * 1000)).toISOString()

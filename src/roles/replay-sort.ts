@@ -6,20 +6,13 @@ import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FailureDetected } from '../../schemas/events/failure-detected.js'
+import { epochMsOf } from '../../streams/decide-state.js'
 
 /** A failure with its event time (epoch ms), the order a replay decides in. */
 export interface TimedFailure {
   readonly failure: FailureDetected
   readonly t: number
 }
-
-/** Date.parse of an event time, the last one remembered: a log's failures come many to a second, in order. */
-export function epochMsOf(iso: string): number {
-  if (iso !== lastTime.iso) lastTime = { iso, ms: Date.parse(iso) }
-  return lastTime.ms
-}
-
-let lastTime = { iso: '', ms: NaN }
 
 // Runs are merged with one open file each; past this many they are merged into one first.
 const MAX_RUNS = 64

@@ -7,10 +7,11 @@ import type { BanLifted } from '../../schemas/events/ban-lifted.js'
 import type { Decision } from '../../schemas/events/decision.js'
 import { decider } from '../../streams/decide.js'
 import type { JailPolicy } from '../../streams/decide-policy.js'
+import { epochMsOf } from '../../streams/decide-state.js'
 import { emptyExpireState, evolveExpire, expireDue } from '../../streams/expire.js'
 import { match, MatchCounters, type MatchJail } from '../../streams/match.js'
 import { LineSplitter } from '../sources/line-splitter.js'
-import { epochMsOf, FailureSort, type TimedFailure } from './replay-sort.js'
+import { FailureSort, type TimedFailure } from './replay-sort.js'
 import type { LineBatch } from '../sources/source.js'
 
 /** A file to replay, and the path its lines are routed by (a copied log replayed as the path it came from). */
@@ -185,7 +186,7 @@ async function* readChunks(path: string): AsyncGenerator<{ data: Buffer; read: n
   for await (const chunk of file.pipe(createGunzip())) yield { data: chunk as Buffer, read }
 }
 
-// About 50 MB of heap; a run written beyond it is about 30 MB of NDJSON.
+// About 100 MB of heap; a run written beyond it is about 40 MB of NDJSON.
 const DEFAULT_FAILURES_IN_MEMORY = 100_000
 
 /** Decides the failures, which come in event time order: files are read one after another, but the decider sees their failures interleaved as they happened. */
