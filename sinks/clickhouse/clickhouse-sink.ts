@@ -97,11 +97,11 @@ interface Source {
   readonly topic: string
   readonly table: SinkTableName
   readonly rows: (record: SinkRecord) => Uint8Array[]
-  /** The rows of a record of a trusted log, unchecked; absent where records are always checked. */
-  readonly trustedRows?: (record: SinkRecord) => Uint8Array[]
+  /** Whether a record that is one line of UTF-8 is its own row, unchecked (the events of a trusted log). */
+  readonly trusted: boolean
 }
 
-/** Records of a trusted log stored without a check, and the source that checks them. */
+/** Records of a trusted log stored as they are, unchecked, and the source that checks them. */
 interface UncheckedRecords {
   readonly source: Source
   readonly records: SinkRecord[]
@@ -110,7 +110,7 @@ interface UncheckedRecords {
 /** Rows (as JSON) waiting to be stored, and the offsets that storing them completes. */
 interface Pending {
   rows: Map<SinkTableName, Uint8Array[]>
-  /** The records whose rows went unchecked, by table: checked should their insert be refused. */
+  /** Beside `rows`, the records stored as they are, by table: checked should their insert be refused. */
   unchecked: Map<SinkTableName, UncheckedRecords>
   count: number
   /** `topic\0partition` → the next offset to commit once the rows are stored. */
@@ -177,12 +177,9 @@ export class ClickHouseSink {
   }
 
   private sources(): Source[] {
-    const events = (topic: string, table: EventTableName, schema: TSchema): Source => {
-      const rows = (record: SinkRecord) => this.eventRows(table, schema, record)
-      if (this.options.trusted !== true) return { topic, table, rows }
-      // A row is one line of JSONEachRow, so a record that is not one line of UTF-8 is checked (and rewritten) even so.
-      return { topic, table, rows, trustedRows: (record) => (record.value.indexOf(NEWLINE) < 0 && isUtf8(record.value) ? [record.value] : rows(record)) }
-    }
+    const trusted = this.options.trusted === true
+    const events = (topic: string, table: EventTableName, schema: TSchema): Source =>
+      ({ topic, table, rows: (record) => this.eventRows(table, schema, record), trusted })
     const sources: Source[] = [
       events(Topics.failures.name, 'failures', FailureDetected),
       events(Topics.decisions.name, 'decisions', Decision),
@@ -190,7 +187,7 @@ export class ClickHouseSink {
     ]
     const lines = this.options.lines
     if (lines) {
-      sources.push({ topic: Topics.lines.name, table: LINES_TABLE.name, rows: (record) => this.guarded(record, () => lines(record).map(rowJson)) })
+      sources.push({ topic: Topics.lines.name, table: LINES_TABLE.name, rows: (record) => this.guarded(record, () => lines(record).map(rowJson)), trusted: false })
     }
     return sources
   }
@@ -240,14 +237,14 @@ export class ClickHouseSink {
   private async accept(source: Source, batch: SinkRecord[]): Promise<void> {
     const rows = this.pending.rows.get(source.table) ?? []
     this.pending.rows.set(source.table, rows)
-    const rowsOf = source.trustedRows ?? source.rows
-    if (source.trustedRows) {
-      const unchecked = this.pending.unchecked.get(source.table) ?? { source, records: [] }
-      this.pending.unchecked.set(source.table, unchecked)
-      for (const record of batch) unchecked.records.push(record)
-    }
     for (const record of batch) {
-      for (const row of rowsOf(record)) {
+      // A row is one line of JSONEachRow: a record that is not one line of UTF-8 is checked (and rewritten) even so.
+      if (source.trusted && record.value.indexOf(NEWLINE) < 0 && isUtf8(record.value)) {
+        this.uncheckedOf(source).records.push(record)
+        this.pending.count++
+        continue
+      }
+      for (const row of source.rows(record)) {
         rows.push(row)
         this.pending.count++
       }
@@ -270,6 +267,12 @@ export class ClickHouseSink {
         this.flush().catch(() => undefined)
       }, this.maxDelayMs)
     }
+  }
+
+  private uncheckedOf(source: Source): UncheckedRecords {
+    let unchecked = this.pending.unchecked.get(source.table)
+    if (unchecked === undefined) this.pending.unchecked.set(source.table, unchecked = { source, records: [] })
+    return unchecked
   }
 
   private eventRows(table: EventTableName, schema: TSchema, record: SinkRecord): Uint8Array[] {
@@ -302,7 +305,7 @@ export class ClickHouseSink {
   private async store(batch: Pending): Promise<void> {
     if (this.abandoned) throw new Closed('an earlier batch was not stored')
     for (const [table, rows] of batch.rows) {
-      if (rows.length === 0) continue
+      if (rows.length === 0 && !batch.unchecked.has(table)) continue
       if (table === LINES_TABLE.name) {
         await this.retrying('insert-failed', () => this.options.store.insertJson(table, rows))
         this.inserted[table] = (this.inserted[table] ?? 0) + rows.length
@@ -320,14 +323,14 @@ export class ClickHouseSink {
   /**
    * Inserts events as their records hold them; once an insert fails, the tries after it send each
    * event written anew (JSON.stringify of its JSON.parse). ClickHouse refuses what JSON.parse
-   * takes, a key given twice, and the events were validated as JSON.parse reads them. Events that
-   * went unchecked (a trusted log) are first checked, and only the valid ones sent again.
+   * takes, a key given twice, and the events were validated as JSON.parse reads them. Records
+   * stored unchecked (a trusted log) are first checked, and only the valid ones sent again.
    */
   private eventInsert(table: EventTableName, events: Uint8Array[], unchecked: UncheckedRecords | undefined): { attempt: () => Promise<void>; stored: () => number } {
-    let sent = events
-    // What the try after a refused one sends instead: the unchecked events checked, then each event written anew.
+    let sent = unchecked === undefined ? events : [...events, ...unchecked.records.map((record) => record.value)]
+    // What the try after a refused one sends instead: the unchecked records checked, then each event written anew.
     const fallbacks: (() => Uint8Array[])[] = [() => sent.map(rewritten)]
-    if (unchecked !== undefined) fallbacks.unshift(() => unchecked.records.flatMap((record) => unchecked.source.rows(record)))
+    if (unchecked !== undefined) fallbacks.unshift(() => [...events, ...unchecked.records.flatMap((record) => unchecked.source.rows(record))])
     let refused = false
     return {
       attempt: async () => {

@@ -144,12 +144,13 @@ describe('ClickHouseSink', () => {
   it('checks the records of a trusted log once ClickHouse refuses their insert: the bad ones are skipped and reported, the rest stored', async (t) => {
     const log = await logWithTopics(t)
     const problems: SinkProblem[] = []
-    await append(log, Topics.failures.name, [failure(1), '{not json', { ...failure(2), ip: 'mail.example.com' }, failure(3)], () => 'one-partition')
+    // The last record is not one line: it is checked as it arrives, and reported once.
+    await append(log, Topics.failures.name, [failure(1), '{not json', { ...failure(2), ip: 'mail.example.com' }, failure(3), '{\n"type": 1\n}'], () => 'one-partition')
     const sink = ClickHouseSink.start({ log, store, timers: instant, trusted: true, onProblem: (p) => problems.push(p) })
     await committedToEnd(log, Topics.failures.name)
     await sink.close()
-    assert.deepEqual(problems.map((p) => [p.kind, p.offset]), [['insert-failed', undefined], ['bad-event', 1], ['bad-event', 2]])
-    assert.deepEqual(sink.stats(), { inserted: { failures: 2, decisions: 0, actuations: 0 }, skipped: 2, retries: 1 })
+    assert.deepEqual(problems.map((p) => [p.kind, p.offset]), [['bad-event', 4], ['insert-failed', undefined], ['bad-event', 1], ['bad-event', 2]])
+    assert.deepEqual(sink.stats(), { inserted: { failures: 2, decisions: 0, actuations: 0 }, skipped: 3, retries: 1 })
     assert.deepEqual(await store.query('SELECT matches FROM failures ORDER BY occurred_at'), [{ matches: ['line 1'] }, { matches: ['line 3'] }])
   })
 
