@@ -29,11 +29,12 @@ export interface PrefregexCutResult {
  * its first character — the leftmost match of T$ there, which the DFA finds. T's groups are then
  * extracted from the tail alone, a few bytes or none.
  *
- * Without an MLFID group, a B with groups (dovecot's, the address an auth process writes before its
- * message) is cut in two where the same holds: a head A free of groups — the syslog prefix — and the
- * rest, which matches the empty text and asserts nothing. The rest's groups are then extracted from
- * its own text, a few bytes: its leftmost-first path is its highest-priority one, so also the
- * highest-priority one of those ending where it ends, which `^B$` on that text finds.
+ * B may have groups when there is no tail: they are extracted from B's own text, a few bytes, as
+ * `^B$` finds them there. B's leftmost-first path is its highest-priority one, so also the
+ * highest-priority one of those ending where it ends. Without an MLFID group, such a B (dovecot's,
+ * the address an auth process writes before its message) is first cut in two where the rest holds
+ * all of them: a head A free of groups, the syslog prefix, and the rest as B, which must then
+ * match the empty text and assert nothing, as any B after an A.
  */
 export class PrefregexCut {
   private constructor(
