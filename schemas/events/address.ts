@@ -29,7 +29,7 @@ function ipv4Value(text: string): number {
       octet = 0
       digits = 0
     } else if (c >= DIGIT_0 && c <= DIGIT_9 && digits < 3 && !(digits > 0 && octet === 0)) {
-      // A leading zero reads as octal in some tools: refused above rather than guessed.
+      // A digit after a leading zero is refused (the else below): such text reads as octal in some tools.
       octet = octet * 10 + (c - DIGIT_0)
       if (++digits === 3 && octet > 255) return -1
     } else {

@@ -47,11 +47,6 @@ async function writeWhole(path: string, data: Buffer): Promise<void> {
 }
 
 /**
- * The store embedded in this process: ClickHouse (chDB) over files under a
- * data dir. chDB allows one data dir per process at a time; a second store
- * on the same dir shares its engine.
- */
-/**
  * The embedded engine shares the machine with the pipeline that feeds it: parsing an insert's JSON
  * on several threads cost a sixth more CPU time than on one, for no faster insert (chDB 3.4, 100k
  * failures per insert, 2 cores: 4.5 -> 3.9 s of CPU per million rows, about 3.4 s wall either way),
@@ -59,6 +54,11 @@ async function writeWhole(path: string, data: Buffer): Promise<void> {
  */
 const EMBEDDED_SETTINGS = { input_format_parallel_parsing: 0 } as const
 
+/**
+ * The store embedded in this process: ClickHouse (chDB) over files under a
+ * data dir. chDB allows one data dir per process at a time; a second store
+ * on the same dir shares its engine.
+ */
 export class ChdbStore implements Store {
   private constructor(private readonly session: Session) {}
 
