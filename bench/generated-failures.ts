@@ -25,15 +25,19 @@ export function attacker(r: () => number): number {
   return Math.floor(r() ** 3 * ADDRESSES)
 }
 
-/** Failures number `from` to `from + count - 1` (their event ids follow the number), drawn from `r`. */
-export function generatedFailures(from: number, count: number, r: () => number): FailureDetected[] {
+/**
+ * Failures number `from` to `from + count - 1` (their event ids follow the number), drawn from `r`;
+ * `total` of them span the month in number order, as a store receives them, so that each insert
+ * fills one or two of the failures table's weekly partitions as a live one does.
+ */
+export function generatedFailures(from: number, count: number, total: number, r: () => number): FailureDetected[] {
   const out: FailureDetected[] = []
   for (let n = from; n < from + count; n++) {
     const ip = address(attacker(r))
     const jail = JAILS[Math.floor(r() * JAILS.length)]!
     const host = HOSTS[Math.floor(r() * HOSTS.length)]!
     const user = USERS[Math.floor(r() * USERS.length)]!
-    const at = new Date(START + Math.floor(r() * MONTH_MS)).toISOString()
+    const at = new Date(START + Math.floor((n + r()) * MONTH_MS / total)).toISOString()
     out.push({
       type: 'FailureDetected', event_id: eventId('failures', 0, n, jail), jail, ip, host, user,
       matches: [`${host} ${jail}[${1000 + (n % 60000)}]: Failed password for ${user} from ${ip} port 22 ssh2`],

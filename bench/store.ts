@@ -53,7 +53,7 @@ async function storeInsert(batch: number): Promise<void> {
     let insertMs = 0
     let buildMs = 0
     for (let n = 0; n < TOTAL; n += batch) {
-      const events = generatedFailures(n, Math.min(batch, TOTAL - n), r)
+      const events = generatedFailures(n, Math.min(batch, TOTAL - n), TOTAL, r)
       const b0 = performance.now()
       const json = failureJson(events)
       const i0 = performance.now()
@@ -74,7 +74,7 @@ async function sink(batch: number, checked: boolean): Promise<void> {
       for (const topic of [Topics.decisions.name, Topics.actuations.name]) await log.createTopic(topic, 1)
       const r = seededRandom(7)
       for (let n = 0; n < TOTAL; n += CHUNK) {
-        const events = generatedFailures(n, Math.min(CHUNK, TOTAL - n), r)
+        const events = generatedFailures(n, Math.min(CHUNK, TOTAL - n), TOTAL, r)
         await log.append(Topics.failures.name, events.map((f) => ({ key: Buffer.from(partitionKey(f.ip)), value: Buffer.from(JSON.stringify(f)) })))
       }
       const ends = await log.endOffsets(Topics.failures.name)

@@ -43,6 +43,10 @@ export interface EventTable {
   readonly orderBy: readonly string[]
   /** Data-skipping indexes, for filters that are not a prefix of the sorting key. */
   readonly indexes: readonly string[]
+  /** The partition key, an expression of occurred_at (see EVENT_TABLES). */
+  readonly partitionBy: string
+  /** MergeTree settings of the table, `name = value`. */
+  readonly settings: readonly string[]
   readonly retention: keyof Pick<Retention, 'failures_days' | 'decisions_days' | 'actuations_days'>
   readonly comment: string
 }
@@ -50,9 +54,20 @@ export interface EventTable {
 /*
  * Sorting keys: every table starts with (ip, occurred_at), so the history of
  * one address is a contiguous range read, and a subnet (CIDR) is a range of
- * `ip` too, since IPv4 is mapped into IPv6. Monthly partitions by occurred_at
- * prune time ranges; set indexes on jail and host skip granules for the
- * by-jail and by-host filters.
+ * `ip` too, since IPv4 is mapped into IPv6. Partitions by occurred_at prune
+ * time ranges; set indexes on jail and host skip granules for the by-jail and
+ * by-host filters.
+ *
+ * Failures, the bulk, are partitioned by week so that counting them with FINAL
+ * costs what a plain read does, save for the current week: ClickHouse reads a
+ * partition that is one merged part without merging it at query time (no
+ * other partition can hold a copy of its rows, the partition key being a
+ * function of the sorting key), and a week stops receiving rows when it ends,
+ * so min_age_to_force_merge makes it one part an hour later. A monthly
+ * partition kept the current month in several parts, merged at every read;
+ * daily ones make a lookup of one address open a part per day kept (the
+ * failures of an address, 10 M stored over a month: p50/p99 19/34 ms daily,
+ * 14/38 weekly, against 12/57 monthly counting uniqExact(event_id)).
  */
 export const EVENT_TABLES: readonly EventTable[] = [
   {
@@ -62,6 +77,8 @@ export const EVENT_TABLES: readonly EventTable[] = [
     orderBy: ['ip', 'occurred_at', 'event_id'],
     indexes: ['INDEX jail_idx jail TYPE set(1024) GRANULARITY 4', 'INDEX host_idx host TYPE set(1024) GRANULARITY 4',
       'INDEX user_idx user TYPE bloom_filter GRANULARITY 4'],
+    partitionBy: 'toMonday(occurred_at)',
+    settings: ['min_age_to_force_merge_seconds = 3600', 'min_age_to_force_merge_on_partition_only = 1'],
     retention: 'failures_days',
     comment: 'FailureDetected events of the failures topic, one row per event_id (deduplicated on merge; read with FINAL).',
   },
@@ -71,6 +88,8 @@ export const EVENT_TABLES: readonly EventTable[] = [
     columns: columnsOf(Decision),
     orderBy: ['ip', 'occurred_at', 'event_id'],
     indexes: ['INDEX jail_idx jail TYPE set(1024) GRANULARITY 4'],
+    partitionBy: 'toYYYYMM(occurred_at)',
+    settings: [],
     retention: 'decisions_days',
     comment: 'BanIssued and BanLifted events of the decisions topic, one row per event_id (deduplicated on merge; read with FINAL).',
   },
@@ -80,6 +99,8 @@ export const EVENT_TABLES: readonly EventTable[] = [
     columns: columnsOf(Actuation),
     orderBy: ['ip', 'occurred_at', 'event_id'],
     indexes: ['INDEX host_idx host TYPE set(1024) GRANULARITY 4'],
+    partitionBy: 'toYYYYMM(occurred_at)',
+    settings: [],
     retention: 'actuations_days',
     comment: 'Actuation events of the actuations topic, one row per event_id (deduplicated on merge; read with FINAL).',
   },
@@ -120,18 +141,19 @@ function ttlClause(timeExpression: string, days: number): string {
  * collapse into one when their parts merge. Until then both rows are on disk:
  * queries that count read with FINAL (or count uniqExact(event_id)).
  */
-export function eventTableDdl(table: EventTable, retention: Retention): string {
+export function eventTableDdl(table: EventTable, retention: Retention, name: string = table.name): string {
   const lines = [
     ...table.columns.map(columnDefinition),
     ...table.indexes.map((i) => `    ${i}`),
   ]
-  return `CREATE TABLE IF NOT EXISTS ${table.name}
+  return `CREATE TABLE IF NOT EXISTS ${name}
 (
 ${lines.join(',\n')}
 )
 ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(occurred_at)
-ORDER BY (${table.orderBy.join(', ')})${ttlClause('toDateTime(occurred_at)', retention[table.retention])}
+PARTITION BY ${table.partitionBy}
+ORDER BY (${table.orderBy.join(', ')})${ttlClause('toDateTime(occurred_at)', retention[table.retention])}${
+  table.settings.length > 0 ? `\nSETTINGS ${table.settings.join(', ')}` : ''}
 COMMENT ${sqlLiteral(table.comment)}`
 }
 

@@ -21,9 +21,10 @@ CREATE TABLE IF NOT EXISTS failures
     INDEX user_idx user TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(occurred_at)
+PARTITION BY toMonday(occurred_at)
 ORDER BY (ip, occurred_at, event_id)
 TTL toDateTime(occurred_at) + INTERVAL 90 DAY
+SETTINGS min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1
 COMMENT 'FailureDetected events of the failures topic, one row per event_id (deduplicated on merge; read with FINAL).';
 
 CREATE TABLE IF NOT EXISTS decisions

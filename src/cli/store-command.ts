@@ -19,9 +19,10 @@ export function storeCommand(): Command {
     .option('--batch-rows <n>', 'insert once this many rows wait (default 10000); larger batches make fewer parts for ClickHouse to merge')
     .option('--batch-delay <ms>', 'insert rows at the latest this long after the first of them arrived (default 1000)')
     .addOption(historyLinesOption())
+    .option('--repartition', 'first copy a table an earlier banstream made with another partition key into one with the current key; stop every other writer of the store first')
     .action(async (flags: {
       kafka?: string; clickhouse?: string; clickhouseUser?: string; clickhousePassword?: string; historyLines?: string | boolean
-      batchRows?: string; batchDelay?: string
+      batchRows?: string; batchDelay?: string; repartition?: boolean
     }) => {
       const url = flags.clickhouse ?? process.env['BANSTREAM_CLICKHOUSE_URL']
       if (!url || !/^https?:\/\//.test(url)) throw new UsageError('--clickhouse http(s)://host:8123 (or $BANSTREAM_CLICKHOUSE_URL) is needed')
@@ -35,7 +36,9 @@ export function storeCommand(): Command {
         process.once('SIGTERM', done)
       })
       const store = new ClickHouseStore({ url, ...(username ? { username } : {}), ...(password ? { password } : {}) })
-      await migrateStore(store, { ...DEFAULT_RETENTION, ...(linesDays !== undefined ? { lines_days: linesDays } : {}) })
+      await migrateStore(store, { ...DEFAULT_RETENTION, ...(linesDays !== undefined ? { lines_days: linesDays } : {}) }, {
+        soleWriter: flags.repartition === true, note: (message) => process.stderr.write(`${flags.repartition ? 'banstream' : 'warn'}: store: ${message}\n`),
+      })
       const log = await kafkaLog(flags, 'banstream-store')
       const sink = ClickHouseSink.start({
         log, store, onProblem: (p) => process.stderr.write(`warn: store: ${p.kind}: ${p.reason}\n`),

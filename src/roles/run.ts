@@ -241,8 +241,10 @@ export class RunRole {
       ? (await import('../store/chdb-store.js')).ChdbStore.open(join(this.options.dataDir, 'clickhouse'))
       : new (await import('../store/clickhouse-store.js')).ClickHouseStore(history)
     const linesDays = this.options.historyLinesDays
-    await migrateStore(store, { ...DEFAULT_RETENTION, ...(linesDays !== undefined ? { lines_days: linesDays } : {}) })
     const note = this.options.note!
+    await migrateStore(store, { ...DEFAULT_RETENTION, ...(linesDays !== undefined ? { lines_days: linesDays } : {}) }, {
+      soleWriter: history === 'embedded', note: (message) => note(history === 'embedded' ? 'info' : 'warn', `history: ${message}`),
+    })
     const sink = ClickHouseSink.start({
       // Only this process's own stages write to its embedded log.
       log: this.log, store, trusted: true, onProblem: (p) => note('warn', `history: ${p.kind}${p.topic ? ` in ${p.topic}` : ''}: ${p.reason}`),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { eventRow, IP_TEXT_SQL, storableEventJson, storedRange } from '../../schemas/clickhouse/rows.js'
-import { DEFAULT_RETENTION, eventTable } from '../../schemas/clickhouse/tables.js'
+import { DEFAULT_RETENTION, eventTable, eventTableDdl } from '../../schemas/clickhouse/tables.js'
 import type { Actuation } from '../../schemas/events/actuation.js'
 import type { BanIssued } from '../../schemas/events/ban-issued.js'
 import type { BanLifted } from '../../schemas/events/ban-lifted.js'
@@ -82,6 +82,33 @@ export function storeContract(driver: string, open: () => Promise<Store>, close:
         "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'decisions' AND name = 'targets'",
       ))
       assert.deepEqual(columns, [{ name: 'targets', type: 'Array(String)' }])
+    })
+
+    it('copies a failures table an earlier schema partitioned by month into weekly partitions only as the sole writer, keeping its rows', async () => {
+      const partitionKey = async () => (await store.query<{ partition_key: string }>(
+        "SELECT partition_key FROM system.tables WHERE database = currentDatabase() AND name = 'failures'"))[0]?.partition_key
+      await store.command('DROP TABLE failures')
+      await store.command(eventTableDdl({ ...failuresTable, partitionBy: 'toYYYYMM(occurred_at)', settings: [] }, DEFAULT_RETENTION))
+      const rows = [failure(80, { ip: '198.51.100.180' }), failure(81, { ip: '198.51.100.180', occurred_at: '2026-10-30T23:59:59.000Z' })]
+        .map((f) => eventRow(f, failuresTable.columns))
+      await store.insert('failures', rows)
+      await store.insert('failures', [rows[1]!])
+      const notes: string[] = []
+      await migrateStore(store, DEFAULT_RETENTION, { note: (message) => notes.push(message) })
+      assert.equal(await partitionKey(), 'toYYYYMM(occurred_at)')
+      // What a repartition that crashed before its exchange leaves.
+      await store.command(eventTableDdl(failuresTable, DEFAULT_RETENTION, 'failures_repartitioned'))
+      assert.equal(notes.length, 1)
+      assert.match(notes[0]!, /failures table is partitioned by toYYYYMM\(occurred_at\).*stop every writer.*banstream store --repartition/)
+
+      await migrateStore(store, DEFAULT_RETENTION, { soleWriter: true, note: (message) => notes.push(message) })
+      assert.equal(await partitionKey(), 'toMonday(occurred_at)')
+      assert.match(notes[1]!, /repartitioning the failures table by toMonday\(occurred_at\)/)
+      const [kept] = await store.query<{ n: number; weeks: number }>(
+        "SELECT count() AS n, uniqExact(toMonday(occurred_at)) AS weeks FROM failures FINAL WHERE ip = toIPv6('198.51.100.180')")
+      assert.deepEqual(kept, { n: 2, weeks: 2 })
+      const names = (await store.query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'failures%'"))
+      assert.deepEqual(names.map((r) => r.name), ['failures'])
     })
 
     it('gives a store made before the lines table that table, with the retention\'s TTL, keeping its rows', async () => {

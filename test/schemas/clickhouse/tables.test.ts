@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import { Type } from '@sinclair/typebox'
 import { columnsOf } from '../../../schemas/clickhouse/columns.js'
 import { eventRow, storedAddress, storedRange } from '../../../schemas/clickhouse/rows.js'
-import { clickHouseSql, DEFAULT_RETENTION, EVENT_TABLES, LINES_TABLE, linesTableDdl, retentionTtls } from '../../../schemas/clickhouse/tables.js'
+import { clickHouseSql, DEFAULT_RETENTION, EVENT_TABLES, eventTableDdl, LINES_TABLE, linesTableDdl, retentionTtls } from '../../../schemas/clickhouse/tables.js'
 import { packageRoot } from '../../../src/package-root.js'
 
 describe('ClickHouse DDL from the event schemas', () => {
@@ -49,6 +49,15 @@ describe('ClickHouse DDL from the event schemas', () => {
     const failures = EVENT_TABLES.find((t) => t.name === 'failures')!
     const row = eventRow({ type: 'FailureDetected', event_id: 'x', ip: '::ffff:192.0.2.9', occurred_at: '2026-11-22T10:00:00.5+01:00', matches: [] }, failures.columns)
     assert.deepEqual(row, { type: 'FailureDetected', event_id: 'x', ip: '0:0:0:0:0:ffff:c000:209', ip_prefix: 128, occurred_at: '2026-11-22 09:00:00.500', matches: [] })
+  })
+
+  it('partitions failures by week, merged to one part an hour after the week ends, and bans and actuations by month', () => {
+    const ddl = (name: string) => eventTableDdl(EVENT_TABLES.find((t) => t.name === name)!, DEFAULT_RETENTION)
+    assert.match(ddl('failures'), /\nPARTITION BY toMonday\(occurred_at\)\n/)
+    assert.match(ddl('failures'), /\nSETTINGS min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1\n/)
+    assert.match(ddl('decisions'), /\nPARTITION BY toYYYYMM\(occurred_at\)\n/)
+    assert.doesNotMatch(ddl('decisions'), /SETTINGS/)
+    assert.match(ddl('actuations'), /\nPARTITION BY toYYYYMM\(occurred_at\)\n/)
   })
 
   it('keeps raw lines 7 days by default and for the retention\'s lines_days otherwise, dropping whole days', () => {
