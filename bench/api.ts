@@ -58,6 +58,12 @@ async function mergesDone(store: ChdbStore): Promise<number> {
   }
 }
 
+/** The failures table's partitions (weeks), oldest first, with their active parts. */
+async function failuresParts(store: ChdbStore): Promise<{ partition_id: string; parts: number }[]> {
+  return store.query("SELECT partition_id, count() AS parts FROM system.parts WHERE active AND table = 'failures' AND database = currentDatabase() " +
+    'GROUP BY partition_id ORDER BY partition_id')
+}
+
 /**
  * The failures table's weekly partitions but the latest merged into one part each: what
  * min_age_to_force_merge_seconds does to a week an hour after it ends (see EVENT_TABLES), which the
@@ -65,13 +71,12 @@ async function mergesDone(store: ChdbStore): Promise<number> {
  * as the current week of a live store is. Returns the number of weeks merged.
  */
 async function ageWeeks(store: ChdbStore): Promise<number> {
-  const weeks = await store.query<{ partition_id: string }>(
-    "SELECT DISTINCT partition_id FROM system.parts WHERE active AND table = 'failures' AND database = currentDatabase() ORDER BY partition_id")
-  for (const { partition_id: week } of weeks.slice(0, -1)) {
+  const weeks = (await failuresParts(store)).slice(0, -1)
+  for (const { partition_id: week } of weeks) {
     if (!/^\d+$/.test(week)) throw new Error(`unexpected partition id ${week}`)
     await store.command(`OPTIMIZE TABLE failures PARTITION ID '${week}' FINAL`)
   }
-  return Math.max(0, weeks.length - 1)
+  return weeks.length
 }
 
 async function main(total: number, requests: number, only: string, connections: number): Promise<void> {
@@ -94,10 +99,8 @@ async function main(total: number, requests: number, only: string, connections: 
     console.log(`  background merges of the fill's parts done ${(await mergesDone(store) / 1000).toFixed(0)} s later: the routes run over the store at rest`)
     const aged = await ageWeeks(store)
     console.log(`  the ${aged} weeks before the latest each merged into one part, as an hour after its end in a live store`)
-    const parts = await store.query<{ partitions: number; parts: number; last: number }>(
-      "SELECT uniqExact(partition_id) AS partitions, count() AS parts, countIf(partition_id = (SELECT max(partition_id) FROM system.parts WHERE active AND table = 'failures' AND database = currentDatabase())) AS last " +
-      "FROM system.parts WHERE active AND table = 'failures' AND database = currentDatabase()")
-    console.log(`  failures in ${parts[0]?.parts} parts over ${parts[0]?.partitions} partitions, ${parts[0]?.last} of them in the latest`)
+    const weeks = await failuresParts(store)
+    console.log(`  failures in ${weeks.reduce((n, w) => n + w.parts, 0)} parts over ${weeks.length} partitions, ${weeks.at(-1)?.parts ?? 0} of them in the latest`)
 
     const app = buildApi({ control, store, tokens: undefined, bind: '127.0.0.1', rateLimit: false, now: () => END })
     await app.listen({ host: '127.0.0.1', port: 0 })
