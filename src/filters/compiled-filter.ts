@@ -2,10 +2,9 @@ import RE2 from 're2'
 import type { ResolvedFilter } from '../config/filter-config.js'
 import { DateDetector } from './date-detector.js'
 import { FailRegex, type FailRegexOptions } from './failregex.js'
+import { PrefilterSet } from './prefilter-set.js'
 import { PrefregexCut } from './prefregex-cut.js'
 import { UnsupportedConstructError } from './unsupported-construct-error.js'
-
-type RE2Set = InstanceType<typeof RE2.Set>
 
 export type UseDns = NonNullable<FailRegexOptions['useDns']>
 export type RawPrefilter = 'always' | 'word-start' | 'never'
@@ -32,14 +31,14 @@ export interface CompiledFilter {
   readonly useDns: UseDns
   readonly dateOptions: { datepattern?: string; timezone?: string; localZone?: string; now: () => number }
   /**
-   * One RE2.Set over every failregex's prefilter form (a superset of what the failregex matches in any
-   * substring), preceded by that of the prefregex's part before the content (see linePrefilters), for
-   * single-line filters: it names the failregexes that may match a line, so the others never run and
-   * a line none can match stops before prefregex. The ignoreregexes' forms follow (Set index
-   * failregex.length + j), so a line no ignoreregex can match skips their checks. Undefined for
-   * multi-line filters.
+   * One Set (a PrefilterSet) over every failregex's prefilter form (a superset of what the failregex
+   * matches in any substring), preceded by that of the prefregex's part before the content (see
+   * linePrefilters), for single-line filters: it names the failregexes that may match a line, so the
+   * others never run and a line none can match stops before prefregex. The ignoreregexes' forms follow
+   * (Set index failregex.length + j), so a line no ignoreregex can match skips their checks. Undefined
+   * for multi-line filters.
    */
-  readonly prefilter?: RE2Set
+  readonly prefilter?: PrefilterSet
   /**
    * The sources of `prefilter`, one per failregex then one per ignoreregex, for a Set over several
    * filters (StreamPrefilter), which numbers them the same way.
@@ -86,7 +85,7 @@ export function compileFilter(def: ResolvedFilter, opts: CompileOptions): Compil
   // Validates the datepattern now, so a bad one fails at load time rather than on the first line.
   new DateDetector(dateOptions)
   const prefilterSources = [...linePrefilters(failregex, prefregex, def.prefregex, regexOpts), ...ignoreregex.map((r) => r.prefilterSource)]
-  const prefilter = !multiline && failregex.length > 0 ? new RE2.Set(prefilterSources, 'u') : undefined
+  const prefilter = !multiline && failregex.length > 0 ? new PrefilterSet(prefilterSources) : undefined
   const rawPrefilter = prefilter === undefined ? 'never' : rawPrefilterFor(def.datepattern)
   return {
     name: def.name, file: def.file, prefregex, failregex, ignoreregex, maxlines: Math.max(1, def.maxlines),

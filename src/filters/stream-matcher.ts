@@ -1,19 +1,17 @@
-import RE2 from 're2'
 import { startsWithWordChar, type CompiledFilter } from './compiled-filter.js'
 import { FilterMatcher, matchableLine, type LineResult, type MatchOptions } from './filter-matcher.js'
-
-type RE2Set = InstanceType<typeof RE2.Set>
+import { PrefilterSet } from './prefilter-set.js'
 
 export interface StreamMatch { filter: number; result: LineResult }
 
 /**
  * The prefilter of a set of filters, compiled once and shared by every stream those filters read:
- * one RE2.Set holds the prefilter of every failregex and ignoreregex of every filter whose prefilter
- * may run on the raw line. Immutable. Compiling it takes ~13 ms and its DFA grows to megabytes as it sees lines, so
+ * one PrefilterSet holds the prefilter of every failregex and ignoreregex of every filter whose
+ * prefilter may run on the raw line. Immutable. Compiling it takes ~13 ms and its DFA grows to megabytes as it sees lines, so
  * a fleet's thousand hosts must not each build their own.
  */
 export class StreamPrefilter {
-  readonly set?: RE2Set
+  readonly set?: PrefilterSet
   /** Set pattern index → [filter index, failregex index (ignoreregexes follow them)], in filter order: a filter's patterns are consecutive. */
   readonly owner: readonly (readonly [number, number])[]
   /** Filters that must see every line. */
@@ -31,7 +29,7 @@ export class StreamPrefilter {
       if (f.rawPrefilter === 'word-start') wordStart.add(i)
       f.prefilterSources.forEach((source, j) => { sources.push(source); owner.push([i, j]) })
     })
-    if (sources.length > 0) this.set = new RE2.Set(sources, 'u')
+    if (sources.length > 0) this.set = new PrefilterSet(sources)
     this.owner = owner
     this.always = always
     this.wordStart = wordStart

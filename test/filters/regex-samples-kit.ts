@@ -48,3 +48,12 @@ export function captures(regex: RE2, names: readonly string[], text: string): Re
   names.forEach((name, i) => { if (parts[i + 2] !== undefined) out[name] = parts[i + 2]! })
   return out
 }
+
+/** Every line of every sample log (the shared conformance logs and test/samples), comments left out. */
+export function allSampleLines(): string[] {
+  const dirs = [LOGS, join(process.cwd(), 'test/samples')]
+  return dirs.flatMap((dir) => readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .flatMap((entry) => readFileSync(join(entry.parentPath, entry.name), 'utf8').split('\n')))
+    .filter((l) => l !== '' && !l.startsWith('#'))
+}
