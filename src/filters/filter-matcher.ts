@@ -118,14 +118,14 @@ export class FilterMatcher {
    * date is cut out (multi-line filters, dates not at the line's start). No index below
    * failregex.length: no failregex can match.
    */
-  candidates(line: Buffer): number[] | undefined {
+  candidates(line: Buffer): readonly number[] | undefined {
     const mode = this.filter.rawPrefilter
     if (mode === 'always' || (mode === 'word-start' && startsWithWordChar(line))) return this.admitted(line, this.filter.prefilter!.match(line))
     return undefined
   }
 
   /** `candidates`, less the failregexes when the prefregex cannot match `text` (a text that holds the one it sees). */
-  private admitted(text: Buffer, candidates: number[]): number[] {
+  private admitted(text: Buffer, candidates: readonly number[]): readonly number[] {
     const prefregex = this.filter.prefregexPrefilter
     if (prefregex === undefined || !this.anyFailregex(candidates) || prefregex.test(text)) return candidates
     // The ignoreregexes see the whole line, not the prefregex's content.
@@ -152,12 +152,12 @@ export class FilterMatcher {
    * journal entry's timestamp): no date is looked for in the line. `candidates`, when given, are the
    * failregexes and ignoreregexes a prefilter let through for this line (see candidates()); only those run.
    */
-  processLine(line: Buffer, time?: number, candidates?: number[]): LineResult {
+  processLine(line: Buffer, time?: number, candidates?: readonly number[]): LineResult {
     return this.processMatchable(matchableLine(line), time, candidates)
   }
 
   /** processLine for a line matchableLine() has already given: a stream's lines are checked for UTF-8 once, not once per filter. */
-  processMatchable(line: Buffer, time?: number, candidates?: number[]): LineResult {
+  processMatchable(line: Buffer, time?: number, candidates?: readonly number[]): LineResult {
     candidates = candidates === undefined ? this.candidates(line) : this.admitted(line, candidates)
     const hopeless = candidates !== undefined && !this.anyFailregex(candidates)
     if (hopeless && !this.mustClassify()) return missed(null)
@@ -212,7 +212,7 @@ export class FilterMatcher {
     return this.lastDate !== undefined && this.lastDate > now - LAST_DATE_HORIZON_SECS ? this.lastDate : undefined
   }
 
-  private findFailures(tuple: TupleLine, date: number | undefined, dateMatch: DateMatch | null, candidates: number[] | undefined): LineResult {
+  private findFailures(tuple: TupleLine, date: number | undefined, dateMatch: DateMatch | null, candidates: readonly number[] | undefined): LineResult {
     const f = this.filter
     const result = { outcome: 'missed' as LineOutcome, failures: [] as Failure[], matchedRegexes: [] as number[], ignoredBy: [] as number[], helpers: 0, date: dateMatch }
     const multiline = f.maxlines > 1

@@ -22,10 +22,17 @@ export class PrefilterSet {
   }
 
   /** The indexes of the sources `text` matches, ascending. */
-  match(text: Buffer): number[] {
-    return this.gate !== undefined && !this.gate.test(text) ? [] : this.set.match(text)
+  match(text: Buffer): readonly number[] {
+    if (this.gate !== undefined && !this.gate.test(text)) return NONE
+    const hits = this.set.match(text)
+    // The binding sorts them already; RE2 does not promise it.
+    if (hits.length > 1) hits.sort((a, b) => a - b)
+    return hits
   }
 }
+
+/** Most lines match nothing: they share one empty list, which no reader may change. */
+const NONE: readonly never[] = Object.freeze([])
 
 /** A gate literal shorter than this is in most lines. */
 const MIN_LITERAL = 3

@@ -60,14 +60,14 @@ export class StreamMatcher {
   }
 
   /** The filters' results for one line, only for filters that matched or ignored it. */
-  processLine(raw: Buffer, time?: number): StreamMatch[] {
+  processLine(raw: Buffer, time?: number): readonly StreamMatch[] {
     const line = matchableLine(raw)
-    const out: StreamMatch[] = []
     const { set, owner, wordStart, always } = this.prefilter
     const rawHolds = startsWithWordChar(line)
-    const hits = set ? set.match(line) : []
-    // Sorted (the binding sorts them already; RE2 does not promise it), so each filter's hits are one run: its candidates.
-    if (hits.length > 1) hits.sort((a, b) => a - b)
+    const hits = set ? set.match(line) : NONE
+    // Most lines: no prefilter names them and every filter may be prefiltered on the raw line.
+    if (hits.length === 0 && rawHolds && always.length === 0) return NONE
+    const out: StreamMatch[] = []
     for (let k = 0; k < hits.length;) {
       const filter = owner[hits[k]!]![0]
       const regexes: number[] = []
@@ -87,3 +87,6 @@ export class StreamMatcher {
     if (result.outcome !== 'missed') out.push({ filter, result })
   }
 }
+
+/** Most lines match nothing: they share one empty list, which no reader may change. */
+const NONE: readonly never[] = Object.freeze([])
