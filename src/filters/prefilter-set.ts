@@ -32,7 +32,7 @@ export class PrefilterSet {
 }
 
 /** Most lines match nothing: they share one empty list, which no reader may change. */
-const NONE: readonly never[] = Object.freeze([])
+export const NONE: readonly never[] = Object.freeze([])
 
 /** A gate literal shorter than this is in most lines. */
 const MIN_LITERAL = 3

@@ -1,6 +1,6 @@
 import { startsWithWordChar, type CompiledFilter } from './compiled-filter.js'
 import { FilterMatcher, matchableLine, type LineResult, type MatchOptions } from './filter-matcher.js'
-import { PrefilterSet } from './prefilter-set.js'
+import { NONE, PrefilterSet } from './prefilter-set.js'
 
 export interface StreamMatch { filter: number; result: LineResult }
 
@@ -87,6 +87,3 @@ export class StreamMatcher {
     if (result.outcome !== 'missed') out.push({ filter, result })
   }
 }
-
-/** Most lines match nothing: they share one empty list, which no reader may change. */
-const NONE: readonly never[] = Object.freeze([])
