@@ -7,8 +7,8 @@ export interface StreamMatch { filter: number; result: LineResult }
 /**
  * The prefilter of a set of filters, compiled once and shared by every stream those filters read:
  * one PrefilterSet holds the prefilter of every failregex and ignoreregex of every filter whose
- * prefilter may run on the raw line. Immutable. Compiling it takes ~13 ms and its DFA grows to megabytes as it sees lines, so
- * a fleet's thousand hosts must not each build their own.
+ * prefilter may run on the raw line. Immutable. Compiling it takes ~13 ms and its DFA grows to
+ * megabytes as it sees lines, so a fleet's thousand hosts must not each build their own.
  */
 export class StreamPrefilter {
   readonly set?: PrefilterSet
@@ -68,6 +68,7 @@ export class StreamMatcher {
     // Most lines: no prefilter names them and every filter may be prefiltered on the raw line.
     if (hits.length === 0 && rawHolds && always.length === 0) return NONE
     const out: StreamMatch[] = []
+    // The hits come ascending, so each filter's are one run: its candidates.
     for (let k = 0; k < hits.length;) {
       const filter = owner[hits[k]!]![0]
       const regexes: number[] = []
