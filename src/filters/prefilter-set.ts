@@ -12,18 +12,21 @@ type RE2Set = InstanceType<typeof RE2.Set>
  */
 export class PrefilterSet {
   private readonly set: RE2Set
-  /** Absent when some source holds no literal long enough to be rare: the gate would let every line through. */
-  private readonly gate: RE2Set | undefined
+  /**
+   * Made on the first line: a stream's filters each have a PrefilterSet that the stream's own
+   * (StreamPrefilter) mostly stands in for, and their literals cost about a millisecond a filter to work out.
+   * Null when some source holds no literal long enough to be rare: the gate would let every line through.
+   */
+  private gate: RE2Set | null | undefined
 
-  constructor(sources: readonly string[]) {
+  constructor(private readonly sources: readonly string[]) {
     this.set = new RE2.Set(sources, 'u')
-    const literals = gateLiterals(sources)
-    if (literals !== undefined) this.gate = new RE2.Set(literals.map(escapeLiteral), 'u')
   }
 
   /** The indexes of the sources `text` matches, ascending. */
   match(text: Buffer): readonly number[] {
-    if (this.gate !== undefined && !this.gate.test(text)) return NONE
+    if (this.gate === undefined) this.gate = gateOf(this.sources)
+    if (this.gate !== null && !this.gate.test(text)) return NONE
     const hits = this.set.match(text)
     // The binding sorts them already; RE2 does not promise it.
     if (hits.length > 1) hits.sort((a, b) => a - b)
@@ -37,18 +40,18 @@ export const NONE: readonly never[] = Object.freeze([])
 /** A gate literal shorter than this is in most lines. */
 const MIN_LITERAL = 3
 
-/** One literal at least of each source, none holding another (which would find the same lines); undefined when a source has none long enough. */
-function gateLiterals(sources: readonly string[]): string[] | undefined {
+/** A Set of one literal at least of each source, none holding another (which would find the same lines); null when a source has none long enough. */
+function gateOf(sources: readonly string[]): RE2Set | null {
   const all = new Set<string>()
   for (const source of sources) {
     const literals = requiredLiterals(source)
-    if (literals === undefined || shortest(literals) < MIN_LITERAL) return undefined
+    if (literals === undefined || shortest(literals) < MIN_LITERAL) return null
     for (const literal of literals) all.add(literal)
   }
   const sorted = [...all].sort((a, b) => a.length - b.length)
   const kept: string[] = []
   for (const literal of sorted) if (!kept.some((k) => literal.includes(k))) kept.push(literal)
-  return kept
+  return new RE2.Set(kept.map(escapeLiteral), 'u')
 }
 
 /** A literal as RE2 source: every character but letters, digits and space as `\x{...}`. */
