@@ -1,32 +1,16 @@
 import assert from 'node:assert/strict'
-import { readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { test } from 'node:test'
 import RE2 from 're2'
-import { loadFilter } from '../../src/config/filter-config.js'
-import { compileFilter, type CompiledFilter } from '../../src/filters/compiled-filter.js'
 import { PrefilterSet } from '../../src/filters/prefilter-set.js'
 import { builtinConfigDir } from '../../src/package-root.js'
-import { SAMPLE_NOW } from './builtin/builtin-filter.js'
-import { allSampleLines } from './regex-samples-kit.js'
+import { allSampleLines, compiledFiltersIn } from './regex-samples-kit.js'
 
 const UPSTREAM_FILTERS = resolve(process.cwd(), '../shared/fail2ban/filter.d')
 
-function compiledIn(dir: string): CompiledFilter[] {
-  const out: CompiledFilter[] = []
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.conf'))) {
-    try {
-      out.push(compileFilter(loadFilter(dir, file.slice(0, -5)), { now: () => SAMPLE_NOW, useDns: 'raw', timezone: 'UTC' }))
-    } catch {
-      // Includes, and upstream filters RE2 refuses: they have no prefilter to compare.
-    }
-  }
-  return out
-}
-
 test('the gated Set names the same prefilters as the Set alone on every sample line, for built-in and upstream filters and all built-in filters in one Set', () => {
   const lines = allSampleLines().map((l) => Buffer.from(l))
-  const filters = [...compiledIn(join(builtinConfigDir(), 'filter.d')), ...compiledIn(UPSTREAM_FILTERS)]
+  const filters = [...compiledFiltersIn(join(builtinConfigDir(), 'filter.d')), ...compiledFiltersIn(UPSTREAM_FILTERS)]
   const sourceLists = [...filters.map((f) => f.prefilterSources), filters.slice(0, 30).flatMap((f) => f.prefilterSources)]
   let hits = 0
   for (const sources of sourceLists) {

@@ -2,9 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import RE2 from 're2'
 import { loadFilter } from '../../src/config/filter-config.js'
+import { compileFilter, type CompiledFilter } from '../../src/filters/compiled-filter.js'
 import { resolveTags } from '../../src/filters/failregex.js'
 import { translateRegex, type Translation } from '../../src/filters/regex-translate.js'
 import { builtinConfigDir } from '../../src/package-root.js'
+import { SAMPLE_NOW } from './builtin/builtin-filter.js'
 
 const LOGS = resolve(process.cwd(), '../shared/conformance/logs')
 
@@ -56,4 +58,17 @@ export function allSampleLines(): string[] {
     .filter((entry) => entry.isFile())
     .flatMap((entry) => readFileSync(join(entry.parentPath, entry.name), 'utf8').split('\n')))
     .filter((l) => l !== '' && !l.startsWith('#'))
+}
+
+/** Every filter of a filter.d that compiles (includes, and upstream filters RE2 refuses, left out), as the sample tests compile them. */
+export function compiledFiltersIn(dir: string): CompiledFilter[] {
+  const out: CompiledFilter[] = []
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.conf'))) {
+    try {
+      out.push(compileFilter(loadFilter(dir, file.slice(0, -5)), { now: () => SAMPLE_NOW, useDns: 'raw', timezone: 'UTC' }))
+    } catch {
+      // No filter to compare.
+    }
+  }
+  return out
 }
