@@ -1,6 +1,6 @@
 import RE2 from 're2'
 import { FailRegex, type FailRegexOptions } from './failregex.js'
-import { parseRegexTree, printRegex, type RegexNode } from './regex-tree.js'
+import { firstChars, parseRegexTree, printRegex, type RegexNode } from './regex-tree.js'
 
 /** What a prefregex gives the failregexes: the connection id, if it captures one, and the text they run on. */
 export interface PrefregexCutResult {
@@ -51,6 +51,11 @@ export class PrefregexCut {
     /** Whether A is the MLFID group's text. */
     private readonly mlfid: boolean,
     /**
+     * The bytes a non-empty match of B may begin with (1 each); undefined: any. B mostly matches
+     * nothing after a syslog prefix (sshd's `error: `), and telling so costs a lookup, not a regex call.
+     */
+    private readonly bStarts: Uint8Array | undefined,
+    /**
      * `^B$` for B's groups, when it has any; and what finds text one of them could capture, which
      * most B texts lack ("imap-login: "), where a submatch search would cost more than the whole cut.
      */
@@ -72,7 +77,7 @@ export class PrefregexCut {
     }
     if (a === undefined) {
       const contentStart = endFinder(b, opts)
-      if (contentStart !== undefined) return new PrefregexCut(undefined, contentStart, tail, false)
+      if (contentStart !== undefined) return new PrefregexCut(undefined, contentStart, tail, false, undefined)
       const split = tail === undefined ? splitHead(b) : undefined
       return split && PrefregexCut.ofParts(split.head, split.rest, opts, undefined, false)
     }
@@ -87,14 +92,15 @@ export class PrefregexCut {
     const headEnd = endFinder(a, opts)
     const contentStart = endFinder(b, opts, 'yu', regex !== undefined)
     const groups = regex && { regex, capturable: capturable(regex) }
-    return headEnd && contentStart && new PrefregexCut(headEnd, contentStart, tail, mlfid, groups)
+    return headEnd && contentStart && new PrefregexCut(headEnd, contentStart, tail, mlfid, startBytes(b, opts), groups)
   }
 
   /** The prefregex's groups for `text`; null when it does not match; undefined when this cut cannot tell. */
   cut(text: Buffer): PrefregexCutResult | null | undefined {
     const headEnd = this.headEnd === undefined ? 0 : endOf(this.headEnd, text)
     if (headEnd < 0) return null
-    const start = endOf(this.contentStart, text, headEnd)
+    // B matches the empty text and asserts nothing: where no match of it can begin, it ends where it starts.
+    const start = this.bStarts !== undefined && this.bStarts[text[headEnd] ?? 0] === 0 ? headEnd : endOf(this.contentStart, text, headEnd)
     if (start < 0) return null
     if (start >= text.length || text.indexOf(NEWLINE, start) >= 0) return undefined
     let content: Buffer
@@ -156,6 +162,21 @@ const ASSERTION = /[\^$]|\\[bBAZz]|\(\?[=!<]/
 function endFinder(source: string, opts: FailRegexOptions, flags: 'gu' | 'yu' = 'gu', withGroups = false): RE2 | undefined {
   const regex = compiled(flags === 'gu' ? `^(?:${source})` : `(?:${source})`, opts)
   return regex === undefined || (regex.fieldNames.length > 0 && !withGroups) ? undefined : new RE2(regex.source, flags)
+}
+
+/** A table of the bytes a non-empty match of `source` may begin with; undefined when that may be any. */
+function startBytes(source: string, opts: FailRegexOptions): Uint8Array | undefined {
+  const regex = compiled(`(?:${source})`, opts)
+  const tree = regex && parseRegexTree(regex.source)
+  const chars = tree && firstChars(tree)
+  if (chars === undefined || chars === 'any') return undefined
+  const table = new Uint8Array(256)
+  for (const [lo, hi] of chars) {
+    for (let c = lo; c <= Math.min(hi, 0x7f); c++) table[c] = 1
+    // A character beyond ASCII begins with a lead byte, 0xc2 and up.
+    if (hi >= 0x80) table.fill(1, 0x80)
+  }
+  return table
 }
 
 /** `^(?:source)$`, for the groups of a text `source` matches whole; undefined when it has none. */

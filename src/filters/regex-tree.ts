@@ -104,6 +104,48 @@ export function requiredCaptures(node: RegexNode, field: (name: string) => strin
   }
 }
 
+/** The characters a non-empty match of `node` may begin with: a superset, 'any' when it cannot be told. */
+export function firstChars(node: RegexNode): CharSet {
+  return startOf(node).set
+}
+
+/** startOf's answer: the first characters of the node's non-empty matches, and whether it may match the empty text. */
+interface Start { set: CharSet; empty: boolean }
+
+function startOf(node: RegexNode): Start {
+  switch (node.kind) {
+    case 'char':
+      return { set: node.set, empty: false }
+    case 'assert':
+      return { set: [], empty: true }
+    case 'group':
+      return startOf(node.body)
+    case 'repeat': {
+      const item = startOf(node.item)
+      return { set: item.set, empty: item.empty || node.min === 0 }
+    }
+    case 'seq':
+      return seqStart(node.items)
+    case 'alt':
+      return node.branches.map(seqStart).reduce((a, b) => ({ set: union(a.set, b.set), empty: a.empty || b.empty }))
+  }
+}
+
+/** A sequence begins with its first item, and with the next while those before may match empty. */
+function seqStart(items: readonly RegexNode[]): Start {
+  let set: CharSet = []
+  for (const item of items) {
+    const start = startOf(item)
+    set = union(set, start.set)
+    if (!start.empty) return { set, empty: false }
+  }
+  return { set, empty: true }
+}
+
+function union(a: CharSet, b: CharSet): CharSet {
+  return a === 'any' || b === 'any' ? 'any' : [...a, ...b]
+}
+
 const MAX_CODE_POINT = 0x10ffff
 const NON_ASCII: readonly [number, number] = [0x80, MAX_CODE_POINT]
 /** Supersets, exact on ASCII, of the Unicode properties the translator writes. */
