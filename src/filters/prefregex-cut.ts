@@ -1,6 +1,6 @@
 import RE2 from 're2'
 import { FailRegex, type FailRegexOptions } from './failregex.js'
-import { firstChars, parseRegexTree, printRegex, type RegexNode } from './regex-tree.js'
+import { matchStart, parseRegexTree, printRegex, type RegexNode } from './regex-tree.js'
 
 /** What a prefregex gives the failregexes: the connection id, if it captures one, and the text they run on. */
 export interface PrefregexCutResult {
@@ -168,7 +168,7 @@ function endFinder(source: string, opts: FailRegexOptions, flags: 'gu' | 'yu' = 
 function startBytes(source: string, opts: FailRegexOptions): Uint8Array | undefined {
   const regex = compiled(`(?:${source})`, opts)
   const tree = regex && parseRegexTree(regex.source)
-  const chars = tree && firstChars(tree)
+  const chars = tree && matchStart(tree).set
   if (chars === undefined || chars === 'any') return undefined
   const table = new Uint8Array(256)
   for (const [lo, hi] of chars) {

@@ -104,24 +104,22 @@ export function requiredCaptures(node: RegexNode, field: (name: string) => strin
   }
 }
 
-/** The characters a non-empty match of `node` may begin with: a superset, 'any' when it cannot be told. */
-export function firstChars(node: RegexNode): CharSet {
-  return startOf(node).set
-}
+/**
+ * How the matches of `node` begin: `set` holds the characters a non-empty match may begin with (a
+ * superset, 'any' when it cannot be told), `empty` whether a match may be the empty text.
+ */
+export interface MatchStart { set: CharSet; empty: boolean }
 
-/** startOf's answer: the first characters of the node's non-empty matches, and whether it may match the empty text. */
-interface Start { set: CharSet; empty: boolean }
-
-function startOf(node: RegexNode): Start {
+export function matchStart(node: RegexNode): MatchStart {
   switch (node.kind) {
     case 'char':
       return { set: node.set, empty: false }
     case 'assert':
       return { set: [], empty: true }
     case 'group':
-      return startOf(node.body)
+      return matchStart(node.body)
     case 'repeat': {
-      const item = startOf(node.item)
+      const item = matchStart(node.item)
       return { set: item.set, empty: item.empty || node.min === 0 }
     }
     case 'seq':
@@ -132,10 +130,10 @@ function startOf(node: RegexNode): Start {
 }
 
 /** A sequence begins with its first item, and with the next while those before may match empty. */
-function seqStart(items: readonly RegexNode[]): Start {
+function seqStart(items: readonly RegexNode[]): MatchStart {
   let set: CharSet = []
   for (const item of items) {
-    const start = startOf(item)
+    const start = matchStart(item)
     set = union(set, start.set)
     if (!start.empty) return { set, empty: false }
   }

@@ -1,4 +1,4 @@
-import { parseRegexTree, sequence, type CharSet, type RegexNode } from './regex-tree.js'
+import { matchStart, parseRegexTree, sequence, type CharSet, type RegexNode } from './regex-tree.js'
 
 /**
  * Texts one of which every match of `source` holds (RE2 syntax as the regex translator writes it,
@@ -42,7 +42,7 @@ function factsOf(node: RegexNode): Facts {
     case 'alt':
       return altFacts(node.branches.map((branch) => factsOf(sequence(branch))))
     case 'seq':
-      return seqFacts(node.items.map(factsOf))
+      return seqFacts(node.items)
   }
 }
 
@@ -83,13 +83,16 @@ function altFacts(branches: Facts[]): Facts {
 /**
  * A sequence's exact texts are the products of its items' while they stay few. Each run of items
  * whose product could be formed is a piece every match holds, and so is each item's own requirement:
- * the best of them is the sequence's.
+ * the best of them is the sequence's. A run that the rest of the sequence must follow holds one of
+ * the rest's first characters after it (`Disconnected` then ` from`: `Disconnected `, which
+ * dovecot's `Disconnected: Logged out` does not hold).
  */
-function seqFacts(items: Facts[]): Facts {
+function seqFacts(nodes: readonly RegexNode[]): Facts {
   let run: ReadonlySet<string> = EMPTY_ONLY
   let whole = true
   let best: ReadonlySet<string> | undefined
-  for (const item of items) {
+  for (const [i, node] of nodes.entries()) {
+    const item = factsOf(node)
     const product = item.exact && product2(run, item.exact)
     if (product) {
       run = product
@@ -97,11 +100,19 @@ function seqFacts(items: Facts[]): Facts {
     }
     whole = false
     best = better(best, nonEmpty(run))
+    const next = nextChars(nodes.slice(i))
+    if (next) best = better(best, nonEmpty(product2(run, next)))
     best = better(best, item.required)
     run = item.exact ?? EMPTY_ONLY
   }
   best = better(best, nonEmpty(run))
   return whole ? { exact: run, ...(best && { required: best }) } : best ? { required: best } : {}
+}
+
+/** The characters one of which every match of the sequence `rest` begins with, when it may not be empty and they are few. */
+function nextChars(rest: readonly RegexNode[]): ReadonlySet<string> | undefined {
+  const start = matchStart(sequence([...rest]))
+  return start.empty ? undefined : charFacts(start.set).exact
 }
 
 /** Every text of `a` followed by one of `b`; undefined beyond MAX_EXACT. */

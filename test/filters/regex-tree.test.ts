@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { firstChars, parseRegexTree } from '../../src/filters/regex-tree.js'
+import { matchStart, parseRegexTree } from '../../src/filters/regex-tree.js'
 
 function startsOf(source: string): string[] | 'any' {
-  const set = firstChars(parseRegexTree(source)!)
+  const set = matchStart(parseRegexTree(source)!).set
   if (set === 'any') return 'any'
   return set.flatMap(([lo, hi]) => Array.from({ length: hi - lo + 1 }, (_, i) => String.fromCodePoint(lo + i))).sort()
 }
@@ -14,8 +14,14 @@ test("a non-empty match begins with a character of the first item that must matc
   assert.deepEqual(startsOf('^(?:b|)c'), ['b', 'c'])
 })
 
+test('a node may match the empty text when all of some branch may', () => {
+  assert.equal(matchStart(parseRegexTree('(?:a|b*)')!).empty, true)
+  assert.equal(matchStart(parseRegexTree('(?:a|b+)c?')!).empty, false)
+  assert.equal(matchStart(parseRegexTree('$')!).empty, true)
+})
+
 test('a negated class begins with every character but those it lists', () => {
-  const set = firstChars(parseRegexTree('[^a]b')!)
+  const set = matchStart(parseRegexTree('[^a]b')!).set
   assert.notEqual(set, 'any')
   const holds = (c: string) => set !== 'any' && set.some(([lo, hi]) => lo <= c.codePointAt(0)! && c.codePointAt(0)! <= hi)
   assert.equal(holds('a'), false)

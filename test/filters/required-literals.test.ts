@@ -20,6 +20,12 @@ test('the longest piece a match must hold is chosen, and an optional piece widen
   assert.deepEqual(sorted(requiredLiterals('(?:H=)?relay=[^ ]+')), ['H=relay=', 'relay='])
 })
 
+test("a piece the rest of the match must follow holds the rest's first character after it, unless the rest may be empty", () => {
+  assert.deepEqual(sorted(requiredLiterals('Disconnect(?:ed|ing)(?: [^(]*)? from')), ['Disconnected ', 'Disconnecting '])
+  assert.deepEqual(requiredLiterals('Accepted(?: [^(]*)?'), ['Accepted'])
+  assert.deepEqual(requiredLiterals('Accepted(?: [^(]*)?$'), ['Accepted'])
+})
+
 test('an alternation requires a text of every branch, or nothing when a branch may hold none', () => {
   assert.deepEqual(sorted(requiredLiterals('auth failed|de[0-9]+fgh')), ['auth failed', 'fgh'])
   assert.equal(requiredLiterals('auth failed|.*'), undefined)
