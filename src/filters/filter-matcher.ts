@@ -4,6 +4,7 @@ import { startsWithWordChar, type CompiledFilter } from './compiled-filter.js'
 import { DateDetector, type DateMatch } from './date-detector.js'
 import { ExpiringCache } from './expiring-cache.js'
 import type { FailRegex } from './failregex.js'
+import { NONE } from './prefilter-set.js'
 
 /** One failure a line (or a multi-line buffer) produced: fail2ban's `[failRegexIndex, fid, date, fail]`. */
 export interface Failure {
@@ -453,9 +454,7 @@ function omit(fields: Record<string, string>, ...keys: string[]): Record<string,
   return out
 }
 
-/** Most lines of a log miss: their results share one empty list, which no reader may change. */
-const NONE: readonly never[] = Object.freeze([])
-
+/** Most lines of a log miss: their results share the one empty list. */
 function missed(date: DateMatch | null): LineResult {
   return { outcome: 'missed', failures: NONE, matchedRegexes: NONE, ignoredBy: NONE, helpers: 0, date }
 }
