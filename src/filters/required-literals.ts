@@ -110,8 +110,8 @@ function seqFacts(nodes: readonly RegexNode[]): Facts {
 }
 
 /** The characters one of which every match of the sequence `rest` begins with, when it may not be empty and they are few. */
-function nextChars(rest: readonly RegexNode[]): ReadonlySet<string> | undefined {
-  const start = matchStart(sequence([...rest]))
+function nextChars(rest: RegexNode[]): ReadonlySet<string> | undefined {
+  const start = matchStart(sequence(rest))
   return start.empty ? undefined : charFacts(start.set).exact
 }
 
