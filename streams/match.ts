@@ -111,7 +111,7 @@ interface StreamPlan {
   jails: number[]
 }
 
-/** The filters of one (host, stream): one StreamMatcher, so a line costs one RE2.Set scan for every jail reading it. */
+/** The filters of one (host, stream): one StreamMatcher, so a line costs one prefilter scan for every jail reading it. */
 interface StreamState extends StreamPlan {
   matcher: StreamMatcher
 }

@@ -31,8 +31,8 @@ export interface CompiledFilter {
   readonly useDns: UseDns
   readonly dateOptions: { datepattern?: string; timezone?: string; localZone?: string; now: () => number }
   /**
-   * One Set (a PrefilterSet) over every failregex's prefilter form (a superset of what the failregex
-   * matches in any substring), preceded by that of the prefregex's part before the content (see
+   * The PrefilterSet of every failregex's prefilter form (a superset of what the failregex matches in
+   * any substring), preceded by that of the prefregex's part before the content (see
    * linePrefilters), for single-line filters: it names the failregexes that may match a line, so the
    * others never run and a line none can match stops before prefregex. The ignoreregexes' forms follow
    * (Set index failregex.length + j), so a line no ignoreregex can match skips their checks. Undefined

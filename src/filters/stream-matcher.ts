@@ -7,7 +7,7 @@ export interface StreamMatch { filter: number; result: LineResult }
 /**
  * The prefilter of a set of filters, compiled once and shared by every stream those filters read:
  * one PrefilterSet holds the prefilter of every failregex and ignoreregex of every filter whose
- * prefilter may run on the raw line. Immutable. Compiling it takes ~13 ms and its DFA grows to
+ * prefilter may run on the raw line, grouped by filter. Immutable. Compiling it takes ~13 ms and its DFA grows to
  * megabytes as it sees lines, so a fleet's thousand hosts must not each build their own.
  */
 export class StreamPrefilter {
@@ -29,7 +29,7 @@ export class StreamPrefilter {
       if (f.rawPrefilter === 'word-start') wordStart.add(i)
       f.prefilterSources.forEach((source, j) => { sources.push(source); owner.push([i, j]) })
     })
-    if (sources.length > 0) this.set = new PrefilterSet(sources)
+    if (sources.length > 0) this.set = new PrefilterSet(sources, owner.map(([filter]) => filter))
     this.owner = owner
     this.always = always
     this.wordStart = wordStart
@@ -38,8 +38,8 @@ export class StreamPrefilter {
 
 /**
  * Runs every filter that reads one stream over its lines. A line none of the filters' prefilters
- * (StreamPrefilter) can match costs a single Set scan, and in a candidate filter only the
- * failregexes the Set names run. Filters that cannot be prefiltered on this raw line (multi-line
+ * (StreamPrefilter) can match costs a single scan for their literals, and in a candidate filter only
+ * the failregexes the prefilter names run. Filters that cannot be prefiltered on this raw line (multi-line
  * buffers, dates elsewhere than at the line start) process it themselves and prefilter once their
  * date is cut out. The filters' per-stream state (multi-line buffers, last date) is this object's.
  */

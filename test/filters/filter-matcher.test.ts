@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import RE2 from 're2'
 import type { ResolvedFilter } from '../../src/config/filter-config.js'
 import { compileFilter } from '../../src/filters/compiled-filter.js'
 import { FilterMatcher } from '../../src/filters/filter-matcher.js'
@@ -136,9 +137,13 @@ test('the prefilter of a failregex asks for the prefregex\'s part before the con
     prefregex: '^ \\S+ postfix/smtpd\\[\\d+\\]: (?:NOQUEUE: )?reject: <F-CONTENT>.+</F-CONTENT>$',
     failregex: ['from [^[]*\\[<HOST>\\]'],
   }, { useDns: 'raw', timezone: 'UTC', now: () => NOW })
-  assert.deepEqual(filter.prefilter!.match(line('Aug 14 11:00:00 mx postfix/smtpd[7]: connect from unknown[192.0.2.1]')), [])
+  const prefilters = new RE2.Set(filter.prefilterSources, 'u')
+  const connect = line('Aug 14 11:00:00 mx postfix/smtpd[7]: connect from unknown[192.0.2.1]')
+  assert.deepEqual(prefilters.match(connect), [])
+  assert.deepEqual(new FilterMatcher(filter).candidates(connect), [])
   const reject = line('Aug 14 11:00:00 mx postfix/smtpd[7]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 Relay access denied')
-  assert.deepEqual(filter.prefilter!.match(reject), [0])
+  assert.deepEqual(prefilters.match(reject), [0])
+  assert.deepEqual(new FilterMatcher(filter).candidates(reject), [0])
   assert.equal(new FilterMatcher(filter).processLine(reject).failures[0]!.host, '192.0.2.1')
 })
 
