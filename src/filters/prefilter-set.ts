@@ -23,7 +23,7 @@ export class PrefilterSet {
   private gate: Gate | null | undefined
   private set?: RE2Set
 
-  /** `groups`: each source's group (its filter, in a stream's set), for sources of one group are checked together (see sourcesHolding). */
+  /** `groups`: each source's group, for a stream's set of several filters' sources: its filter (see sourcesHolding). */
   constructor(private readonly sources: readonly string[], private readonly groups?: readonly number[]) {}
 
   /** The indexes of the sources `text` may match, ascending: every source it matches, and maybe others. */
@@ -39,9 +39,11 @@ export class PrefilterSet {
   }
 
   /**
-   * The sources that require `literal`, which `text` holds. A short literal is in many texts its
-   * sources do not match (3proxy's `01 ` is in every time of day), and each would cost its filter a
-   * date and a regex test: a Set of only those sources tells them first.
+   * The sources that require `literal`, which `text` holds. A false candidate in a stream's set makes
+   * its filter find the line's date and test a regex, more than a Set of only the literal's sources
+   * costs to tell which of them match: a Set checks a literal several filters require, and a short
+   * one (3proxy's `01 ` is in every time of day). In one filter's own set the filter has its date by
+   * then (see FilterMatcher), and the Set would cost what running the regexes does.
    */
   private sourcesHolding(gate: Gate, literal: number, text: Buffer): readonly number[] {
     const sources = gate.sourcesOf[literal]!
@@ -65,9 +67,9 @@ export const NONE: readonly never[] = Object.freeze([])
 
 interface Gate {
   search: LiteralSearch
-  /** Literal index → whether a line holding it goes to its sources unchecked: it is long, and they are of one group. */
+  /** Literal index → whether a line holding it goes to its sources unchecked (see sourcesHolding). */
   trusted: readonly boolean[]
-  /** Literal index → a Set of its sources, for a literal shorter than TRUSTED_LITERAL, made on its first line. */
+  /** Literal index → a Set of its sources, for a literal that is not trusted, made on its first line. */
   checks: (RE2Set | undefined)[]
   /** Literal index → the sources whose every match holds it or a longer literal that holds it, ascending; frozen, for `match` returns them as they are. */
   sourcesOf: (readonly number[])[]
@@ -75,7 +77,7 @@ interface Gate {
 
 /** A gate literal shorter than this is in most lines. */
 const MIN_LITERAL = 3
-/** A line holding a literal this long (in UTF-16 units, as requiredLiterals gives them) mostly matches a source that requires it. */
+/** In a set of several groups, a line holding a literal this long (in UTF-16 units, as requiredLiterals gives them) mostly matches a source that requires it. */
 const TRUSTED_LITERAL = 8
 
 /** The literals of every source, none holding another (which would find the same lines); null when a source has none long enough. */
@@ -99,6 +101,7 @@ function gateOf(sources: readonly string[], groups: readonly number[] | undefine
     }
   })
   const sourcesOf = owners.map((s) => Object.freeze([...s].sort((a, b) => a - b)))
-  const trusted = kept.map((literal, i) => literal.length >= TRUSTED_LITERAL && new Set(sourcesOf[i]!.map((s) => groups?.[s] ?? 0)).size === 1)
+  const trusted = groups === undefined ? kept.map(() => true)
+    : kept.map((literal, i) => literal.length >= TRUSTED_LITERAL && new Set(sourcesOf[i]!.map((s) => groups[s])).size === 1)
   return { search: new LiteralSearch(kept), trusted, checks: [], sourcesOf }
 }

@@ -46,13 +46,16 @@ test('a line that holds none of the literals has no candidates, and one that hol
   assert.deepEqual(set.match(Buffer.from('sshd[42]: Invalid user admin from 192.0.2.1 ... Failed password for nobody')), [0, 2])
 })
 
-test('a short literal, or one that prefilters of several groups require, is checked by a Set of its prefilters', () => {
+test('in a set of several groups, a literal that prefilters of several groups require, or a short one, is checked by a Set of its prefilters', () => {
   const sources = ['Failed password for [^ ]+ from', 'Failed password for root', 'Invalid user [^ ]+ from']
   const line = Buffer.from('sshd[42]: Invalid user admin from 192.0.2.1 ... Failed password for nobody')
   assert.deepEqual(new PrefilterSet(sources, [0, 0, 1]).match(line), [0, 1, 2])
   assert.deepEqual(new PrefilterSet(sources, [0, 1, 1]).match(line), [2], 'the literal of 0 and 1 is checked, and neither matches')
-  assert.deepEqual(new PrefilterSet(['[0-9]{2}:01 ', 'Invalid user ']).match(Buffer.from('at x:01 done')), [], 'a short literal is checked')
-  assert.deepEqual(new PrefilterSet(['[0-9]{2}:01 ', 'Invalid user ']).match(Buffer.from('at 12:01 done')), [0])
+  assert.deepEqual(new PrefilterSet(sources).match(line), [0, 1, 2], 'one group')
+  const times = ['[0-9]{2}:01 ', 'Invalid user ']
+  assert.deepEqual(new PrefilterSet(times, [0, 1]).match(Buffer.from('at x:01 done')), [], 'a short literal is checked')
+  assert.deepEqual(new PrefilterSet(times, [0, 1]).match(Buffer.from('at 12:01 done')), [0])
+  assert.deepEqual(new PrefilterSet(times).match(Buffer.from('at x:01 done')), [0], 'one group')
 })
 
 test('a prefilter without a literal of its own still gets its lines through', () => {
