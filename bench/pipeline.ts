@@ -35,6 +35,7 @@ import { resolveJailPolicies } from '../src/ignore/resolve-policies.js'
 import type { LogRecord } from '../src/log/log.js'
 import { RunRole } from '../src/roles/run.js'
 import { loadRunJails } from '../src/roles/run-jails.js'
+import { DEFAULT_READ_CHUNK_BYTES } from '../src/sources/file-tail.js'
 import { LineSplitter } from '../src/sources/line-splitter.js'
 import type { LineBatch } from '../src/sources/source.js'
 import { BENCH_JAILS, benchConfigDir } from './pipeline-config.js'
@@ -56,7 +57,6 @@ const FILE_ATTACKERS = 300
  */
 const LIVE_WAVE = 1000
 const LIVE_ROUNDS = 10
-const READ_CHUNK_BYTES = 65536
 /**
  * The latency run's first lines meet unoptimised code: in the first half second the role falls behind
  * the generator by up to ~80 ms and catches up, which alone makes the whole run's p99 (1% of 20 s is
@@ -137,8 +137,8 @@ async function readBatches(path: string, emit: (batch: LineBatch) => void): Prom
   const splitter = new LineSplitter(65536, () => undefined)
   let offset = 0
   for (;;) {
-    const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES)
-    const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK_BYTES, offset)
+    const chunk = Buffer.allocUnsafe(DEFAULT_READ_CHUNK_BYTES)
+    const { bytesRead } = await handle.read(chunk, 0, DEFAULT_READ_CHUNK_BYTES, offset)
     if (bytesRead === 0) break
     offset += bytesRead
     const lines = splitter.push(chunk.subarray(0, bytesRead))

@@ -24,8 +24,7 @@ export interface FileTailConfig {
   rotate_wait_ms?: number
   /**
    * Largest read; also bounds the lines of one batch (one `lines` record, well under Kafka's default
-   * 1 MB message limit). Default 262144: a backlog read in 64 KiB batches spent more time waiting on
-   * a read and an append per batch than matching its lines.
+   * 1 MB message limit). Default DEFAULT_READ_CHUNK_BYTES.
    */
   read_chunk_bytes?: number
   /** Where positions are kept so a restart resumes; without it every start follows `start_at`. */
@@ -73,6 +72,9 @@ interface Followed {
 
 const HEAD_HASH_BYTES = 4096
 
+/** A backlog read in 64 KiB batches spent more time waiting on a read and an append per batch than matching its lines. */
+export const DEFAULT_READ_CHUNK_BYTES = 262_144
+
 export class FileTail implements Source {
   private readonly transcode: LineTranscoder | undefined
   private readonly maxLineBytes: number
@@ -108,7 +110,7 @@ export class FileTail implements Source {
   constructor(private readonly config: FileTailConfig) {
     this.transcode = lineTranscoder(config.encoding ?? 'auto')
     this.maxLineBytes = config.max_line_bytes ?? 65536
-    this.chunkBytes = Math.max(config.read_chunk_bytes ?? 262_144, 1)
+    this.chunkBytes = Math.max(config.read_chunk_bytes ?? DEFAULT_READ_CHUNK_BYTES, 1)
     this.host = config.host ?? hostname()
     this.log = config.log ?? stderrLog
     this.now = config.now ?? Date.now
