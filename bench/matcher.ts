@@ -1,8 +1,8 @@
 /**
  * Matcher throughput on one core: every built-in file filter at once over a mixed mail/ssh log,
- * through one StreamMatcher (one RE2.Set prefilter, then only candidate filters), lines as Buffers.
+ * through one StreamMatcher (one prefilter for them all, then only candidate filters), lines as Buffers.
  * Run at several shares of failure lines, because a line that fails costs group extraction (RE2's
- * submatch engines) while the others cost one Set scan. Prints lines/s, per-line latency
+ * submatch engines) while the others cost one prefilter scan. Prints lines/s, per-line latency
  * percentiles and memory. Then the match stage over the same log sent by a fleet's hosts (syslog
  * forwarders): each host's stream has its own filter state, and all share the compiled prefilters.
  *
