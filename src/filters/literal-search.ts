@@ -70,13 +70,14 @@ export class LiteralSearch {
       }
     }
 
-    this.classOf = classOf
-    this.classes = classes
-    this.next = new Int32Array(states * classes)
+    // In place, into the form the hot loop reads.
     for (let i = 0; i < goto.length; i++) {
       const target = goto[i]!
-      this.next[i] = own[target] === -1 ? target * classes : ~(target * classes)
+      goto[i] = own[target] === -1 ? target * classes : ~(target * classes)
     }
+    this.classOf = classOf
+    this.classes = classes
+    this.next = goto
     this.ends = Int32Array.from(own)
   }
 
