@@ -35,7 +35,7 @@ import { resolveJailPolicies } from '../src/ignore/resolve-policies.js'
 import type { LogRecord } from '../src/log/log.js'
 import { RunRole } from '../src/roles/run.js'
 import { loadRunJails } from '../src/roles/run-jails.js'
-import { DEFAULT_READ_CHUNK_BYTES } from '../src/sources/file-tail.js'
+import { DEFAULT_MAX_LINE_BYTES, DEFAULT_READ_CHUNK_BYTES } from '../src/sources/file-tail.js'
 import { LineSplitter } from '../src/sources/line-splitter.js'
 import type { LineBatch } from '../src/sources/source.js'
 import { BENCH_JAILS, benchConfigDir } from './pipeline-config.js'
@@ -134,7 +134,7 @@ async function streamsPart(logPath: string): Promise<void> {
 
 async function readBatches(path: string, emit: (batch: LineBatch) => void): Promise<void> {
   const handle = await open(path, 'r')
-  const splitter = new LineSplitter(65536, () => undefined)
+  const splitter = new LineSplitter(DEFAULT_MAX_LINE_BYTES, () => undefined)
   let offset = 0
   for (;;) {
     const chunk = Buffer.allocUnsafe(DEFAULT_READ_CHUNK_BYTES)

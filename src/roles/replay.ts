@@ -10,6 +10,7 @@ import type { JailPolicy } from '../../streams/decide-policy.js'
 import { epochMsOf } from '../../streams/decide-state.js'
 import { emptyExpireState, evolveExpire, expireDue } from '../../streams/expire.js'
 import { match, MatchCounters, type MatchJail } from '../../streams/match.js'
+import { DEFAULT_MAX_LINE_BYTES } from '../sources/file-tail.js'
 import { LineSplitter } from '../sources/line-splitter.js'
 import { FailureSort, type TimedFailure } from './replay-sort.js'
 import type { LineBatch } from '../sources/source.js'
@@ -100,8 +101,6 @@ export interface ReplayResult {
 }
 
 const READ_CHUNK_BYTES = 1 << 20
-// As the file tail cuts lines: a longer line reaches the filters by its head only.
-const MAX_LINE_BYTES = 65536
 // Not os.hostname(): the event ids (and so the output) must not depend on the machine replaying.
 const REPLAY_HOST = 'replay'
 
@@ -152,7 +151,8 @@ async function* fileChunks(inputs: readonly ReplayInput[]): AsyncGenerator<Repla
   let bytesBefore = 0
   for (const [index, input] of inputs.entries()) {
     const stream = input.as ?? input.path
-    const splitter = new LineSplitter(MAX_LINE_BYTES, () => undefined)
+    // As the file tail cuts lines: a longer line reaches the filters by its head only.
+    const splitter = new LineSplitter(DEFAULT_MAX_LINE_BYTES, () => undefined)
     let offset = 0
     const batchOf = (lines: Buffer[]): LineBatch[] =>
       lines.length === 0 ? [] : [{ stream, host: REPLAY_HOST, lines, position: { path: input.path, offset }, received_at: 0 }]

@@ -16,7 +16,7 @@ export interface FileTailConfig {
   paths: LogPath[]
   /** fail2ban's `logencoding`: 'auto' (UTF-8), 'utf-8', 'latin-1', or any encoding node's TextDecoder knows. Lines are handed on as UTF-8. */
   encoding?: string
-  /** Longer lines are cut to this many bytes and counted as `oversized_lines`. Default 65536. */
+  /** Longer lines are cut to this many bytes and counted as `oversized_lines`. Default DEFAULT_MAX_LINE_BYTES. */
   max_line_bytes?: number
   /** How often files are checked when no change notification came (the fallback for file systems fs.watch cannot see). Default 1000. */
   poll_interval_ms?: number
@@ -72,6 +72,8 @@ interface Followed {
 
 const HEAD_HASH_BYTES = 4096
 
+export const DEFAULT_MAX_LINE_BYTES = 65536
+
 /** A backlog read in 64 KiB batches spent more time waiting on a read and an append per batch than matching its lines. */
 export const DEFAULT_READ_CHUNK_BYTES = 262_144
 
@@ -109,7 +111,7 @@ export class FileTail implements Source {
 
   constructor(private readonly config: FileTailConfig) {
     this.transcode = lineTranscoder(config.encoding ?? 'auto')
-    this.maxLineBytes = config.max_line_bytes ?? 65536
+    this.maxLineBytes = config.max_line_bytes ?? DEFAULT_MAX_LINE_BYTES
     this.chunkBytes = Math.max(config.read_chunk_bytes ?? DEFAULT_READ_CHUNK_BYTES, 1)
     this.host = config.host ?? hostname()
     this.log = config.log ?? stderrLog
