@@ -2,7 +2,6 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FailureDetected } from '../../schemas/events/failure-detected.js'
@@ -16,7 +15,9 @@ export interface TimedFailure {
 
 // Runs are merged with one open file each; past this many they are merged into one first.
 const MAX_RUNS = 64
-const LINES_PER_WRITE = 1000
+/** Failures per batch written, read and merged: each async step costs about a microsecond, as much as deciding a failure. */
+const BATCH = 1000
+const READ_CHUNK_BYTES = 1 << 20
 
 /**
  * Puts a replay's failures in event-time order, ties in the order they were
@@ -47,14 +48,14 @@ export class FailureSort {
     await Promise.all(runs.map((run) => rm(run)))
   }
 
-  /** Every failure added, in event-time order. */
-  async *sorted(): AsyncGenerator<TimedFailure> {
+  /** Every failure added, in event-time order, a batch at a time. */
+  async *sorted(): AsyncGenerator<readonly TimedFailure[]> {
     const last = this.takeHeld()
     if (this.runs.length === 0) {
-      yield* last
+      if (last.length > 0) yield last
       return
     }
-    yield* merge([...this.runs.map(readRun), Readable.from(last)])
+    yield* merge([...this.runs.map(readRun), Readable.from([last])])
   }
 
   /** Removes the runs written. */
@@ -69,7 +70,7 @@ export class FailureSort {
     return held.sort((a, b) => a.t - b.t)
   }
 
-  private async write(failures: Iterable<TimedFailure> | AsyncIterable<TimedFailure>): Promise<string> {
+  private async write(failures: readonly TimedFailure[] | AsyncIterable<readonly TimedFailure[]>): Promise<string> {
     this.dir ??= await mkdtemp(join(this.tempParent, 'banstream-replay-sort-'))
     const path = join(this.dir, `run-${this.written++}.ndjson`)
     await pipeline(Readable.from(ndjson(failures)), createWriteStream(path))
@@ -77,38 +78,65 @@ export class FailureSort {
   }
 }
 
-async function* ndjson(failures: Iterable<TimedFailure> | AsyncIterable<TimedFailure>): AsyncGenerator<string> {
-  let lines: string[] = []
-  for await (const { failure } of failures) {
-    lines.push(JSON.stringify(failure))
-    if (lines.length === LINES_PER_WRITE) {
-      yield lines.join('\n') + '\n'
-      lines = []
-    }
+async function* ndjson(failures: readonly TimedFailure[] | AsyncIterable<readonly TimedFailure[]>): AsyncGenerator<string> {
+  if (Array.isArray(failures)) {
+    for (let i = 0; i < failures.length; i += BATCH) yield ndjsonOf(failures.slice(i, i + BATCH))
+    return
   }
-  if (lines.length > 0) yield lines.join('\n') + '\n'
+  for await (const batch of failures as AsyncIterable<readonly TimedFailure[]>) yield ndjsonOf(batch)
 }
 
-async function* readRun(path: string): AsyncGenerator<TimedFailure> {
-  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
+function ndjsonOf(batch: readonly TimedFailure[]): string {
+  let text = ''
+  for (const { failure } of batch) text += JSON.stringify(failure) + '\n'
+  return text
+}
+
+/** A run's failures, a batch per chunk read. */
+async function* readRun(path: string): AsyncGenerator<readonly TimedFailure[]> {
+  let rest = ''
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: READ_CHUNK_BYTES })) {
+    const lines = (rest + (chunk as string)).split('\n')
+    rest = lines.pop()!
     // Written by this process from validated failures a moment ago.
-    const failure = JSON.parse(line) as FailureDetected
-    yield { failure, t: epochMsOf(failure.occurred_at) }
+    yield lines.map((line) => {
+      const failure = JSON.parse(line) as FailureDetected
+      return { failure, t: epochMsOf(failure.occurred_at) }
+    })
   }
 }
 
 /** The sources' failures by time; of equal times, the earlier source's first. */
-async function* merge(sources: readonly AsyncIterable<TimedFailure>[]): AsyncGenerator<TimedFailure> {
+async function* merge(sources: readonly AsyncIterable<readonly TimedFailure[]>[]): AsyncGenerator<readonly TimedFailure[]> {
   const cursors = sources.map((source) => source[Symbol.asyncIterator]())
-  const heads = await Promise.all(cursors.map((cursor) => cursor.next()))
+  const batches: (readonly TimedFailure[] | undefined)[] = await Promise.all(cursors.map(nextBatch))
+  const at = batches.map(() => 0)
+  let out: TimedFailure[] = []
   for (;;) {
     let min = -1
-    for (let i = 0; i < heads.length; i++) {
-      const head = heads[i]!
-      if (!head.done && (min < 0 || head.value.t < (heads[min]!.value as TimedFailure).t)) min = i
+    for (let i = 0; i < batches.length; i++) {
+      const batch = batches[i]
+      if (batch !== undefined && (min < 0 || batch[at[i]!]!.t < batches[min]![at[min]!]!.t)) min = i
     }
-    if (min < 0) return
-    yield heads[min]!.value as TimedFailure
-    heads[min] = await cursors[min]!.next()
+    if (min < 0) break
+    out.push(batches[min]![at[min]!++]!)
+    if (at[min] === batches[min]!.length) {
+      batches[min] = await nextBatch(cursors[min]!)
+      at[min] = 0
+    }
+    if (out.length === BATCH) {
+      yield out
+      out = []
+    }
+  }
+  if (out.length > 0) yield out
+}
+
+/** The cursor's next batch that holds a failure; undefined once it has none left. */
+async function nextBatch(cursor: AsyncIterator<readonly TimedFailure[]>): Promise<readonly TimedFailure[] | undefined> {
+  for (;;) {
+    const next = await cursor.next()
+    if (next.done) return undefined
+    if (next.value.length > 0) return next.value
   }
 }

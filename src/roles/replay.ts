@@ -190,7 +190,7 @@ async function* readChunks(path: string): AsyncGenerator<{ data: Buffer; read: n
 const DEFAULT_FAILURES_IN_MEMORY = 100_000
 
 /** Decides the failures, which come in event time order: files are read one after another, but the decider sees their failures interleaved as they happened. */
-async function decideAll(options: ReplayJailsOptions, ordered: AsyncIterable<TimedFailure>, counters: MatchCounters, lines: number): Promise<ReplayResult> {
+async function decideAll(options: ReplayJailsOptions, ordered: AsyncIterable<readonly TimedFailure[]>, counters: MatchCounters, lines: number): Promise<ReplayResult> {
   const d = decider({ jails: options.policies, live: false })
   let state = d.initialState()
   const expiry = emptyExpireState()
@@ -204,22 +204,24 @@ async function decideAll(options: ReplayJailsOptions, ordered: AsyncIterable<Tim
   const perJail = new Map(options.jails.map((j) => [j.name, { failures: 0, byRegex: new Map<number, number>() }]))
   let first: TimedFailure | undefined
   let last: TimedFailure | undefined
-  for await (const timed of ordered) {
-    const { failure, t } = timed
-    lift(t / 1000)
-    if (!failure.success) {
-      first ??= timed
-      last = timed
-      const counts = perJail.get(failure.jail)!
-      counts.failures++
-      counts.byRegex.set(failure.regex_index, (counts.byRegex.get(failure.regex_index) ?? 0) + 1)
-    }
-    const step = d.step(state, failure, 0)
-    state = step.state
-    for (const output of step.outputs) {
-      if (output.type === 'DecideNotice') continue
-      decisions.push(output)
-      evolveExpire(expiry, output)
+  for await (const batch of ordered) {
+    for (const timed of batch) {
+      const { failure, t } = timed
+      lift(t / 1000)
+      if (!failure.success) {
+        first ??= timed
+        last = timed
+        const counts = perJail.get(failure.jail)!
+        counts.failures++
+        counts.byRegex.set(failure.regex_index, (counts.byRegex.get(failure.regex_index) ?? 0) + 1)
+      }
+      const step = d.step(state, failure, 0)
+      state = step.state
+      for (const output of step.outputs) {
+        if (output.type === 'DecideNotice') continue
+        decisions.push(output)
+        evolveExpire(expiry, output)
+      }
     }
   }
   if (options.to !== undefined) lift(options.to)
