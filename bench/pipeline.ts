@@ -135,13 +135,19 @@ async function streamsPart(logPath: string): Promise<void> {
 async function readBatches(path: string, emit: (batch: LineBatch) => void): Promise<void> {
   const handle = await open(path, 'r')
   const splitter = new LineSplitter(DEFAULT_MAX_LINE_BYTES, () => undefined)
-  let offset = 0
-  for (;;) {
+  // As the file tail reads: the next chunk while this one's lines are matched.
+  const readAt = (at: number) => {
     const chunk = Buffer.allocUnsafe(DEFAULT_READ_CHUNK_BYTES)
-    const { bytesRead } = await handle.read(chunk, 0, DEFAULT_READ_CHUNK_BYTES, offset)
-    if (bytesRead === 0) break
-    offset += bytesRead
-    const lines = splitter.push(chunk.subarray(0, bytesRead))
+    return handle.read(chunk, 0, DEFAULT_READ_CHUNK_BYTES, at).then(({ bytesRead }) => chunk.subarray(0, bytesRead))
+  }
+  let offset = 0
+  let next = readAt(offset)
+  for (;;) {
+    const chunk = await next
+    if (chunk.length === 0) break
+    offset += chunk.length
+    next = readAt(offset)
+    const lines = splitter.push(chunk)
     if (lines.length > 0) emit({ stream: path, host: 'bench', lines, position: { offset: offset - splitter.pending }, received_at: Date.now() })
   }
   await handle.close()

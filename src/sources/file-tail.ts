@@ -360,24 +360,32 @@ export class FileTail implements Source {
 
   private async drain(file: OpenFile): Promise<void> {
     const { size } = await file.handle.stat()
-    while (file.offset < size && !this.stopped) {
-      const length = Math.min(this.chunkBytes, size - file.offset)
-      const resumeAt = file.offset - file.splitter.pending
-      const chunk = Buffer.allocUnsafe(length)
-      const { bytesRead } = await file.handle.read(chunk, 0, length, file.offset)
-      if (bytesRead === 0) return
-      file.offset += bytesRead
-      if (file.head_hash === undefined) file.head_hash = await headHash(file.handle)
-      const lines = file.splitter.push(chunk.subarray(0, bytesRead))
-      if (lines.length === 0) continue
-      try {
-        await this.emitLines(file, lines, file.retired_at === undefined)
-      } catch (error) {
-        // Reading again from the last handed-over line gives at-least-once delivery.
-        file.offset = resumeAt
-        file.splitter.reset()
-        throw error
+    // The next chunk is read while this one's lines are handed over: reads run on libuv's thread
+    // pool, so a backlog is read while it is matched.
+    let next = readChunk(file, this.chunkBytes, size)
+    try {
+      while (next !== undefined && !this.stopped) {
+        const { chunk, bytesRead } = await next
+        next = undefined
+        if (bytesRead === 0) return
+        const resumeAt = file.offset - file.splitter.pending
+        file.offset += bytesRead
+        if (file.head_hash === undefined) file.head_hash = await headHash(file.handle)
+        const lines = file.splitter.push(chunk.subarray(0, bytesRead))
+        next = readChunk(file, this.chunkBytes, size)
+        if (lines.length === 0) continue
+        try {
+          await this.emitLines(file, lines, file.retired_at === undefined)
+        } catch (error) {
+          // Reading again from the last handed-over line gives at-least-once delivery.
+          file.offset = resumeAt
+          file.splitter.reset()
+          throw error
+        }
       }
+    } finally {
+      // No read may be left running on a handle its caller is about to close; its bytes are read again next time.
+      if (next !== undefined) await next.catch(() => undefined)
     }
   }
 
@@ -408,6 +416,17 @@ export class FileTail implements Source {
     this.count.batches++
     if (checkpoint) await this.config.position_store?.save(filePositionKey(file.path), position)
   }
+}
+
+/** A read of the file's next chunk from its offset, up to `size`; undefined when the offset is there. */
+function readChunk(file: OpenFile, chunkBytes: number, size: number): Promise<{ chunk: Buffer; bytesRead: number }> | undefined {
+  if (file.offset >= size) return undefined
+  const length = Math.min(chunkBytes, size - file.offset)
+  const chunk = Buffer.allocUnsafe(length)
+  const read = file.handle.read(chunk, 0, length, file.offset).then(({ bytesRead }) => ({ chunk, bytesRead }))
+  // It may fail while the lines before it are handed over, before anyone awaits it: that is no unhandled rejection.
+  read.catch(() => undefined)
+  return read
 }
 
 /** The key a followed file's position is kept under in the position store. */

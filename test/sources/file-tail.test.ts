@@ -167,6 +167,27 @@ describe('FileTail', () => {
     assert.equal(tail.counters().oversized_lines, 1)
   })
 
+  test('a batch its consumer refuses is read again from its first line on the next scan, the chunks after it too', async () => {
+    const path = join(dir, 'refused.log')
+    const lines = Array.from({ length: 40 }, (_, i) => `line ${i}`)
+    await writeFile(path, lines.map((line) => `${line}\n`).join(''))
+    const sink = collector()
+    let calls = 0
+    const tail = new FileTail({
+      paths: [{ pattern: path, start_at: 'head' }], poll_interval_ms: 50, rotate_wait_ms: 0, host: 'h1', log: () => undefined,
+      // Chunks of a few lines each: the chunk after the refused batch is being read while it is handed over.
+      read_chunk_bytes: 24,
+    })
+    running.push(tail)
+    await tail.start(async (batch) => {
+      if (++calls === 3) throw new Error('the log is full')
+      await sink.emit(batch)
+    })
+    await waitFor(() => sink.lines().length === lines.length, 'every line')
+    assert.deepEqual(sink.lines(), lines)
+    assert.equal(tail.counters().emit_errors, 1)
+  })
+
   test('a glob picks up a file created after the start', async () => {
     const globDir = join(dir, 'glob')
     await rm(globDir, { recursive: true, force: true })
