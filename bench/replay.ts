@@ -5,6 +5,7 @@
  * options) one after another over the head of the same log, its total scaled to the whole log.
  *
  *   npx tsx bench/replay.ts [lines, default 1000000] [fail2ban-regex lines, default 100000; 0 skips it] [replay runs, default 3]
+ *     [share of failure lines, default 0.2]
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -21,13 +22,14 @@ import { benchConfigDirFor } from './replay-config.js'
 const LINES = Number(process.argv[2] ?? 1_000_000)
 const F2B_LINES = Number(process.argv[3] ?? 100_000)
 const RUNS = Number(process.argv[4] ?? 3)
+const FAILURE_SHARE = Number(process.argv[5] ?? 0.2)
 const FAIL2BAN_TREE = join(packageRoot(), '..', 'shared', 'fail2ban')
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'banstream-bench-replay-'))
   try {
     const log = join(dir, 'mail.log')
-    const text = generateMailLog(LINES)
+    const text = generateMailLog(LINES, { failureShare: FAILURE_SHARE })
     await writeFile(log, text)
     const jailNames = [...readFileSync(join(builtinConfigDir(), 'jail.conf'), 'utf8').matchAll(/^\[([^\]]+)\]/gm)]
       .map((m) => m[1]!).filter((name) => !['INCLUDES', 'DEFAULT', 'recidive'].includes(name))
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
     const { jails, skipped } = loadRunJails(configDir, () => start + 365 * 86400)
     for (const s of skipped) console.log(`  skipped: ${s.reason}`)
     const policies = await resolveJailPolicies(jails.map((j) => j.policy), { self: async () => [], warn: () => undefined })
-    console.log(`replay: ${LINES} lines (${(text.length / 1e6).toFixed(0)} MB), ${jails.length} jails: ${jails.map((j) => j.config.name).join(' ')}`)
+    console.log(`replay: ${LINES} lines (${(text.length / 1e6).toFixed(0)} MB, ${FAILURE_SHARE * 100}% failure lines), ${jails.length} jails: ${jails.map((j) => j.config.name).join(' ')}`)
 
     const rates: number[] = []
     let summary = ''
