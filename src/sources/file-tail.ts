@@ -365,13 +365,13 @@ export class FileTail implements Source {
     let next = readChunk(file, this.chunkBytes, size)
     try {
       while (next !== undefined && !this.stopped) {
-        const { chunk, bytesRead } = await next
+        const chunk = await next
         next = undefined
-        if (bytesRead === 0) return
+        if (chunk.length === 0) return
         const resumeAt = file.offset - file.splitter.pending
-        file.offset += bytesRead
+        file.offset += chunk.length
         if (file.head_hash === undefined) file.head_hash = await headHash(file.handle)
-        const lines = file.splitter.push(chunk.subarray(0, bytesRead))
+        const lines = file.splitter.push(chunk)
         next = readChunk(file, this.chunkBytes, size)
         if (lines.length === 0) continue
         try {
@@ -418,12 +418,12 @@ export class FileTail implements Source {
   }
 }
 
-/** A read of the file's next chunk from its offset, up to `size`; undefined when the offset is there. */
-function readChunk(file: OpenFile, chunkBytes: number, size: number): Promise<{ chunk: Buffer; bytesRead: number }> | undefined {
+/** The bytes read of the file's next chunk from its offset, up to `size`; undefined when the offset is there. */
+function readChunk(file: OpenFile, chunkBytes: number, size: number): Promise<Buffer> | undefined {
   if (file.offset >= size) return undefined
   const length = Math.min(chunkBytes, size - file.offset)
   const chunk = Buffer.allocUnsafe(length)
-  const read = file.handle.read(chunk, 0, length, file.offset).then(({ bytesRead }) => ({ chunk, bytesRead }))
+  const read = file.handle.read(chunk, 0, length, file.offset).then(({ bytesRead }) => chunk.subarray(0, bytesRead))
   // It may fail while the lines before it are handed over, before anyone awaits it: that is no unhandled rejection.
   read.catch(() => undefined)
   return read
