@@ -6,7 +6,7 @@ import RE2 from 're2'
 import { fieldsToEpoch, type DateClock } from './date-fields.js'
 import { LINE_BEGIN, LINE_END, type DateTemplate } from './date-pattern.js'
 import { templatesForDatepattern } from './date-templates.js'
-import { parseTimeZone, processZoneName } from './time-zone.js'
+import { parseTimeZone, processZone } from './time-zone.js'
 
 export interface DateDetectorOptions {
   /** `datepattern` as in a filter file, after config substitution; undefined = fail2ban's defaults. */
@@ -104,7 +104,7 @@ export class DateDetector {
 
   constructor(opts: DateDetectorOptions) {
     this.now = opts.now
-    const local = parseTimeZone(opts.localZone ?? processZoneName())
+    const local = opts.localZone === undefined ? processZone() : parseTimeZone(opts.localZone)
     this.clock = {
       localZone: local,
       logZone: opts.timezone === undefined ? null : parseTimeZone(opts.timezone),

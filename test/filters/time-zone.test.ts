@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { DatePatternError } from '../../src/filters/date-regex.js'
-import { parseTimeZone, zoneTextOffsetMin } from '../../src/filters/time-zone.js'
+import { parseTimeZone, processZone, zoneTextOffsetMin } from '../../src/filters/time-zone.js'
 
 test('zone texts give fail2ban\'s offsets in minutes', () => {
   const cases: [string, number][] = [
@@ -36,6 +36,26 @@ test('wall-clock times in the spring gap move forward, repeated autumn times tak
   assert.equal(z.wallToEpoch(wall(3, 14, 2, 30)), Date.UTC(2021, 2, 14, 7, 30) / 1000)
   assert.equal(z.wallToEpoch(wall(11, 7, 1, 30)), Date.UTC(2021, 10, 7, 5, 30) / 1000)
   assert.equal(z.wallToEpoch(wall(11, 7, 2, 30)), Date.UTC(2021, 10, 7, 7, 30) / 1000)
+})
+
+test('the process zone follows TZ and gives the offsets and wall-clock times of the IANA zone it names', (t) => {
+  const saved = process.env['TZ']
+  t.after(() => { if (saved === undefined) delete process.env['TZ']; else process.env['TZ'] = saved })
+  for (const name of ['America/New_York', 'Europe/Zurich', 'Australia/Lord_Howe']) {
+    process.env['TZ'] = name
+    const local = processZone()
+    const iana = parseTimeZone(name)
+    // Every 7 hours for two years: each DST change of these zones, both ways, lies between two of them.
+    for (let at = Date.UTC(2020, 0, 1) / 1000; at < Date.UTC(2022, 0, 1) / 1000; at += 7 * 3600) {
+      assert.equal(local.offsetAt(at), iana.offsetAt(at), `${name} offset at ${at}`)
+      assert.equal(local.wallToEpoch(at), iana.wallToEpoch(at), `${name} wall clock ${at}`)
+    }
+  }
+  const wall = Date.UTC(2021, 2, 14, 2, 30) / 1000
+  process.env['TZ'] = 'America/New_York'
+  assert.equal(processZone().wallToEpoch(wall), Date.UTC(2021, 2, 14, 7, 30) / 1000)
+  process.env['TZ'] = 'UTC'
+  assert.equal(processZone().wallToEpoch(wall), wall)
 })
 
 test('an unknown zone is refused', () => {
