@@ -2,7 +2,7 @@ import { isAscii } from 'node:buffer'
 import RE2 from 're2'
 import { splitAlternatives } from './regex-alternatives.js'
 import { openTail } from './regex-open-tail.js'
-import { parseRegexTree, requiredCaptures } from './regex-tree.js'
+import { parseRegexTree, programSizeBound, RE2_SAFE_INSTRUCTIONS, requiredCaptures } from './regex-tree.js'
 import { translateRegex, type RegexGroup, type Translation } from './regex-translate.js'
 import { UnsupportedConstructError } from './unsupported-construct-error.js'
 
@@ -107,7 +107,8 @@ export class FailRegex {
      * string that contains a string `source` matches, so it never rejects a line this regex accepts.
      */
     readonly prefilterSource: string,
-    private readonly re: RE2,
+    /** The Unicode form, when compiled at load time (see mayOutgrowRe2); else on the first non-ASCII text. */
+    private unicode: RE2 | undefined,
     /** The ASCII capture form (see Translation.asciiSource), also the cheaper test() on ASCII text. */
     private readonly ascii: RE2,
     /** What the extraction is built from, on the first exec(): most regexes of a filter never match a line. */
@@ -124,13 +125,16 @@ export class FailRegex {
     const translation = translate(resolved.replace(GLOBAL_TO_LOCAL_FLAGS, '$1:'), pattern)
     const flags = opts.multiline ? '(?m)' : ''
     const source = flags + translation.source
-    // Compiling the full Unicode form now refuses at load time what RE2 cannot compile.
-    const re = compileRe2(source, pattern)
     const ascii = compileRe2(`${flags}(${translation.asciiSource})`, pattern)
+    // The translator refuses what RE2 cannot parse, in either form; what is left for RE2 to refuse is a
+    // program over its size limit, which only the Unicode form may reach. That form costs ~2 ms a
+    // <HOST> to compile (the word class is hundreds of UTF-8 ranges) and matters only for non-ASCII
+    // text: it waits for its first such line unless it might be refused, which it then is here.
+    const unicode = mayOutgrowRe2(translation.source) ? compileRe2(source, pattern) : undefined
     const names = [...new Set(translation.groups.map(g => g.name))]
     // In a multi-line buffer `^` and `$` hold at every line: neither the start nor the rest of the line is one place.
     const forms = { flags, captureSource: translation.captureSource, asciiSource: translation.asciiSource, singleLine: !opts.multiline }
-    return new FailRegex(pattern, source, translation.prefilterSource, re, ascii, forms, translation.groups, altPairs(names))
+    return new FailRegex(pattern, source, translation.prefilterSource, unicode, ascii, forms, translation.groups, altPairs(names))
   }
 
   /**
@@ -230,12 +234,16 @@ export class FailRegex {
   }
 
   test(input: Buffer): boolean {
-    return (isAscii(input) ? this.ascii : this.re).test(input)
+    return (isAscii(input) ? this.ascii : this.re()).test(input)
+  }
+
+  private re(): RE2 {
+    return this.unicode ??= compileRe2(this.source, this.pattern)
   }
 
   /** exec() for a regex that can match the empty string. */
   private execGroups(input: Buffer): FailRegexMatch | null {
-    const m = this.re.exec(input)
+    const m = this.re().exec(input)
     if (m === null) return null
     const fields: Record<string, string> = {}
     const captured = m.groups ?? {}
@@ -363,6 +371,12 @@ function translate(resolved: string, pattern: string): Translation {
     if (err instanceof UnsupportedConstructError) throw new UnsupportedConstructError(err.construct, pattern)
     throw err
   }
+}
+
+/** Whether RE2 may refuse `source` as too large: its tree's size bound says it might, or it has no tree. */
+function mayOutgrowRe2(source: string): boolean {
+  const tree = parseRegexTree(source)
+  return tree === undefined || programSizeBound(tree) > RE2_SAFE_INSTRUCTIONS
 }
 
 function compileRe2(source: string, pattern: string): RE2 {

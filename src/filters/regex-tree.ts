@@ -362,3 +362,44 @@ function complement(members: Ranges): Ranges {
   if (next <= MAX_CODE_POINT) out.push([next, MAX_CODE_POINT])
   return out
 }
+
+/**
+ * An upper bound of the instructions RE2 compiles `node` to, in UTF-8: a range of code points
+ * beyond ASCII takes at most RANGE_INSTRUCTIONS (its pieces of each UTF-8 length, a byte range per
+ * byte), a `\p{..}` at most PROPERTY_INSTRUCTIONS (the largest the translator writes, the word
+ * class `[\p{L}\p{N}_]`, takes ~430), a repetition as many copies of its item as its bound (RE2
+ * writes `x{2,5}` out as five), and every other node a couple.
+ */
+export function programSizeBound(node: RegexNode, folded = false): number {
+  switch (node.kind) {
+    case 'char':
+      return charSizeBound(node, folded)
+    case 'assert':
+      return 2
+    case 'group':
+      return 2 + programSizeBound(node.body, folded || /^\(\?[a-z]*i/.test(node.open))
+    case 'seq':
+      return node.items.reduce((sum, item) => sum + programSizeBound(item, folded), 0)
+    case 'alt':
+      return node.branches.reduce((sum, branch) => sum + 2 + programSizeBound(sequence(branch), folded), 0)
+    case 'repeat':
+      return 2 + programSizeBound(node.item, folded) * Math.max(1, node.max === Infinity ? node.min + 1 : node.max)
+  }
+}
+
+const PROPERTY_INSTRUCTIONS = 1000
+const RANGE_INSTRUCTIONS = 50
+
+/**
+ * RE2 compiles a program of at most ~175k instructions (its default max_mem of 8 MiB: two thirds for
+ * the program, a quarter of that in 8-byte instructions); a size bound below this compiles.
+ */
+export const RE2_SAFE_INSTRUCTIONS = 150_000
+
+function charSizeBound(node: Extract<RegexNode, { kind: 'char' }>, folded: boolean): number {
+  const properties = node.text.match(/\\[pP]\{/g)?.length ?? 0
+  // An exact set lists every range the item holds, each member's own and each property's superset.
+  if (node.set !== 'any') return properties * PROPERTY_INSTRUCTIONS + node.set.reduce((sum, [, hi]) => sum + (hi < 0x80 ? 1 : RANGE_INSTRUCTIONS), 0)
+  // Negated or case-folded: a range per character of its text, each folded into up to four.
+  return (properties * PROPERTY_INSTRUCTIONS + node.text.length * RANGE_INSTRUCTIONS) * (folded ? 4 : 1)
+}

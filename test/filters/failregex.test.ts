@@ -145,6 +145,18 @@ test('ASCII and non-ASCII lines give the same captures and byte offsets', () => 
     { start: 0, end: 42, fields: { user: 'root', dns: 'example.com' } })
 })
 
+test('a non-ASCII line is tested with the Unicode form: \\w holds a letter beyond ASCII', () => {
+  const r = FailRegex.compile(String.raw`^user \w+ from <HOST>$`)
+  assert.equal(r.test(Buffer.from('user jürgen from 192.0.2.9')), true)
+  assert.equal(r.test(Buffer.from('user jürgen! from 192.0.2.9')), false)
+  assert.equal(r.test(Buffer.from('user juergen from 192.0.2.9')), true)
+})
+
+test('a regex whose Unicode form RE2 would refuse as too large is refused at load time, though its ASCII form is small', () => {
+  assert.throws(() => FailRegex.compile(String.raw`^user \w{1000} from <HOST>$`), (err: unknown) =>
+    err instanceof UnsupportedConstructError && /too large/.test(err.construct))
+})
+
 test('a regex that can match the empty string finds the same empty match as Python', () => {
   const r = FailRegex.compile(String.raw`(?P<fid>\d*)`)
   assert.deepEqual(r.exec(Buffer.from('abc 42')), { start: 0, end: 0, fields: { fid: '' } })
