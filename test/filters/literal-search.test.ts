@@ -31,3 +31,37 @@ test('an empty text, or one that holds another, is refused', () => {
   assert.throws(() => new LiteralSearch(['x', '']), /empty text/)
   assert.throws(() => new LiteralSearch(['user ', 'invalid user ']), /"invalid user " holds "user "/)
 })
+
+test('finds what a naive search finds, wherever the texts begin and however they overlap', () => {
+  // A small alphabet makes texts overlap and windows end alike; the seed keeps a failure reproducible.
+  let seed = 7
+  const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+  const word = (min: number, max: number) => Array.from({ length: min + random(max - min + 1) }, () => 'ab ü'[random(4)]).join('')
+  for (let round = 0; round < 200; round++) {
+    // Every fourth round a hundred and more texts: too many to skip, the automaton searches.
+    const many = round % 4 === 0
+    const texts: string[] = []
+    for (let i = 0; i < (many ? 160 : 1 + random(6)); i++) {
+      const t = many ? word(5, 5) : word(2, 7)
+      if (!texts.some((k) => k.includes(t) || t.includes(k))) texts.push(t)
+    }
+    const search = new LiteralSearch(texts)
+    for (let line = 0; line < 20; line++) {
+      const text = word(0, 40)
+      const bytes = Buffer.from(text)
+      const ends = texts.map((t, i) => ({ i, at: bytes.indexOf(Buffer.from(t)) })).filter((x) => x.at >= 0)
+        .map(({ i, at }) => ({ i, end: at + Buffer.byteLength(texts[i]!) })).sort((x, y) => x.end - y.end)
+      const expected = ends.length === 0 ? undefined : ends.map((x) => x.i)
+      assert.deepEqual(search.find(bytes), expected, `${JSON.stringify(texts)} in ${JSON.stringify(text)}`)
+    }
+  }
+})
+
+test('a line that makes every window a candidate still gets its answer', () => {
+  // Every window of a's ends the long text's first window: each is compared, until the automaton takes over.
+  const search = new LiteralSearch(['aaaab', 'a'.repeat(40) + 'c'])
+  const line = 'a'.repeat(100_000)
+  assert.equal(find(search, line), undefined)
+  assert.deepEqual(find(search, line + 'c'), [1])
+  assert.deepEqual(find(search, line + 'b' + 'a'.repeat(40) + 'c'), [0, 1])
+})
