@@ -50,7 +50,7 @@ export function splitAlternatives(source: string, opts: { evenSmall?: boolean } 
   let large = false
   for (let maxDepth = 1; ; maxDepth++) {
     const limits = { maxDepth, total: 1, large: false }
-    const deeper = expand([root], [], { anchored: false, depth: 0 }, limits)
+    const deeper = expand([root], undefined, { anchored: false, depth: 0 }, limits)
     if (limits.total > MAX_ALTERNATIVES || deeper.length === variants.length) break
     variants = deeper
     large = limits.large
@@ -75,22 +75,44 @@ interface Variant extends PathState { items: RegexNode[]; open: boolean }
 interface Limits { maxDepth: number; total: number; large: boolean }
 
 /**
- * Expands `items` (followed by `after`, the items that come after them at every enclosing level) into
- * variants in priority order.
+ * What follows an item: the rest of its sequence, then what follows that sequence at every enclosing
+ * level. Linked, not copied: a path through a long pattern passes hundreds of items.
  */
-function expand(items: readonly RegexNode[], after: readonly (readonly RegexNode[])[], state: PathState, limits: Limits): Variant[] {
+interface Rest { items: readonly RegexNode[]; from: number; outer: Rest | undefined }
+
+function* restItems(rest: Rest | undefined): Generator<RegexNode> {
+  for (let r = rest; r !== undefined; r = r.outer) for (let i = r.from; i < r.items.length; i++) yield r.items[i]!
+}
+
+/**
+ * Expands `items` (followed by `after`) into variants in priority order. A variant's items grow in
+ * place while it does not split: only a split copies what came before it.
+ */
+function expand(items: readonly RegexNode[], after: Rest | undefined, state: PathState, limits: Limits): Variant[] {
   let variants: Variant[] = [{ ...state, items: [], open: true }]
   items.forEach((item, i) => {
-    const rest = [items.slice(i + 1), ...after]
-    variants = variants.flatMap((v) => {
-      if (!v.open) return [{ ...v, items: [...v.items, item] }]
-      return expandItem(item, rest, v, limits).map((e) => ({ ...e, items: [...v.items, ...e.items] }))
-    })
+    const rest: Rest = { items, from: i + 1, outer: after }
+    const next: Variant[] = []
+    for (const v of variants) {
+      if (!v.open) {
+        v.items.push(item)
+        next.push(v)
+        continue
+      }
+      const expanded = expandItem(item, rest, v, limits)
+      if (expanded.length === 1) {
+        v.items.push(...expanded[0]!.items)
+        next.push({ ...expanded[0]!, items: v.items })
+      } else {
+        for (const e of expanded) next.push({ ...e, items: [...v.items, ...e.items] })
+      }
+    }
+    variants = next
   })
   return variants
 }
 
-function expandItem(item: RegexNode, rest: readonly (readonly RegexNode[])[], state: PathState, limits: Limits): Variant[] {
+function expandItem(item: RegexNode, rest: Rest, state: PathState, limits: Limits): Variant[] {
   const fixed = (anchored: boolean, open: boolean): Variant[] => [{ anchored, depth: state.depth, items: [item], open }]
   switch (item.kind) {
     case 'char':
@@ -115,7 +137,7 @@ function expandItem(item: RegexNode, rest: readonly (readonly RegexNode[])[], st
 }
 
 /** Expands a choice between `branches` when it can be split exactly and the path may split one more. */
-function expandChoice(branches: readonly (readonly RegexNode[])[], item: RegexNode, rest: readonly (readonly RegexNode[])[], state: PathState, limits: Limits): Variant[] {
+function expandChoice(branches: readonly (readonly RegexNode[])[], item: RegexNode, rest: Rest, state: PathState, limits: Limits): Variant[] {
   const anchored = state.anchored || branches.every(startsAnchored)
   if (!anchored || state.depth >= limits.maxDepth) return [{ ...state, items: [item], open: false }]
   limits.total += branches.length - 1
@@ -162,14 +184,14 @@ function startsAnchored(items: readonly RegexNode[]): boolean {
  * True when a repetition of `set` can stop in one place only: no character it may match can start
  * what follows, and what follows cannot match nothing unless the text ends there.
  */
-function stopsOnce(set: CharSet, rest: readonly (readonly RegexNode[])[]): boolean {
+function stopsOnce(set: CharSet, rest: Rest): boolean {
   if (set === 'any') return false
-  const follow = firstOf(rest.flat())
+  const follow = firstOf(restItems(rest))
   return follow !== 'any' && !overlaps(set, follow)
 }
 
 /** The characters that can come first in `items`; 'any' when unknown or when `items` may match nothing before the text ends. */
-function firstOf(items: readonly RegexNode[]): CharSet {
+function firstOf(items: Iterable<RegexNode>): CharSet {
   const sets: Ranges[] = []
   for (const item of items) {
     const { set, nullable, ends } = firstOfItem(item)

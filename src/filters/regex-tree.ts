@@ -125,15 +125,18 @@ export function matchStart(node: RegexNode): MatchStart {
     case 'seq':
       return seqStart(node.items)
     case 'alt':
-      return node.branches.map(seqStart).reduce((a, b) => ({ set: union(a.set, b.set), empty: a.empty || b.empty }))
+      return node.branches.map((b) => seqStart(b)).reduce((a, b) => ({ set: union(a.set, b.set), empty: a.empty || b.empty }))
   }
 }
 
-/** A sequence begins with its first item, and with the next while those before may match empty. */
-function seqStart(items: readonly RegexNode[]): MatchStart {
+/**
+ * How the items of a sequence from `from` on begin: with the first item, and with the next while
+ * those before may match empty.
+ */
+export function seqStart(items: readonly RegexNode[], from = 0): MatchStart {
   let set: CharSet = []
-  for (const item of items) {
-    const start = matchStart(item)
+  for (let i = from; i < items.length; i++) {
+    const start = matchStart(items[i]!)
     set = union(set, start.set)
     if (!start.empty) return { set, empty: false }
   }

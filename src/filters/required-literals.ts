@@ -1,4 +1,4 @@
-import { matchStart, parseRegexTree, sequence, type CharSet, type RegexNode } from './regex-tree.js'
+import { parseRegexTree, seqStart, sequence, type CharSet, type RegexNode } from './regex-tree.js'
 
 /**
  * Texts one of which every match of `source` holds (RE2 syntax as the regex translator writes it,
@@ -100,7 +100,7 @@ function seqFacts(nodes: readonly RegexNode[]): Facts {
     }
     whole = false
     best = better(best, nonEmpty(run))
-    const next = nextChars(nodes.slice(i))
+    const next = nextChars(nodes, i)
     if (next) best = better(best, nonEmpty(product2(run, next)))
     best = better(best, item.required)
     run = item.exact ?? EMPTY_ONLY
@@ -109,9 +109,9 @@ function seqFacts(nodes: readonly RegexNode[]): Facts {
   return whole ? { exact: run, ...(best && { required: best }) } : best ? { required: best } : {}
 }
 
-/** The characters one of which every match of the sequence `rest` begins with, when it may not be empty and they are few. */
-function nextChars(rest: RegexNode[]): ReadonlySet<string> | undefined {
-  const start = matchStart(sequence(rest))
+/** The characters one of which every match of `nodes` from `from` on begins with, when it may not be empty and they are few. */
+function nextChars(nodes: readonly RegexNode[], from: number): ReadonlySet<string> | undefined {
+  const start = seqStart(nodes, from)
   return start.empty ? undefined : charFacts(start.set).exact
 }
 
