@@ -15,15 +15,24 @@ export async function* readLineChunks(path: string): AsyncGenerator<Buffer[]> {
   for await (const chunk of input as AsyncIterable<Buffer>) {
     const buf = rest ? Buffer.concat([rest, chunk]) : chunk
     const lines: Buffer[] = []
-    let start = 0
-    for (let nl = buf.indexOf(LF); nl >= 0; nl = buf.indexOf(LF, start)) {
-      lines.push(trimCr(buf.subarray(start, nl)))
-      start = nl + 1
-    }
+    const start = splitLines(buf, lines)
     rest = start < buf.length ? Buffer.from(buf.subarray(start)) : undefined
     if (lines.length > 0) yield lines
   }
   if (rest && rest.length > 0) yield [trimCr(rest)]
+}
+
+/**
+ * Appends the complete lines of `buf` to `lines`; returns where the incomplete rest begins. A function
+ * of its own: the generator resumes after every chunk, and V8 would compile its loop anew each time.
+ */
+function splitLines(buf: Buffer, lines: Buffer[]): number {
+  let start = 0
+  for (let nl = buf.indexOf(LF); nl >= 0; nl = buf.indexOf(LF, start)) {
+    lines.push(trimCr(buf.subarray(start, nl)))
+    start = nl + 1
+  }
+  return start
 }
 
 function trimCr(line: Buffer): Buffer {

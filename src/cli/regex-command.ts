@@ -46,8 +46,10 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
     lines: 0, matched: 0, ignored: 0, missed: 0, missedLines: [],
     failregexHits: filter.failregex.map(() => 0), ignoreregexHits: filter.ignoreregex.map(() => 0),
   }
-  let jsonOut = ''
-  for await (const chunk of readLineChunks(log)) {
+  // A chunk's lines are matched by a function of their own, not in this one's loop: this one resumes
+  // after every await, where V8 would compile its loop anew (on-stack replacement) for every chunk.
+  const matchChunk = (chunk: Buffer[]): string => {
+    let json = ''
     for (const line of chunk) {
       const lineno = ++summary.lines
       const res = matcher.processLine(line, journal ? now : undefined)
@@ -57,16 +59,15 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
       if (outcome === 'matched') summary.matched++
       else if (outcome === 'ignored') summary.ignored++
       else countMissed(summary, line, opts.missed)
-      if (opts.json) {
-        for (const f of res.failures) if (f.host !== null && !f.nofail) jsonOut += jsonLine(lineno, f, filter.name)
-        if (jsonOut.length > 1 << 16) { await write(out, jsonOut); jsonOut = '' }
-      }
+      if (opts.json) for (const f of res.failures) if (f.host !== null && !f.nofail) json += jsonLine(lineno, f, filter.name)
     }
+    return json
   }
-  if (opts.json) {
-    if (jsonOut) await write(out, jsonOut)
-    return 0
+  for await (const chunk of readLineChunks(log)) {
+    const json = matchChunk(chunk)
+    if (json !== '') await write(out, json)
   }
+  if (opts.json) return 0
   const secs = Number(process.hrtime.bigint() - started) / 1e9
   await write(out, formatSummary(log, filterArg, def.file, filter.failregex.map((r) => r.pattern),
     filter.ignoreregex.map((r) => r.pattern), matcher.dates.stats(), summary, secs, opts.missed === true))
