@@ -126,10 +126,11 @@ export class FailRegex {
     const flags = opts.multiline ? '(?m)' : ''
     const source = flags + translation.source
     const ascii = compileRe2(`${flags}(${translation.asciiSource})`, pattern)
-    // The translator refuses what RE2 cannot parse, in either form; what is left for RE2 to refuse is a
-    // program over its size limit, which only the Unicode form may reach. That form costs ~2 ms a
-    // <HOST> to compile (the word class is hundreds of UTF-8 ranges) and matters only for non-ASCII
-    // text: it waits for its first such line unless it might be refused, which it then is here.
+    // The two forms are the same syntax but for their character classes, and the ASCII one compiled:
+    // what RE2 could refuse in the Unicode one alone is a program over its size limit. That form
+    // costs ~2 ms a <HOST> to compile (the word class is hundreds of UTF-8 ranges) and matters only
+    // for non-ASCII text: it waits for its first such line unless it might be refused, which it
+    // then is here.
     const unicode = mayOutgrowRe2(translation.source) ? compileRe2(source, pattern) : undefined
     const names = [...new Set(translation.groups.map(g => g.name))]
     // In a multi-line buffer `^` and `$` hold at every line: neither the start nor the rest of the line is one place.

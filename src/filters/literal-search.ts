@@ -3,10 +3,10 @@
  * multi-pattern search skips through the string: a window as long as the shortest text moves on by
  * how far the two bytes that end it lie from the end of any text's first window, so a log line
  * holding none of sshd's texts is read a few bytes in every several (~0.15 µs a mail log line,
- * where reading every byte costs 0.35).
- * Where a window may end a text's first window, those texts are compared there. An attacker's line
- * could make that comparing quadratic; past a few reads of the line, Aho–Corasick's automaton
- * answers instead, in one pass with one table load a byte.
+ * where reading every byte costs 0.35). Where a window may end a text's first window, those texts
+ * are compared there. An attacker's line could make that comparing quadratic; past a few reads of
+ * the line, Aho–Corasick's automaton answers instead, in one pass with one table load a byte. It
+ * alone searches many texts.
  *
  * An RE2.Set of the escaped texts scans a line as fast as the automaton (~2.5 ns a byte), but tells
  * which texts it holds only in a second kind of scan, which cannot stop at the first text and costs
