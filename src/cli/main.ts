@@ -3,8 +3,6 @@ import { Command, Option } from 'commander'
 import { ControlApiConfigError } from '../api/api-settings.js'
 import { ConfigError } from '../config/errors.js'
 import { UnsupportedConstructError } from '../filters/unsupported-construct-error.js'
-import { conformanceCommand } from './conformance-command.js'
-import { regexCommand } from './regex-command.js'
 import { UsageError } from './usage-error.js'
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
@@ -23,6 +21,7 @@ program.command('regex')
   .option('--missed', 'print the lines no failregex matched')
   .addOption(new Option('--timezone <zone>', "the log's time zone (logtimezone), e.g. UTC or Europe/Zurich"))
   .action(async (log: string, filter: string, opts) => {
+    const { regexCommand } = await import('./regex-command.js')
     process.exitCode = await regexCommand(log, filter, opts, process.stdout)
   })
 
@@ -33,23 +32,29 @@ program.command('conformance')
   .option('--only <names>', 'comma-separated sample names', (v: string) => v.split(','))
   .option('--verbose', 'also list failregexes that no sample exercises')
   .action(async (logDir: string, opts) => {
+    const { conformanceCommand } = await import('./conformance-command.js')
     process.exitCode = await conformanceCommand(logDir, opts, process.stdout)
   })
 
-// Scripts and benchmarks run `regex` and `conformance` over and over: these two start without
-// reading the modules of the other commands (the API's schemas, the replay pipeline), a third of
-// their start-up.
-if (!['regex', 'conformance'].includes(process.argv[2] ?? '')) {
-  program.addCommand((await import('./run-command.js')).runCommand())
-  program.addCommand((await import('./topics-command.js')).topicsCommand())
-  program.addCommand((await import('./forward-command.js')).forwardCommand())
-  program.addCommand((await import('./detect-command.js')).detectCommand())
-  program.addCommand((await import('./actuate-command.js')).actuateCommand())
-  program.addCommand((await import('./store-command.js')).storeCommand())
-  program.addCommand((await import('./api-command.js')).apiCommand())
-  program.addCommand((await import('./client-command.js')).clientCommand())
-  program.addCommand((await import('./replay-command.js')).replayCommand())
+/**
+ * The other commands, each read only when it is the one run: together their modules (the API's
+ * schemas, Kafka, the stores, the replay pipeline) take ~250 ms to load, where `banstream client`
+ * needs its own ~80 and `regex` none of them. Help and an unknown command read them all.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./run-command.js')).runCommand(),
+  topics: async () => (await import('./topics-command.js')).topicsCommand(),
+  forward: async () => (await import('./forward-command.js')).forwardCommand(),
+  detect: async () => (await import('./detect-command.js')).detectCommand(),
+  actuate: async () => (await import('./actuate-command.js')).actuateCommand(),
+  store: async () => (await import('./store-command.js')).storeCommand(),
+  api: async () => (await import('./api-command.js')).apiCommand(),
+  client: async () => (await import('./client-command.js')).clientCommand(),
+  replay: async () => (await import('./replay-command.js')).replayCommand(),
 }
+const named = process.argv[2] ?? ''
+if (Object.hasOwn(COMMANDS, named)) program.addCommand(await COMMANDS[named]!())
+else if (!['regex', 'conformance'].includes(named)) for (const load of Object.values(COMMANDS)) program.addCommand(await load())
 
 try {
   await program.parseAsync(process.argv)
