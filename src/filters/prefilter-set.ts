@@ -34,7 +34,11 @@ export class PrefilterSet {
     if (found === undefined) return NONE
     if (found.length === 1) return this.sourcesHolding(this.gate, found[0]!, text)
     const union = new Set<number>()
-    for (const literal of found) for (const source of this.sourcesHolding(this.gate, literal, text)) union.add(source)
+    for (const literal of found) {
+      // Indexed: a literal's sources are a frozen shared list or a fresh one (see FilterMatcher.anyFailregex).
+      const sources = this.sourcesHolding(this.gate, literal, text)
+      for (let k = 0; k < sources.length; k++) union.add(sources[k]!)
+    }
     return union.size === 0 ? NONE : [...union].sort((a, b) => a - b)
   }
 
