@@ -163,10 +163,7 @@ class MatchStage {
         this.counters.line_errors++
         return
       }
-      // Indexed: most lines' results are StreamMatcher's one frozen empty list, the others fresh, and
-      // V8 iterates such a mix with for...of generically, allocating a result object a step.
-      for (let k = 0; k < results.length; k++) {
-        const { filter, result } = results[k]!
+      for (const { filter, result } of results) {
         if (result.helpers > 0) for (const j of state.jailsOf[filter]!) this.counts[j]!.helpers += result.helpers
         result.failures.forEach((failure, nth) => {
           for (const j of state.jailsOf[filter]!) {

@@ -53,9 +53,8 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
     for (const line of chunk) {
       const lineno = ++summary.lines
       const res = matcher.processLine(line, journal ? now : undefined)
-      // Indexed: most lines' lists are the one frozen empty list, the others fresh (see FilterMatcher).
-      for (let k = 0; k < res.matchedRegexes.length; k++) summary.failregexHits[res.matchedRegexes[k]!]!++
-      for (let k = 0; k < res.ignoredBy.length; k++) summary.ignoreregexHits[res.ignoredBy[k]!]!++
+      for (const i of res.matchedRegexes) summary.failregexHits[i]!++
+      for (const i of res.ignoredBy) summary.ignoreregexHits[i]!++
       const outcome = lineOutcome(res)
       if (outcome === 'matched') summary.matched++
       else if (outcome === 'ignored') summary.ignored++

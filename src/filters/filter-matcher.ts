@@ -134,12 +134,9 @@ export class FilterMatcher {
     return candidates.filter((i) => i >= n)
   }
 
-  // Candidate lists are indexed, never iterated with for...of: they are frozen shared lists (NONE, a
-  // gate's sources) or fresh ones, and V8 iterates such a mix generically, allocating a result object
-  // a step (~150 bytes a line of sshd over a mail log).
   private anyFailregex(candidates: readonly number[]): boolean {
     const n = this.filter.failregex.length
-    for (let k = 0; k < candidates.length; k++) if (candidates[k]! < n) return true
+    for (const i of candidates) if (i < n) return true
     return false
   }
 
@@ -147,7 +144,7 @@ export class FilterMatcher {
   private mayBeIgnoredUpFront(candidates: readonly number[]): boolean {
     if (!this.ignoresUpFront()) return false
     const n = this.filter.failregex.length
-    for (let k = 0; k < candidates.length; k++) if (candidates[k]! >= n) return true
+    for (const i of candidates) if (i >= n) return true
     return false
   }
 
@@ -257,9 +254,8 @@ export class FilterMatcher {
       }
     }
 
-    const tries = candidates?.length ?? f.failregex.length
-    for (let k = 0; k < tries; k++) {
-      const i = candidates === undefined ? k : candidates[k]!
+    const order = candidates ?? f.failregex.keys()
+    for (const i of order) {
       const failRegex = f.failregex[i]
       if (failRegex === undefined) continue
       buf ??= linesBuffer(this.lineBuffer, multiline)

@@ -34,11 +34,7 @@ export class PrefilterSet {
     if (found === undefined) return NONE
     if (found.length === 1) return this.sourcesHolding(this.gate, found[0]!, text)
     const union = new Set<number>()
-    for (const literal of found) {
-      // Indexed: a literal's sources are a frozen shared list or a fresh one (see FilterMatcher.anyFailregex).
-      const sources = this.sourcesHolding(this.gate, literal, text)
-      for (let k = 0; k < sources.length; k++) union.add(sources[k]!)
-    }
+    for (const literal of found) for (const source of this.sourcesHolding(this.gate, literal, text)) union.add(source)
     return union.size === 0 ? NONE : [...union].sort((a, b) => a - b)
   }
 
@@ -66,8 +62,12 @@ export class PrefilterSet {
   }
 }
 
-/** Most lines match nothing: they share one empty list, which no reader may change. */
-export const NONE: readonly never[] = Object.freeze([])
+/**
+ * Most lines match nothing: they share one empty list, which no reader may change (its type says so).
+ * Not frozen: V8 iterates a mix of frozen and unfrozen arrays with for...of generically, allocating
+ * a result object a step, and every reader of candidates and results meets both.
+ */
+export const NONE: readonly never[] = []
 
 interface Gate {
   search: LiteralSearch
@@ -75,7 +75,7 @@ interface Gate {
   trusted: readonly boolean[]
   /** Literal index → a Set of its sources, for a literal that is not trusted, made on its first line. */
   checks: (RE2Set | undefined)[]
-  /** Literal index → the sources whose every match holds it or a longer literal that holds it, ascending; frozen, for `match` returns them as they are. */
+  /** Literal index → the sources whose every match holds it or a longer literal that holds it, ascending; read-only (not frozen, see NONE), for `match` returns them as they are. */
   sourcesOf: (readonly number[])[]
 }
 
@@ -104,7 +104,7 @@ function gateOf(sources: readonly string[], groups: readonly number[] | undefine
       owners[best]!.add(source)
     }
   })
-  const sourcesOf = owners.map((s) => Object.freeze([...s].sort((a, b) => a - b)))
+  const sourcesOf: (readonly number[])[] = owners.map((s) => [...s].sort((a, b) => a - b))
   const trusted = groups === undefined ? kept.map(() => true)
     : kept.map((literal, i) => literal.length >= TRUSTED_LITERAL && new Set(sourcesOf[i]!.map((s) => groups[s])).size === 1)
   return { search: new LiteralSearch(kept), trusted, checks: [], sourcesOf }
