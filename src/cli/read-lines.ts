@@ -5,36 +5,53 @@ const LF = 0x0a
 const CR = 0x0d
 
 /**
- * Yields the lines of a file (or stdin for '-') as Buffers without their terminators, in chunks of
- * lines so a consumer's per-line cost is not dominated by async iteration. A final line without a
- * newline is yielded too. Bytes are not decoded: invalid UTF-8 stays as it is.
+ * Yields a file (or stdin for '-') in blocks of whole lines: each block ends with a newline, except a
+ * final line without one. Lines are cut out of a block one at a time by `LineCursor`, so only the line
+ * being read is alive: a block's thousands of line Buffers made up front would each survive a young
+ * collection and be copied by it. Bytes are not decoded: invalid UTF-8 stays as it is.
  */
-export async function* readLineChunks(path: string): AsyncGenerator<Buffer[]> {
+export function readLineBlocks(path: string): AsyncGenerator<Buffer> {
   const input: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 })
+  return lineBlocks(input as AsyncIterable<Buffer>)
+}
+
+/** readLineBlocks of any sequence of chunks. */
+export async function* lineBlocks(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   let rest: Buffer | undefined
-  for await (const chunk of input as AsyncIterable<Buffer>) {
-    const buf = rest ? Buffer.concat([rest, chunk]) : chunk
-    const lines: Buffer[] = []
-    const start = splitLines(buf, lines)
-    rest = start < buf.length ? Buffer.from(buf.subarray(start)) : undefined
-    if (lines.length > 0) yield lines
+  for await (const chunk of chunks) {
+    let start = 0
+    if (rest !== undefined) {
+      // Only the line the last chunk began is joined, not the whole chunk copied behind it.
+      const nl = chunk.indexOf(LF)
+      if (nl < 0) {
+        rest = Buffer.concat([rest, chunk])
+        continue
+      }
+      yield Buffer.concat([rest, chunk.subarray(0, nl + 1)])
+      start = nl + 1
+    }
+    const end = chunk.lastIndexOf(LF) + 1
+    if (end > start) yield chunk.subarray(start, end)
+    // A copy: the rest of a line must not keep its whole chunk alive.
+    rest = end < chunk.length ? Buffer.from(chunk.subarray(end)) : undefined
   }
-  if (rest && rest.length > 0) yield [trimCr(rest)]
+  if (rest !== undefined && rest.length > 0) yield rest
 }
 
-/**
- * Appends the complete lines of `buf` to `lines`; returns where the incomplete rest begins. A function
- * of its own: the generator resumes after every chunk, and V8 would compile its loop anew each time.
- */
-function splitLines(buf: Buffer, lines: Buffer[]): number {
-  let start = 0
-  for (let nl = buf.indexOf(LF); nl >= 0; nl = buf.indexOf(LF, start)) {
-    lines.push(trimCr(buf.subarray(start, nl)))
-    start = nl + 1
-  }
-  return start
-}
+/** Reads the lines of one block, without their terminators (LF or CRLF). */
+export class LineCursor {
+  private start = 0
 
-function trimCr(line: Buffer): Buffer {
-  return line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, line.length - 1) : line
+  constructor(private readonly block: Buffer) {}
+
+  /** The next line, or undefined past the last. */
+  next(): Buffer | undefined {
+    const { block, start } = this
+    if (start >= block.length) return undefined
+    let nl = block.indexOf(LF, start)
+    if (nl < 0) nl = block.length
+    this.start = nl + 1
+    const end = nl > start && block[nl - 1] === CR ? nl - 1 : nl
+    return block.subarray(start, end)
+  }
 }

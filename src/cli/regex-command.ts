@@ -5,7 +5,7 @@ import { compileFilter } from '../filters/compiled-filter.js'
 import { FilterMatcher, type Failure, type LineOutcome, type LineResult } from '../filters/filter-matcher.js'
 import { builtinConfigDir } from '../package-root.js'
 import { resolveFilterArgument } from './filter-argument.js'
-import { readLineChunks } from './read-lines.js'
+import { LineCursor, readLineBlocks } from './read-lines.js'
 import { UsageError } from './usage-error.js'
 
 export interface RegexCommandOptions {
@@ -46,11 +46,12 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
     lines: 0, matched: 0, ignored: 0, missed: 0, missedLines: [],
     failregexHits: filter.failregex.map(() => 0), ignoreregexHits: filter.ignoreregex.map(() => 0),
   }
-  // A chunk's lines are matched by a function of their own, not in this one's loop: this one resumes
-  // after every await, where V8 would compile its loop anew (on-stack replacement) for every chunk.
-  const matchChunk = (chunk: Buffer[]): string => {
+  // A block's lines are matched by a function of their own, not in this one's loop: this one resumes
+  // after every await, where V8 would compile its loop anew (on-stack replacement) for every block.
+  const matchBlock = (block: Buffer): string => {
     let json = ''
-    for (const line of chunk) {
+    const lines = new LineCursor(block)
+    for (let line = lines.next(); line !== undefined; line = lines.next()) {
       const lineno = ++summary.lines
       const res = matcher.processLine(line, journal ? now : undefined)
       for (const i of res.matchedRegexes) summary.failregexHits[i]!++
@@ -63,8 +64,8 @@ export async function regexCommand(log: string, filterArg: string, opts: RegexCo
     }
     return json
   }
-  for await (const chunk of readLineChunks(log)) {
-    const json = matchChunk(chunk)
+  for await (const block of readLineBlocks(log)) {
+    const json = matchBlock(block)
     if (json !== '') await write(out, json)
   }
   if (opts.json) return 0
