@@ -13,4 +13,4 @@ COPY config config
 COPY bench bench
 COPY test test
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
-ENTRYPOINT ["node", "/opt/banstream/dist/src/cli/main.js"]
+ENTRYPOINT ["node", "/opt/banstream/dist/bin/banstream.js"]

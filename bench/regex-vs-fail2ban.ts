@@ -6,7 +6,7 @@
  *   npx tsx bench/regex-vs-fail2ban.ts [lines, default 200000] [runs, default 3]
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { packageRoot } from '../src/package-root.js'
@@ -42,7 +42,9 @@ function timeCommand(cmd: string, args: string[]): Timed | undefined {
 }
 
 console.log(`regex: ${LINES} lines, sshd filter, median of ${RUNS} runs`)
-const ours = timeCommand(process.execPath, [join(root, 'dist', 'src', 'cli', 'main.js'), 'regex', log, 'sshd'])
+// The command as installed: package.json's bin.
+const bin = join(root, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: { banstream: string } }).bin.banstream)
+const ours = timeCommand(process.execPath, [bin, 'regex', log, 'sshd'])
 if (ours) console.log(`  banstream regex:  ${ours.secs.toFixed(3)} s  ${(LINES / ours.secs / 1e3).toFixed(0)} k lines/s  matched ${ours.matched}`)
 const theirs = timeCommand('fail2ban-regex', [log, join(root, '..', 'shared', 'fail2ban', 'filter.d', 'sshd.conf')])
 if (theirs) console.log(`  fail2ban-regex:   ${theirs.secs.toFixed(3)} s  ${(LINES / theirs.secs / 1e3).toFixed(0)} k lines/s  matched ${theirs.matched}`)
