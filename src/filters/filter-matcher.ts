@@ -220,7 +220,7 @@ export class FilterMatcher {
 
   private findFailures(tuple: TupleLine, date: number | undefined, dateMatch: DateMatch | null, candidates: readonly number[] | undefined): LineResult {
     const f = this.filter
-    const result = { outcome: 'missed' as LineOutcome, failures: [] as Failure[], matchedRegexes: [] as number[], ignoredBy: [] as number[], helpers: 0, date: dateMatch }
+    const result: LineResult = { outcome: 'missed', failures: NONE, matchedRegexes: NONE, ignoredBy: NONE, helpers: 0, date: dateMatch }
     const multiline = f.maxlines > 1
     const orgBuffer = this.lineBuffer = multiline ? [...this.lineBuffer, tuple].slice(-f.maxlines) : [tuple]
     let buf: Buffer | undefined = linesBuffer(orgBuffer, multiline)
@@ -271,7 +271,7 @@ export class FilterMatcher {
       const m = counted ? undefined : failRegex.exec(buf)
       if (m === null) continue
       const span = m ? matchedSpan(buf, m.start, m.end, m.fields, orgBuffer, multiline) : { matched: orgBuffer, unmatched: [] }
-      result.matchedRegexes.push(i)
+      result.matchedRegexes = appended(result.matchedRegexes, i)
       result.outcome = 'matched'
       const ignoreBuf = multiline ? linesBuffer(span.matched, multiline) : buf
       if (f.ignoreregex.length > 0 && this.ignoreLine(ignoreBuf, result, candidates)) {
@@ -288,7 +288,7 @@ export class FilterMatcher {
       if (m === undefined) result.helpers++
       else {
         const failure = this.toFailure(i, m.fields, preGroups, span.matched, date)
-        if (failure) result.failures.push(failure)
+        if (failure) result.failures = appended(result.failures, failure)
       }
       if (!this.checkAllRegex) break
     }
@@ -300,13 +300,13 @@ export class FilterMatcher {
   }
 
   /** Runs the ignoreregexes (those among `candidates`, when given); records which matched. */
-  private ignoreLine(buf: Buffer, result: { ignoredBy: number[] }, candidates: readonly number[] | undefined): boolean {
+  private ignoreLine(buf: Buffer, result: { ignoredBy: readonly number[] }, candidates: readonly number[] | undefined): boolean {
     let found = false
     const n = this.filter.failregex.length
     for (let j = 0; j < this.filter.ignoreregex.length; j++) {
       if (candidates !== undefined && !candidates.includes(n + j)) continue
       if (this.filter.ignoreregex[j]!.test(buf)) {
-        if (!result.ignoredBy.includes(j)) result.ignoredBy.push(j)
+        if (!result.ignoredBy.includes(j)) result.ignoredBy = appended(result.ignoredBy, j)
         found = true
         if (!this.checkAllRegex) break
       }
@@ -462,6 +462,18 @@ function omit(fields: Record<string, string>, ...keys: string[]): Record<string,
 /** Most lines of a log miss: their results share the one empty list. */
 function missed(date: DateMatch | null): LineResult {
   return { outcome: 'missed', failures: NONE, matchedRegexes: NONE, ignoredBy: NONE, helpers: 0, date }
+}
+
+/**
+ * `list` with `item` after it: a new list of one when `list` is the shared empty one, else `list`
+ * itself. A result's lists mostly stay empty or hold one item, and an empty array literal costs a
+ * backing store of 17 slots on its first push (~150 bytes), three times a line.
+ */
+function appended<T>(list: readonly T[], item: T): readonly T[] {
+  if (list.length === 0) return [item]
+  const own = list as T[]
+  own.push(item)
+  return own
 }
 
 /** fail2ban's _tupleLinesBuf: the date-less texts joined by newlines (with a final one when multi-line). */
