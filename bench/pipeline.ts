@@ -35,7 +35,7 @@ import { resolveJailPolicies } from '../src/ignore/resolve-policies.js'
 import type { LogRecord } from '../src/log/log.js'
 import { RunRole } from '../src/roles/run.js'
 import { loadRunJails } from '../src/roles/run-jails.js'
-import { DEFAULT_MAX_LINE_BYTES, DEFAULT_READ_CHUNK_BYTES } from '../src/sources/file-tail.js'
+import { DEFAULT_MAX_LINE_BYTES, DEFAULT_READ_CHUNK_BYTES, readAhead } from '../src/sources/file-tail.js'
 import { LineSplitter } from '../src/sources/line-splitter.js'
 import type { LineBatch } from '../src/sources/source.js'
 import { BENCH_JAILS, benchConfigDir } from './pipeline-config.js'
@@ -136,17 +136,13 @@ async function readBatches(path: string, emit: (batch: LineBatch) => void): Prom
   const handle = await open(path, 'r')
   const splitter = new LineSplitter(DEFAULT_MAX_LINE_BYTES, () => undefined)
   // As the file tail reads: the next chunk while this one's lines are matched.
-  const readAt = (at: number) => {
-    const chunk = Buffer.allocUnsafe(DEFAULT_READ_CHUNK_BYTES)
-    return handle.read(chunk, 0, DEFAULT_READ_CHUNK_BYTES, at).then(({ bytesRead }) => chunk.subarray(0, bytesRead))
-  }
   let offset = 0
-  let next = readAt(offset)
+  let next = readAhead(handle, offset, DEFAULT_READ_CHUNK_BYTES)
   for (;;) {
     const chunk = await next
     if (chunk.length === 0) break
     offset += chunk.length
-    next = readAt(offset)
+    next = readAhead(handle, offset, DEFAULT_READ_CHUNK_BYTES)
     const lines = splitter.push(chunk)
     if (lines.length > 0) emit({ stream: path, host: 'bench', lines, position: { offset: offset - splitter.pending }, received_at: Date.now() })
   }

@@ -421,9 +421,16 @@ export class FileTail implements Source {
 /** The bytes read of the file's next chunk from its offset, up to `size`; undefined when the offset is there. */
 function readChunk(file: OpenFile, chunkBytes: number, size: number): Promise<Buffer> | undefined {
   if (file.offset >= size) return undefined
-  const length = Math.min(chunkBytes, size - file.offset)
+  return readAhead(file.handle, file.offset, Math.min(chunkBytes, size - file.offset))
+}
+
+/**
+ * The bytes read from `offset`, at most `length` (none at the end of the file), in a new buffer: a
+ * read started ahead, while the lines of the chunk before are handed over.
+ */
+export function readAhead(handle: FileHandle, offset: number, length: number): Promise<Buffer> {
   const chunk = Buffer.allocUnsafe(length)
-  const read = file.handle.read(chunk, 0, length, file.offset).then(({ bytesRead }) => chunk.subarray(0, bytesRead))
+  const read = handle.read(chunk, 0, length, offset).then(({ bytesRead }) => chunk.subarray(0, bytesRead))
   // It may fail while the lines before it are handed over, before anyone awaits it: that is no unhandled rejection.
   read.catch(() => undefined)
   return read
