@@ -17,25 +17,28 @@ export function readLineBlocks(path: string): AsyncGenerator<Buffer> {
 
 /** readLineBlocks of any sequence of chunks. */
 export async function* lineBlocks(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let rest: Buffer | undefined
+  // The parts of the line the chunks so far end inside, joined once its newline comes: a line
+  // longer than many chunks is copied once, not once a chunk.
+  let held: Buffer[] = []
   for await (const chunk of chunks) {
     let start = 0
-    if (rest !== undefined) {
+    if (held.length > 0) {
       // Only the line the last chunk began is joined, not the whole chunk copied behind it.
       const nl = chunk.indexOf(LF)
       if (nl < 0) {
-        rest = Buffer.concat([rest, chunk])
+        held.push(chunk)
         continue
       }
-      yield Buffer.concat([rest, chunk.subarray(0, nl + 1)])
+      yield Buffer.concat([...held, chunk.subarray(0, nl + 1)])
+      held = []
       start = nl + 1
     }
     const end = chunk.lastIndexOf(LF) + 1
     if (end > start) yield chunk.subarray(start, end)
     // A copy: the rest of a line must not keep its whole chunk alive.
-    rest = end < chunk.length ? Buffer.from(chunk.subarray(end)) : undefined
+    if (end < chunk.length) held.push(Buffer.from(chunk.subarray(end)))
   }
-  if (rest !== undefined && rest.length > 0) yield rest
+  if (held.length > 0) yield Buffer.concat(held)
 }
 
 /** Reads the lines of one block, without their terminators (LF or CRLF). */
