@@ -4,6 +4,7 @@ import { DateDetector } from './date-detector.js'
 import { FailRegex, type FailRegexOptions } from './failregex.js'
 import { PrefilterSet } from './prefilter-set.js'
 import { PrefregexCut } from './prefregex-cut.js'
+import { loadAnalyses } from './regex-analyses.js'
 import { UnsupportedConstructError } from './unsupported-construct-error.js'
 
 export type UseDns = NonNullable<FailRegexOptions['useDns']>
@@ -66,6 +67,7 @@ export interface CompiledFilter {
 
 /** Compiles every regex of a resolved filter; a refusal names file, option, pattern and construct. */
 export function compileFilter(def: ResolvedFilter, opts: CompileOptions): CompiledFilter {
+  loadAnalyses(def.name)
   const useDns = opts.useDns ?? parseUseDns(def.options['usedns']) ?? 'warn'
   const multiline = def.maxlines > 1
   const regexOpts: FailRegexOptions = { useDns, multiline }
@@ -93,6 +95,16 @@ export function compileFilter(def: ResolvedFilter, opts: CompileOptions): Compil
     ...(prefregex && prefilter ? { prefregexPrefilter: new RE2(prefregex.prefilterSource, 'u') } : {}),
     ...(prefregexCut ? { prefregexCut } : {}),
   }
+}
+
+/**
+ * Works out now every analysis matching with `filter` would work out on first use: the build's
+ * record of a filter's analyses (see regex-analyses.ts).
+ */
+export function prepareFilter(filter: CompiledFilter): void {
+  for (const regex of [...filter.prefregex ? [filter.prefregex] : [], ...filter.failregex, ...filter.ignoreregex]) regex.prepare()
+  filter.prefregexCut?.prepare()
+  filter.prefilter?.prepare()
 }
 
 /**

@@ -1,5 +1,6 @@
 import { isAscii } from 'node:buffer'
 import RE2 from 're2'
+import { analysis } from './regex-analyses.js'
 import { splitAlternatives } from './regex-alternatives.js'
 import { openTail } from './regex-open-tail.js'
 import { parseRegexTree, programSizeBound, RE2_SAFE_INSTRUCTIONS, requiredCaptures } from './regex-tree.js'
@@ -153,6 +154,16 @@ export class FailRegex {
     return this.extraction = { unicode: form(captureSource, false), ascii: form(asciiSource, true, this.ascii) }
   }
 
+  /**
+   * Works out now what matching works out on a first match: the programs that extract groups, and
+   * what they are read from (see regex-analyses.ts, whose build step records them this way).
+   */
+  prepare(): void {
+    void this.forgets
+    const extraction = this.extractors()
+    if (extraction !== null) for (const extractor of [extraction.unicode, extraction.ascii]) extractor.prepare()
+  }
+
   private forgetting?: 'helper' | 'success' | null
 
   /**
@@ -177,7 +188,7 @@ export class FailRegex {
    * prefilter drops assertions and keeps every path, so it matches "" exactly then.
    */
   canMatchEmpty(): boolean {
-    return compileRe2(this.prefilterSource, this.pattern).test('')
+    return analysis('matches-empty', [this.prefilterSource], () => compileRe2(this.prefilterSource, this.pattern).test(''))
   }
 
   /** Whether the group of this field takes part in every match. */
@@ -190,9 +201,13 @@ export class FailRegex {
   /** The fields whose groups take part in every match; undefined when the regex's shape cannot tell. */
   private requiredFields(): Set<string> | undefined {
     if (this.required === undefined) {
-      const tree = parseRegexTree(this.forms.captureSource)
-      const nameOf = new Map(this.groups.map((g) => [g.re2Name, g.name]))
-      this.required = tree === undefined ? null : requiredCaptures(tree, (re2Name) => nameOf.get(re2Name) ?? re2Name)
+      const { captureSource } = this.forms
+      const fields = analysis('required-groups', [captureSource, JSON.stringify(this.groups)], () => {
+        const tree = parseRegexTree(captureSource)
+        const nameOf = new Map(this.groups.map((g) => [g.re2Name, g.name]))
+        return tree === undefined ? undefined : [...requiredCaptures(tree, (re2Name) => nameOf.get(re2Name) ?? re2Name)]
+      })
+      this.required = fields === undefined ? null : new Set(fields)
     }
     return this.required ?? undefined
   }
@@ -301,9 +316,15 @@ class Extractor {
     return alternatives.programs[first]!
   }
 
+  /** See FailRegex.prepare. */
+  prepare(): void {
+    for (const program of [this.whole, ...this.split()?.programs ?? []]) program.prepare()
+  }
+
   private split(): NonNullable<Extractor['alternatives']> | null {
     if (this.alternatives !== undefined) return this.alternatives
-    const alternatives = this.opts.singleLine ? splitAlternatives(this.source) : undefined
+    const source = this.source
+    const alternatives = this.opts.singleLine ? analysis('alternatives', [source], () => splitAlternatives(source)) : undefined
     if (alternatives === undefined) return this.alternatives = null
     const byName = new Map(this.groups.map((g) => [g.re2Name, g]))
     return this.alternatives = {
@@ -348,6 +369,11 @@ class Program {
     return { before: parts[0]!, whole: parts[1]! + rest, values }
   }
 
+  /** See FailRegex.prepare. */
+  prepare(): void {
+    this.openTail()
+  }
+
   private regex(): RE2 {
     return this.compiled ??= compileRe2(`${this.flags}(${this.source})`, this.pattern)
   }
@@ -355,7 +381,8 @@ class Program {
   private openTail(): NonNullable<Program['tail']> | null {
     if (this.tail !== undefined) return this.tail
     // In a multi-line buffer `$` ends every line, not the text: only single lines have a rest of the line.
-    const cut = this.opts.singleLine ? openTail(this.source, this.opts.asciiText) : undefined
+    const { source, opts: { asciiText } } = this
+    const cut = this.opts.singleLine ? analysis('open-tail', [source, String(asciiText)], () => openTail(source, asciiText)) : undefined
     const group = cut?.group === undefined ? -1 : this.groups.findIndex((g) => g.re2Name === cut.group)
     if (cut === undefined || (cut.group !== undefined && group < 0)) return this.tail = null
     return this.tail = { regex: compileRe2(`${this.flags}(${cut.source})`, this.pattern), group }
@@ -366,7 +393,7 @@ const NEWLINE = 0x0a
 
 function translate(resolved: string, pattern: string): Translation {
   try {
-    return translateRegex(resolved)
+    return analysis('translation', [resolved], () => translateRegex(resolved))
   } catch (err) {
     // Report the text the operator wrote, not the tag expansion.
     if (err instanceof UnsupportedConstructError) throw new UnsupportedConstructError(err.construct, pattern)
@@ -376,8 +403,10 @@ function translate(resolved: string, pattern: string): Translation {
 
 /** Whether RE2 may refuse `source` as too large: its tree's size bound says it might, or it has no tree. */
 function mayOutgrowRe2(source: string): boolean {
-  const tree = parseRegexTree(source)
-  return tree === undefined || programSizeBound(tree) > RE2_SAFE_INSTRUCTIONS
+  return analysis('outgrows-re2', [source], () => {
+    const tree = parseRegexTree(source)
+    return tree === undefined || programSizeBound(tree) > RE2_SAFE_INSTRUCTIONS
+  })
 }
 
 function compileRe2(source: string, pattern: string): RE2 {

@@ -1,5 +1,6 @@
 import RE2 from 're2'
 import { LiteralSearch } from './literal-search.js'
+import { analysis } from './regex-analyses.js'
 import { requiredLiterals, shortest } from './required-literals.js'
 
 type RE2Set = InstanceType<typeof RE2.Set>
@@ -26,16 +27,26 @@ export class PrefilterSet {
   /** `groups`: each source's group, for a stream's set of several filters' sources: its filter (see sourcesHolding). */
   constructor(private readonly sources: readonly string[], private readonly groups?: readonly number[]) {}
 
+  /** Works out the literals now, not on the first line (see FailRegex.prepare). */
+  prepare(): void {
+    this.literalGate()
+  }
+
   /** The indexes of the sources `text` may match, ascending: every source it matches, and maybe others. */
   match(text: Buffer): readonly number[] {
-    if (this.gate === undefined) this.gate = gateOf(this.sources, this.groups)
-    if (this.gate === null) return this.exact(text)
-    const found = this.gate.search.find(text)
+    const gate = this.literalGate()
+    if (gate === null) return this.exact(text)
+    const found = gate.search.find(text)
     if (found === undefined) return NONE
-    if (found.length === 1) return this.sourcesHolding(this.gate, found[0]!, text)
+    if (found.length === 1) return this.sourcesHolding(gate, found[0]!, text)
     const union = new Set<number>()
-    for (const literal of found) for (const source of this.sourcesHolding(this.gate, literal, text)) union.add(source)
+    for (const literal of found) for (const source of this.sourcesHolding(gate, literal, text)) union.add(source)
     return union.size === 0 ? NONE : [...union].sort((a, b) => a - b)
+  }
+
+  private literalGate(): Gate | null {
+    if (this.gate === undefined) this.gate = gateOf(this.sources, this.groups)
+    return this.gate
   }
 
   /**
@@ -88,7 +99,7 @@ const TRUSTED_LITERAL = 8
 function gateOf(sources: readonly string[], groups: readonly number[] | undefined): Gate | null {
   const literalsOf: string[][] = []
   for (const source of sources) {
-    const literals = requiredLiterals(source)
+    const literals = analysis('required-literals', [source], () => requiredLiterals(source))
     if (literals === undefined || shortest(literals) < MIN_LITERAL) return null
     literalsOf.push(literals)
   }

@@ -95,6 +95,12 @@ export class PrefregexCut {
     return headEnd && contentStart && new PrefregexCut(headEnd, contentStart, tail, mlfid, startBytes(b, opts), groups)
   }
 
+  /** See FailRegex.prepare. */
+  prepare(): void {
+    this.tail?.groups.prepare()
+    this.groups?.regex.prepare()
+  }
+
   /** The prefregex's groups for `text`; null when it does not match; undefined when this cut cannot tell. */
   cut(text: Buffer): PrefregexCutResult | null | undefined {
     const headEnd = this.headEnd === undefined ? 0 : endOf(this.headEnd, text)

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { packageRoot } from '../package-root.js'
+
+/**
+ * The analyses of regex texts that compiling and running a filter needs: the translation to RE2, and
+ * what is read from the translated sources (their size bound, alternatives, open tails, required
+ * literals and groups). Each is a pure function of its texts, and together they were most of
+ * `banstream regex`'s start after Node's own (~60 ms for sshd): code that runs once per process,
+ * interpreted, and that V8 then optimizes on its one compiler thread ahead of the matching code.
+ *
+ * So the build works out the built-in filters' analyses (src/build/precompute-analyses.ts), one file
+ * per filter, and compiling a filter reads that filter's file. An entry is found by a hash of its
+ * analysis and inputs: it stands in for that computation alone, whatever filter reads it, and a
+ * filter whose texts are not there (a user's own, another mode) has them computed as before.
+ */
+
+/** The analyses that may be precomputed. */
+export type AnalysisKind = 'translation' | 'outgrows-re2' | 'matches-empty' | 'required-groups' | 'alternatives' | 'open-tail' | 'required-literals'
+
+/**
+ * Where the build writes the files and the built code reads them: `<filter name>.json`, hash →
+ * result. The code run from its sources (tsx) reads none: they were worked out by the last build's code.
+ */
+export function analysesDir(): string {
+  return join(packageRoot(), 'dist', 'regex-analyses')
+}
+
+const built = fileURLToPath(import.meta.url).startsWith(join(packageRoot(), 'dist') + sep)
+
+/** A filter's name is a file name (sshd, or a filter file's name without its extension), never a path. */
+const FILE_NAME = /^[\w-][\w.-]*$/
+const known = new Map<string, unknown>()
+const loaded = new Set<string>()
+/** While the build records (see recordAnalyses): every entry looked up, computed afresh. */
+let recording: Map<string, unknown> | undefined
+
+/** Makes the analyses worked out for the filter `name` known, if there are: by the build, unless `dir` says where else. */
+export function loadAnalyses(name: string, dir = built ? analysesDir() : undefined): void {
+  if (dir === undefined || recording !== undefined || !FILE_NAME.test(name)) return
+  const file = join(dir, `${name}.json`)
+  if (loaded.has(file)) return
+  loaded.add(file)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    // Not a built-in filter: its analyses are computed.
+    return
+  }
+  for (const [key, value] of Object.entries(JSON.parse(text) as Record<string, unknown>)) known.set(key, value)
+}
+
+/**
+ * The result of `compute`, the analysis `kind` of `inputs`: the known one when there is one. Results
+ * are stored as JSON, undefined as null: no result may hold null, undefined or a non-JSON value, and
+ * none is changed by its readers (a known one is shared).
+ */
+export function analysis<T>(kind: AnalysisKind, inputs: readonly string[], compute: () => T): T {
+  const key = keyOf(kind, inputs)
+  if (recording !== undefined) {
+    const value = compute()
+    recording.set(key, value ?? null)
+    return value
+  }
+  const value = known.get(key)
+  if (value === undefined) return compute()
+  return (value ?? undefined) as T
+}
+
+/** The entries `work` looks up, each computed afresh (none known ones): what the build writes for a filter. */
+export function recordAnalyses(work: () => void): Map<string, unknown> {
+  const outer = recording
+  const entries = new Map<string, unknown>()
+  recording = entries
+  try {
+    work()
+  } finally {
+    recording = outer
+  }
+  return entries
+}
+
+function keyOf(kind: AnalysisKind, inputs: readonly string[]): string {
+  const hash = createHash('sha256').update(kind)
+  // Each input after its length: no two lists of inputs hash the same text.
+  for (const input of inputs) hash.update(`\u0000${input.length}\u0000`).update(input)
+  return hash.digest('base64url')
+}
