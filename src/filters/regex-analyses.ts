@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,17 +11,17 @@ import { packageRoot } from '../package-root.js'
  * interpreted, and that V8 then optimizes on its one compiler thread ahead of the matching code.
  *
  * So the build works out the built-in filters' analyses (src/build/precompute-analyses.ts), one file
- * per filter, and compiling a filter reads that filter's file. An entry is found by a hash of its
- * analysis and inputs: it stands in for that computation alone, whatever filter reads it, and a
- * filter whose texts are not there (a user's own, another mode) has them computed as before.
+ * per filter, and compiling a filter reads that filter's file. An entry is found by its analysis and
+ * inputs: it stands in for that computation alone, whatever filter reads it, and a filter whose
+ * texts are not there (a user's own, another mode) has them computed as before.
  */
 
 /** The analyses that may be precomputed. */
 export type AnalysisKind = 'translation' | 'outgrows-re2' | 'matches-empty' | 'required-groups' | 'alternatives' | 'open-tail' | 'required-literals'
 
 /**
- * Where the build writes the files and the built code reads them: `<filter name>.json`, hash →
- * result. The code run from its sources (tsx) reads none: they were worked out by the last build's code.
+ * Where the build writes the files and the built code reads them: `<filter name>.json`, key (see
+ * keyOf) → result. The code run from its sources (tsx) reads none: they were worked out by the last build's code.
  */
 export function analysesDir(): string {
   return join(packageRoot(), 'dist', 'regex-analyses')
@@ -83,9 +82,12 @@ export function recordAnalyses(work: () => void): Map<string, unknown> {
   return entries
 }
 
+/**
+ * The analysis and its inputs, each input after its length: no two lists of inputs make the same key.
+ * Not a digest of them: node:crypto alone costs a start more than these files' extra bytes do.
+ */
 function keyOf(kind: AnalysisKind, inputs: readonly string[]): string {
-  const hash = createHash('sha256').update(kind)
-  // Each input after its length: no two lists of inputs hash the same text.
-  for (const input of inputs) hash.update(`\u0000${input.length}\u0000`).update(input)
-  return hash.digest('base64url')
+  let key: string = kind
+  for (const input of inputs) key += `\u0000${input.length}\u0000${input}`
+  return key
 }
