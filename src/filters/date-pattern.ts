@@ -4,9 +4,10 @@
 // DatePatternRegex, DateEpoch, DateTai64n).
 import RE2 from 're2'
 import {
-  DatePatternError, Matcher, compileRe2, isWordByte, parseRegex, toRe2Source,
+  DatePatternError, Matcher, isWordByte, parseRegex, toRe2Source,
   type Assertion, type Node, type ParsedRegex,
 } from './date-regex.js'
+import { analysis } from './regex-analyses.js'
 
 /** Template flags, as fail2ban's DateTemplate defines them. */
 export const LINE_BEGIN = 8
@@ -220,6 +221,10 @@ interface Bounded {
   name: string
   flags: number
   regex: string
+  /** What was parsed, and the word boundaries put around it (assertions of the exact matcher). */
+  source: string
+  assertBegin: boolean
+  boundEnd: boolean
   parsed: ParsedRegex
 }
 
@@ -250,17 +255,18 @@ function bound(regexIn: string, begin: WordBegin, end: boolean, nameIn: string):
   if (!(flags & LINE_END) && RE_LINE_BOUND_END.test(full)) flags |= LINE_END
   regex = regex.replace(RE_DEL_WRD_BOUNDS, (m) => m.replaceAll('**', ''))
   const flagText = gf ? gf[0] : ''
-  const parsed = parseRegex(flagText + regex)
+  const source = flagText + regex
+  const parsed = parseRegex(source)
   const items: Node[] = []
   if (assertBegin) items.push({ t: 'assert', test: notInsideWord })
   items.push(parsed.root)
   if (boundEnd) items.push({ t: 'assert', test: notInsideWord })
   parsed.root = { t: 'seq', items }
   const shown = flagText + (assertBegin ? WORD_BEGIN_TEXT : '') + regex + (boundEnd ? WORD_END_TEXT : '')
-  return { name, flags, regex: shown, parsed }
+  return { name, flags, regex: shown, source, assertBegin, boundEnd, parsed }
 }
 
-function finish(b: Bounded, pattern: string | undefined, kind: TemplateKind, valueGroup: number): DateTemplate {
+function finish(b: Bounded, pattern: string | undefined, kind: TemplateKind, valueGroup: number, re2Source = toRe2Source(b.parsed)): DateTemplate {
   if (b.parsed.groupCount < Math.max(1, valueGroup)) {
     throw new DatePatternError(`datepattern ${JSON.stringify(pattern ?? b.name)} has no date group`)
   }
@@ -273,8 +279,8 @@ function finish(b: Bounded, pattern: string | undefined, kind: TemplateKind, val
   return {
     name: b.name, pattern, regex: b.regex, flags: b.flags, weight: 1, kind, valueGroup, fields,
     ampmGroup: kind === 'pattern' ? b.parsed.groupNames.get('p') ?? 0 : 0, matcher,
-    re2: matcher.anchored ? null : once(() => compileRe2(b.parsed)),
-    re2Source: (b.parsed.ignoreCase ? '(?i)' : '') + toRe2Source(b.parsed),
+    re2: matcher.anchored ? null : once(() => new RE2(re2Source, b.parsed.ignoreCase ? 'iu' : 'u')),
+    re2Source: (b.parsed.ignoreCase ? '(?i)' : '') + re2Source,
   }
 }
 
@@ -315,7 +321,11 @@ export function patternTemplate(patternIn: string, year: number, begin: WordBegi
   }
   literal(pattern.slice(last))
   if (RE_ALPHA_PATTERN.test(pattern)) regex = '(?iu)' + regex
-  return finish(bound(regex, begin, end, name), patternIn, 'pattern', 1)
+  const b = bound(regex, begin, end, name)
+  // The RE2 form is a function of the text parsed and its boundaries, and most of a template's cost:
+  // the build works it out for the built-in filters' patterns (see regex-analyses.ts).
+  const re2Source = analysis('date-re2-source', [b.source, String(b.assertBegin), String(b.boundEnd)], () => toRe2Source(b.parsed))
+  return finish(b, patternIn, 'pattern', 1, re2Source)
 }
 
 const EPOCH_RE = String.raw`\d{10,11}\b(?:\.\d{3,6})?`

@@ -6,7 +6,6 @@
 //  - compiled to an exact backtracking matcher over bytes that runs only from
 //    that candidate on, captures the date fields without the ~2 µs per call that
 //    node-re2 charges for building match objects, and stops after a step budget.
-import RE2 from 're2'
 
 export class DatePatternError extends Error {
   readonly code = 'BANSTREAM_ERR_DATEPATTERN'
@@ -382,9 +381,6 @@ export function toRe2Source(p: ParsedRegex): string {
   return render(p.root)
 }
 
-export function compileRe2(p: ParsedRegex): RE2 {
-  return new RE2(toRe2Source(p), p.ignoreCase ? 'iu' : 'u')
-}
 
 // ---- exact matcher ----------------------------------------------------------
 

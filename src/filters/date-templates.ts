@@ -1,6 +1,7 @@
 // Which templates a `datepattern` value stands for (fail2ban's datedetector.py
 // DateDetectorCache, _getPatternTemplate, appendTemplate, addDefaultTemplate).
 import { DatePatternError } from './date-regex.js'
+import { loadDateAnalyses } from './regex-analyses.js'
 import {
   LINE_BEGIN, RE_EPOCH_PATTERN, epochTemplate, patternTemplate, tai64nTemplate, unboundPattern,
   type DateTemplate,
@@ -103,6 +104,7 @@ export function templatesForDatepattern(datepattern: string | undefined, year: n
   const key = `${year}\u0000${datepattern ?? '\u0000'}`
   let list = lists.get(key)
   if (list === undefined) {
+    loadDateAnalyses()
     list = datepattern === undefined ? defaultTemplates(year) : patternTemplates(datepattern, year)
     lists.set(key, list)
   }

@@ -6,26 +6,30 @@ import { packageRoot } from '../package-root.js'
 /**
  * The analyses of regex texts that compiling and running a filter needs: the translation to RE2, and
  * what is read from the translated sources (their size bound, alternatives, open tails, required
- * literals and groups). Each is a pure function of its texts, and together they were most of
- * `banstream regex`'s start after Node's own (~60 ms for sshd): code that runs once per process,
- * interpreted, and that V8 then optimizes on its one compiler thread ahead of the matching code.
+ * literals and groups), and the RE2 form of each date template. Each is a pure function of its
+ * texts, and together they were most of `banstream regex`'s start after Node's own (~70 ms for
+ * sshd): code that runs once per process, interpreted, and that V8 then optimizes on its one
+ * compiler thread ahead of the matching code.
  *
  * So the build works out the built-in filters' analyses (src/build/precompute-analyses.ts), one file
- * per filter, and compiling a filter reads that filter's file. An entry is found by its analysis and
+ * per filter and one for the date templates they share, and compiling a filter reads its file. An entry is found by its analysis and
  * inputs: it stands in for that computation alone, whatever filter reads it, and a filter whose
  * texts are not there (a user's own, another mode) has them computed as before.
  */
 
 /** The analyses that may be precomputed. */
-export type AnalysisKind = 'translation' | 'outgrows-re2' | 'matches-empty' | 'required-groups' | 'alternatives' | 'open-tail' | 'required-literals'
+export type AnalysisKind = 'translation' | 'outgrows-re2' | 'matches-empty' | 'required-groups' | 'alternatives' | 'open-tail' | 'required-literals' | 'date-re2-source'
 
 /**
- * Where the build writes the files and the built code reads them: `<filter name>.json`, key (see
- * keyOf) → result. The code run from its sources (tsx) reads none: they were worked out by the last build's code.
+ * Where the build writes the files and the built code reads them: `filters/<filter name>.json`, and
+ * `date-templates.json` for the date templates every filter shares; each key (see keyOf) → result.
+ * The code run from its sources (tsx) reads none: they were worked out by the last build's code.
  */
 export function analysesDir(): string {
   return join(packageRoot(), 'dist', 'regex-analyses')
 }
+
+export const DATE_TEMPLATES_FILE = 'date-templates.json'
 
 const built = fileURLToPath(import.meta.url).startsWith(join(packageRoot(), 'dist') + sep)
 
@@ -37,16 +41,23 @@ const loaded = new Set<string>()
 let recording: Map<string, unknown> | undefined
 
 /** Makes the analyses worked out for the filter `name` known, if there are: by the build, unless `dir` says where else. */
-export function loadAnalyses(name: string, dir = built ? analysesDir() : undefined): void {
-  if (dir === undefined || recording !== undefined || !FILE_NAME.test(name)) return
-  const file = join(dir, `${name}.json`)
-  if (loaded.has(file)) return
+export function loadAnalyses(name: string, dir = built ? join(analysesDir(), 'filters') : undefined): void {
+  if (dir !== undefined && FILE_NAME.test(name)) loadFile(join(dir, `${name}.json`))
+}
+
+/** Makes the analyses of the date templates known, if the build worked them out. */
+export function loadDateAnalyses(): void {
+  if (built) loadFile(join(analysesDir(), DATE_TEMPLATES_FILE))
+}
+
+function loadFile(file: string): void {
+  if (recording !== undefined || loaded.has(file)) return
   loaded.add(file)
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch {
-    // Not a built-in filter: its analyses are computed.
+    // Not a built-in filter, or a build that worked out none: the analyses are computed.
     return
   }
   for (const [key, value] of Object.entries(JSON.parse(text) as Record<string, unknown>)) known.set(key, value)
@@ -86,6 +97,10 @@ export function recordAnalyses(work: () => void): Map<string, unknown> {
  * The analysis and its inputs, each input after its length: no two lists of inputs make the same key.
  * Not a digest of them: node:crypto alone costs a start more than these files' extra bytes do.
  */
+export function kindOf(key: string): AnalysisKind {
+  return key.slice(0, key.indexOf('\u0000')) as AnalysisKind
+}
+
 function keyOf(kind: AnalysisKind, inputs: readonly string[]): string {
   let key: string = kind
   for (const input of inputs) key += `\u0000${input.length}\u0000${input}`
