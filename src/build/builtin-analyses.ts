@@ -21,7 +21,8 @@ export interface BuiltinAnalyses {
  * year and next (yearless dates are read into the current year, which the templates' texts hold).
  * With `usedns` other than `no`, which makes `<HOST>` match addresses alone and so changes every
  * regex holding it: a jail that sets it computes its filter's analyses on start (some 50 ms), where
- * twice the file would cost every start that reads it.
+ * twice the file would cost every start that reads it. Date templates a process has made are reused
+ * without their analyses being looked up: this records them only where none were made before it.
  */
 export function builtinAnalyses(filterDir: string, year = new Date().getUTCFullYear()): BuiltinAnalyses {
   const filters = new Map<string, Map<string, unknown>>()

@@ -19,6 +19,7 @@ function writeAnalyses(dir: string, name: string, entries: Map<string, unknown>)
 
 const never = (): never => assert.fail('computed, though its result is known')
 
+// First: it records date templates only where this process has made none (see builtinAnalyses).
 test("the build's files hold what the built-in filters' analyses compute, and nothing else", () => {
   const { filters, dates } = builtinAnalyses(FILTERS)
   assert.ok(filters.has('sshd') && filters.has('postfix') && !filters.has('common'))
