@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs'
 import { ConfigError } from '../config/errors.js'
-import { loadFilter, type ResolvedFilter } from '../config/filter-config.js'
+import { loadFilter } from '../config/filter-config.js'
 import { compileFilter, prepareFilter } from '../filters/compiled-filter.js'
 import { templatesForDatepattern } from '../filters/date-templates.js'
 import { kindOf, recordAnalyses } from '../filters/regex-analyses.js'
@@ -41,7 +41,7 @@ export function builtinAnalyses(filterDir: string, year = new Date().getUTCFullY
     const modes = new Set(Object.keys(options).flatMap((key) => MODE_OPTION.exec(key)?.[1] ?? []))
     const entries = new Map<string, unknown>()
     for (const args of [{}, ...[...modes].map((mode) => ({ mode }))]) {
-      const def: ResolvedFilter = loadFilter(filterDir, name, args)
+      const def = loadFilter(filterDir, name, args)
       datepatterns.add(def.datepattern)
       for (const [key, value] of recordAnalyses(() => prepareFilter(compileFilter(def, { useDns: 'warn', now: () => 0 })))) {
         (kindOf(key) === 'date-re2-source' ? dates : entries).set(key, value)

@@ -21,17 +21,18 @@ import { packageRoot } from '../package-root.js'
 export type AnalysisKind = 'translation' | 'outgrows-re2' | 'matches-empty' | 'required-groups' | 'alternatives' | 'open-tail' | 'required-literals' | 'date-re2-source'
 
 /**
- * Where the build writes the files and the built code reads them: `filters/<filter name>.json`, and
- * `date-templates.json` for the date templates every filter shares; each key (see keyOf) → result.
- * The code run from its sources (tsx) reads none: they were worked out by the last build's code.
+ * Where the build writes the files: `<FILTERS_DIR>/<filter name>.json`, and DATE_TEMPLATES_FILE for
+ * the date templates every filter shares; each key (see keyOf) → result.
  */
 export function analysesDir(): string {
   return join(packageRoot(), 'dist', 'regex-analyses')
 }
 
+export const FILTERS_DIR = 'filters'
 export const DATE_TEMPLATES_FILE = 'date-templates.json'
 
-const built = fileURLToPath(import.meta.url).startsWith(join(packageRoot(), 'dist') + sep)
+/** Where the built code reads them; the code run from its sources (tsx) reads none: they were worked out by the last build's code. */
+const shipped = fileURLToPath(import.meta.url).startsWith(join(packageRoot(), 'dist') + sep) ? analysesDir() : undefined
 
 /** A filter's name is a file name (sshd, or a filter file's name without its extension), never a path. */
 const FILE_NAME = /^[\w-][\w.-]*$/
@@ -41,13 +42,13 @@ const loaded = new Set<string>()
 let recording: Map<string, unknown> | undefined
 
 /** Makes the analyses worked out for the filter `name` known, if there are: by the build, unless `dir` says where else. */
-export function loadAnalyses(name: string, dir = built ? join(analysesDir(), 'filters') : undefined): void {
+export function loadAnalyses(name: string, dir = shipped && join(shipped, FILTERS_DIR)): void {
   if (dir !== undefined && FILE_NAME.test(name)) loadFile(join(dir, `${name}.json`))
 }
 
 /** Makes the analyses of the date templates known, if the build worked them out. */
 export function loadDateAnalyses(): void {
-  if (built) loadFile(join(analysesDir(), DATE_TEMPLATES_FILE))
+  if (shipped !== undefined) loadFile(join(shipped, DATE_TEMPLATES_FILE))
 }
 
 function loadFile(file: string): void {

@@ -7,7 +7,7 @@ import { builtinAnalyses } from '../../src/build/builtin-analyses.js'
 import { loadFilter } from '../../src/config/filter-config.js'
 import { compileFilter, prepareFilter, type CompiledFilter } from '../../src/filters/compiled-filter.js'
 import { FilterMatcher } from '../../src/filters/filter-matcher.js'
-import { analysesDir, analysis, DATE_TEMPLATES_FILE, kindOf, loadAnalyses, recordAnalyses } from '../../src/filters/regex-analyses.js'
+import { analysesDir, analysis, DATE_TEMPLATES_FILE, FILTERS_DIR, kindOf, loadAnalyses, recordAnalyses } from '../../src/filters/regex-analyses.js'
 import { SAMPLE_NOW } from './builtin/builtin-filter.js'
 
 const FILTERS = join(process.cwd(), 'config/filter.d')
@@ -23,12 +23,12 @@ const never = (): never => assert.fail('computed, though its result is known')
 test("the build's files hold what the built-in filters' analyses compute, and nothing else", () => {
   const { filters, dates } = builtinAnalyses(FILTERS)
   assert.ok(filters.has('sshd') && filters.has('postfix') && !filters.has('common'))
-  assert.deepEqual(readdirSync(join(analysesDir(), 'filters')).sort(), [...filters.keys()].map((name) => `${name}.json`).sort())
+  assert.deepEqual(readdirSync(join(analysesDir(), FILTERS_DIR)).sort(), [...filters.keys()].map((name) => `${name}.json`).sort())
   const same = (file: string, entries: Map<string, unknown>) => {
     const stored = JSON.parse(readFileSync(join(analysesDir(), file), 'utf8')) as unknown
     assert.deepEqual(stored, JSON.parse(JSON.stringify(Object.fromEntries(entries))), `${file} is out of date: npm run build`)
   }
-  for (const [name, entries] of filters) same(`filters/${name}.json`, entries)
+  for (const [name, entries] of filters) same(join(FILTERS_DIR, `${name}.json`), entries)
   // fail2ban's 17 default templates and their line-begin forms, this year and next, and the built-in filters' own.
   assert.ok(dates.size >= 31 && [...dates.keys()].every((key) => kindOf(key) === 'date-re2-source'))
   same(DATE_TEMPLATES_FILE, dates)
